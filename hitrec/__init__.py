@@ -1,0 +1,3 @@
+"""hitrec: git-style collaboration on media fragments."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from hitrec.cli import main
+
+main()

@@ -1,0 +1,48 @@
+"""hitrec's command line. The only package that prints; it maps errors to exit codes in one place."""
+
+from __future__ import annotations
+
+import sys
+
+from hitrec.cli import credits as _credits  # noqa: F401  (registers commands)
+from hitrec.cli import demo as _demo  # noqa: F401
+from hitrec.cli import fragments as _fragments  # noqa: F401
+from hitrec.cli import hub as _hub  # noqa: F401
+from hitrec.cli import render as _render  # noqa: F401
+from hitrec.cli import repo as _repo  # noqa: F401
+from hitrec.cli import sync as _sync  # noqa: F401
+from hitrec.cli.app import State, app
+from hitrec.cli.output import error
+from hitrec.errors import HitrecError
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning known errors into one red line and an exit code."""
+    import click
+
+    State.debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        app(args=argv, standalone_mode=False, prog_name="hitrec")
+    except HitrecError as exc:
+        if State.debug:
+            import traceback
+
+            traceback.print_exc()
+        error(str(exc))
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except BrokenPipeError:
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(141)

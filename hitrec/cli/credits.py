@@ -1,0 +1,5 @@
+"""credits commands."""
+
+from __future__ import annotations
+
+from hitrec.cli.app import app  # noqa: F401

@@ -1,0 +1,75 @@
+"""The one place that talks to the terminal: consoles, JSON output, progress bars."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+
+
+def warn(message: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+
+
+class Progress:
+    """A progress callback for core code: ``progress(advance, total=None, description=None)``.
+
+    Draws a rich progress bar on stderr when stderr is a terminal; otherwise it is silent.
+    """
+
+    def __init__(self, description: str, *, unit: str = "") -> None:
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+        from rich.progress import Progress as RichProgress
+
+        columns: list[Any] = [TextColumn("{task.description}"), BarColumn()]
+        if unit == "bytes":
+            columns += [DownloadColumn(), TransferSpeedColumn()]
+        else:
+            columns += [MofNCompleteColumn()]
+        columns.append(TimeRemainingColumn())
+        self._bar = RichProgress(*columns, console=err_console, transient=True,
+                                 disable=not err_console.is_terminal)
+        self._task = self._bar.add_task(description, total=None)
+
+    def __call__(self, advance: float = 0, total: float | None = None, description: str | None = None) -> None:
+        kwargs: dict[str, Any] = {"advance": advance}
+        if total is not None:
+            kwargs["total"] = total
+        if description is not None:
+            kwargs["description"] = description
+        self._bar.update(self._task, **kwargs)
+
+    def __enter__(self) -> Progress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+
+@contextmanager
+def progress(description: str, *, unit: str = "") -> Iterator[Progress]:
+    with Progress(description, unit=unit) as bar:
+        yield bar

@@ -1,0 +1,1 @@
+"""Media: probing files in-process and finding the ffmpeg binary."""

@@ -1,0 +1,89 @@
+"""The records hitrec keeps: a fragment, its author, its media."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+KINDS = ("audio", "video", "image", "text")
+FRAGMENT_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str
+    email: str
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    @classmethod
+    def parse(cls, text: str) -> Person:
+        """Parse ``Name <email>`` as git writes it."""
+        name, _, rest = text.partition("<")
+        return cls(name.strip(), rest.rstrip(">").strip())
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What probing a media file tells; ``None`` where it does not apply."""
+
+    oid: str  # SHA-256 hex of the bytes
+    size: int
+    filename: str
+    kind: str  # audio | video | image | text
+    mime: str
+    duration: float | None = None  # seconds
+    sample_rate: int | None = None
+    channels: int | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    codec: str | None = None
+    has_audio: bool | None = None  # a video with a sound track
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MediaInfo:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """One recorded fragment: a git commit whose parents are the fragments it remixes."""
+
+    id: str
+    kind: str
+    title: str
+    author: Person
+    created: datetime
+    parents: tuple[str, ...]
+    tags: tuple[str, ...]
+    license: str
+    project: str | None
+    media: MediaInfo
+    has_timeline: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:10]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "title": self.title,
+            "author": {"name": self.author.name, "email": self.author.email},
+            "created": self.created.isoformat(),
+            "parents": list(self.parents),
+            "tags": list(self.tags),
+            "license": self.license,
+            "project": self.project,
+            "has_timeline": self.has_timeline,
+            "media": self.media.to_json(),
+        }
