@@ -1,0 +1,159 @@
+"""A derived SQLite index of fragments, for fast listing, prefix lookup and media dedupe.
+
+It is a cache: it records which catalog commit it reflects, and anything it lacks is rebuilt from git.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from hitrec.store.model import Fragment, MediaInfo, Person
+
+SCHEMA_VERSION = "1"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fragments (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL,
+    author_name TEXT NOT NULL,
+    author_email TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    tz INTEGER NOT NULL,
+    parents TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    license TEXT NOT NULL,
+    project TEXT,
+    oid TEXT NOT NULL,
+    has_timeline INTEGER NOT NULL,
+    media TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fragments_oid ON fragments (oid);
+CREATE INDEX IF NOT EXISTS fragments_created ON fragments (created);
+CREATE TABLE IF NOT EXISTS edges (child TEXT NOT NULL, parent TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS edges_parent ON edges (parent);
+"""
+COLUMNS = ("id, kind, title, author_name, author_email, created, tz, parents, tags, license, project, "
+           "oid, has_timeline, media")
+
+
+class Index:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- state ---------------------------------------------------------------------------------
+    def indexed_catalog(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='catalog'").fetchone()
+        version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if version is None or version[0] != SCHEMA_VERSION:
+            return None
+        return row[0] if row else None
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.db.in_transaction:
+            self.db.execute("ROLLBACK")
+
+    def reset(self) -> None:
+        self.db.execute("DELETE FROM fragments")
+        self.db.execute("DELETE FROM edges")
+        self.db.execute("DELETE FROM meta")
+
+    def set_catalog(self, sha: str | None) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('catalog', ?)", (sha or "",))
+
+    def insert(self, fragments: Iterable[Fragment]) -> None:
+        rows = []
+        edges = []
+        for f in fragments:
+            offset = f.created.utcoffset()
+            rows.append((
+                f.id, f.kind, f.title, f.author.name, f.author.email, int(f.created.timestamp()),
+                int(offset.total_seconds()) if offset else 0, " ".join(f.parents), json.dumps(list(f.tags)),
+                f.license, f.project, f.media.oid, int(f.has_timeline), json.dumps(f.media.to_json()),
+            ))
+            edges.extend((f.id, p) for p in f.parents)
+        self.db.executemany(f"INSERT OR REPLACE INTO fragments ({COLUMNS}) VALUES "
+                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.db.executemany("INSERT INTO edges VALUES (?, ?)", edges)
+
+    # --- queries -------------------------------------------------------------------------------
+    def count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM fragments").fetchone()[0]
+
+    def ids_with_prefix(self, prefix: str, limit: int = 11) -> list[str]:
+        upper = prefix + "g"  # hex ids: every id with the prefix sorts below prefix + 'g'
+        rows = self.db.execute("SELECT id FROM fragments WHERE id >= ? AND id < ? LIMIT ?",
+                               (prefix, upper, limit))
+        return [r[0] for r in rows]
+
+    def get(self, fragment_id: str) -> Fragment | None:
+        row = self.db.execute(f"SELECT {COLUMNS} FROM fragments WHERE id = ?", (fragment_id,)).fetchone()
+        return _fragment(row) if row else None
+
+    def by_oid(self, oid: str) -> Fragment | None:
+        row = self.db.execute(f"SELECT {COLUMNS} FROM fragments WHERE oid = ? ORDER BY created LIMIT 1",
+                              (oid,)).fetchone()
+        return _fragment(row) if row else None
+
+    def children(self, fragment_id: str) -> list[str]:
+        rows = self.db.execute("SELECT DISTINCT child FROM edges WHERE parent = ? ORDER BY child",
+                               (fragment_id,))
+        return [r[0] for r in rows]
+
+    def all_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT id FROM fragments")]
+
+    def query(self, *, author: str | None = None, kind: str | None = None, tag: str | None = None,
+              project: str | None = None, limit: int | None = None) -> list[Fragment]:
+        where: list[str] = []
+        args: list[Any] = []
+        if author:
+            where.append("(author_email = ? OR author_name LIKE ? ESCAPE '\\')")
+            args += [author, "%" + author.replace("%", "\\%").replace("_", "\\_") + "%"]
+        if kind:
+            where.append("kind = ?")
+            args.append(kind)
+        if tag:
+            where.append("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = ?)")
+            args.append(tag)
+        if project:
+            where.append("project = ?")
+            args.append(project)
+        sql = f"SELECT {COLUMNS} FROM fragments"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created DESC, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [_fragment(row) for row in self.db.execute(sql, args)]
+
+
+def _fragment(row: Sequence[Any]) -> Fragment:
+    (fid, kind, title, name, email, created, tz, parents, tags, license_, project, _oid, has_timeline,
+     media) = row
+    when = datetime.fromtimestamp(created, timezone(timedelta(seconds=tz)))
+    return Fragment(
+        id=fid, kind=kind, title=title, author=Person(name, email), created=when,
+        parents=tuple(parents.split()) if parents else (), tags=tuple(json.loads(tags)),
+        license=license_, project=project, media=MediaInfo.from_json(json.loads(media)),
+        has_timeline=bool(has_timeline),
+    )

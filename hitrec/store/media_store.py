@@ -1,0 +1,129 @@
+"""Content-addressed media bytes in the Git LFS layout: ``lfs/objects/ab/cd/<sha256>``.
+
+Media is written once: streamed, hashed and copied in one pass into a temp file beside the store,
+fsynced, then renamed into place, so a reader never sees a partial object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from hitrec.errors import MediaError, SyncError
+from hitrec.store.pointer import is_oid
+
+CHUNK = 1 << 20
+ProgressFn = Callable[..., None]
+
+
+class MediaStore:
+    def __init__(self, lfs_dir: Path) -> None:
+        self.lfs_dir = lfs_dir
+        self.objects_dir = lfs_dir / "objects"
+        self.tmp_dir = lfs_dir / "tmp"
+
+    def path(self, oid: str) -> Path:
+        if not is_oid(oid):
+            raise ValueError(f"not a sha256 oid: {oid!r}")
+        return self.objects_dir / oid[:2] / oid[2:4] / oid
+
+    def has(self, oid: str) -> bool:
+        return self.path(oid).is_file()
+
+    def size(self, oid: str) -> int:
+        return self.path(oid).stat().st_size
+
+    def oids(self) -> Iterator[str]:
+        if not self.objects_dir.is_dir():
+            return
+        for first in sorted(self.objects_dir.iterdir()):
+            for second in sorted(first.iterdir()) if first.is_dir() else ():
+                for obj in sorted(second.iterdir()) if second.is_dir() else ():
+                    if is_oid(obj.name):
+                        yield obj.name
+
+    def ingest_file(self, source: Path, progress: ProgressFn | None = None, *, sync: bool = True) -> tuple[str, int]:
+        """Copy ``source`` into the store while hashing it. Returns (oid, size)."""
+        try:
+            with open(source, "rb") as src:
+                return self._ingest(_read_chunks(src, progress), None, None, sync=sync)
+        except OSError as exc:
+            raise MediaError(source, f"cannot read: {exc.strerror or exc}") from exc
+
+    def ingest_stream(self, chunks: Iterable[bytes], expected_oid: str, expected_size: int,
+                      *, sync: bool = True) -> Path:
+        """Store bytes that must hash to ``expected_oid``; nothing is kept when they do not."""
+        self._ingest(chunks, expected_oid, expected_size, sync=sync)
+        return self.path(expected_oid)
+
+    def verify(self, oid: str) -> str | None:
+        """None when the object is present and hashes to its oid, else what is wrong."""
+        path = self.path(oid)
+        if not path.is_file():
+            return "missing"
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(CHUNK):
+                digest.update(block)
+        if digest.hexdigest() != oid:
+            return f"corrupt (its bytes hash to {digest.hexdigest()[:12]})"
+        return None
+
+    def temp_files(self) -> list[Path]:
+        return sorted(self.tmp_dir.glob("*")) if self.tmp_dir.is_dir() else []
+
+    def _ingest(self, chunks: Iterable[bytes], expected_oid: str | None, expected_size: int | None,
+                *, sync: bool) -> tuple[str, int]:
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
+        tmp = Path(tmp_name)
+        try:
+            digest = hashlib.sha256()
+            size = 0
+            with os.fdopen(fd, "wb", buffering=0) as out:
+                for chunk in chunks:
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                if sync:
+                    os.fsync(out.fileno())
+            oid = digest.hexdigest()
+            if expected_oid is not None and (oid != expected_oid or size != expected_size):
+                raise SyncError(
+                    f"media {expected_oid[:12]} arrived damaged: got {size} bytes hashing to "
+                    f"{oid[:12]}, expected {expected_size} bytes; run the command again"
+                )
+            final = self.path(oid)
+            if final.exists():
+                tmp.unlink()
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, final)
+                if sync:
+                    _fsync_dir(final.parent)
+            return oid, size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def _read_chunks(src: object, progress: ProgressFn | None) -> Iterator[bytes]:
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    readinto = src.readinto  # type: ignore[attr-defined]
+    while n := readinto(buf):
+        if progress:
+            progress(n)
+        yield view[:n]  # type: ignore[misc]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,167 @@
+"""Fragment and catalog records as git objects (dulwich), and fragment.yaml.
+
+A fragment is one commit: parents = the fragments it remixes, author = the contributor, tree =
+``fragment.yaml`` + the media as a Git LFS pointer + ``.gitattributes`` (+ ``timeline.yaml`` for a
+remix). The catalog branch's tree lays every fragment's tree out at ``fragments/<id[:2]>/<id>/``.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from dulwich.objects import Blob, Commit, ShaFile, Tree
+
+from hitrec.errors import CorruptRepoError
+from hitrec.store.model import FRAGMENT_FORMAT, MediaInfo, Person
+from hitrec.store.pointer import GITATTRIBUTES, format_pointer
+
+RESERVED_NAMES = {"fragment.yaml", "timeline.yaml", ".gitattributes"}
+FRAGMENT_TRAILER = "hitrec-fragment: 1"
+CATALOG_DIR = b"fragments"
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def safe_filename(name: str) -> str:
+    """The media's name inside a fragment tree: its base name, made harmless."""
+    name = _UNSAFE.sub("_", name.rsplit("/", 1)[-1]).strip() or "media"
+    if name in RESERVED_NAMES or name.startswith("."):
+        name = "media-" + name.lstrip(".")
+    return name[:200]
+
+
+def fragment_yaml(*, kind: str, title: str, tags: Iterable[str], license: str, project: str | None,
+                  media: MediaInfo, extra: Mapping[str, Any] | None = None) -> bytes:
+    record: dict[str, Any] = {
+        "hitrec-fragment": FRAGMENT_FORMAT,
+        "kind": kind,
+        "title": title,
+        "tags": list(tags),
+        "license": license,
+        "project": project,
+        "media": {k: v for k, v in media.to_json().items() if v is not None and k != "kind"},
+    }
+    if extra:
+        record.update(extra)
+    return yaml.dump(record, Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode()
+
+
+def parse_fragment_yaml(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        record = yaml.load(data, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise CorruptRepoError(f"{where}: fragment.yaml is not valid YAML") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("media"), dict):
+        raise CorruptRepoError(f"{where}: fragment.yaml lacks its media section")
+    version = record.get("hitrec-fragment")
+    if version != FRAGMENT_FORMAT:
+        raise CorruptRepoError(
+            f"{where}: fragment.yaml has format {version!r}; this hitrec reads format {FRAGMENT_FORMAT}. "
+            "Upgrade hitrec."
+        )
+    return record
+
+
+@dataclass
+class BuiltFragment:
+    commit: Commit
+    objects: list[ShaFile]
+
+    @property
+    def id(self) -> str:
+        return self.commit.id.decode()
+
+
+def build_fragment(*, yaml_bytes: bytes, media: MediaInfo, filename: str, title: str,
+                   parents: Iterable[str], author: Person, when: int, tz: int,
+                   extra_files: Mapping[str, bytes] | None = None) -> BuiltFragment:
+    blobs = {
+        "fragment.yaml": Blob.from_string(yaml_bytes),
+        ".gitattributes": Blob.from_string(GITATTRIBUTES),
+        filename: Blob.from_string(format_pointer(media.oid, media.size)),
+    }
+    for name, data in (extra_files or {}).items():
+        blobs[name] = Blob.from_string(data)
+    tree = Tree()
+    for name, blob in blobs.items():
+        tree.add(name.encode(), stat.S_IFREG | 0o644, blob.id)
+    commit = Commit()
+    commit.tree = tree.id
+    commit.parents = [p.encode() for p in parents]
+    commit.author = commit.committer = str(author).encode()
+    commit.author_time = commit.commit_time = when
+    commit.author_timezone = commit.commit_timezone = tz
+    commit.encoding = b"UTF-8"
+    commit.message = f"{title}\n\n{FRAGMENT_TRAILER}\n".encode()
+    return BuiltFragment(commit, [*blobs.values(), tree, commit])
+
+
+def now_and_tz() -> tuple[int, int]:
+    return int(time.time()), time.localtime().tm_gmtoff
+
+
+# --- the catalog -------------------------------------------------------------------------------
+
+def catalog_entries(store: Any, root_tree_id: bytes | None) -> dict[bytes, Tree]:
+    """Shard name -> shard tree of a catalog root tree."""
+    if root_tree_id is None:
+        return {}
+    root = store[root_tree_id]
+    if CATALOG_DIR not in root:
+        return {}
+    _, fragments_id = root[CATALOG_DIR]
+    fragments = store[fragments_id]
+    return {entry.path: store[entry.sha] for entry in fragments.items()}
+
+
+def catalog_fragment_trees(store: Any, root_tree_id: bytes | None) -> dict[str, bytes]:
+    """Fragment id -> fragment tree id, for every fragment in a catalog tree."""
+    out: dict[str, bytes] = {}
+    for shard in catalog_entries(store, root_tree_id).values():
+        for entry in shard.items():
+            out[entry.path.decode()] = entry.sha
+    return out
+
+
+def catalog_tree_with(store: Any, base_root: bytes | None,
+                      additions: Mapping[str, bytes]) -> tuple[bytes, list[ShaFile]]:
+    """A new catalog root tree: ``base_root`` plus ``additions`` (fragment id -> its tree id)."""
+    shards = catalog_entries(store, base_root)
+    new_objects: list[ShaFile] = []
+    touched: dict[bytes, Tree] = {}
+    for fragment_id, tree_id in additions.items():
+        key = fragment_id[:2].encode()
+        if key not in touched:
+            old = shards.get(key)
+            touched[key] = Tree.from_string(old.as_raw_string()) if old is not None else Tree()
+        touched[key].add(fragment_id.encode(), stat.S_IFDIR, tree_id)
+    shards.update(touched)
+    new_objects.extend(touched.values())
+    fragments = Tree()
+    for key, shard in shards.items():
+        fragments.add(key, stat.S_IFDIR, shard.id)
+    root = Tree()
+    root.add(CATALOG_DIR, stat.S_IFDIR, fragments.id)
+    new_objects += [fragments, root]
+    return root.id, new_objects
+
+
+def build_catalog_commit(*, tree_id: bytes, parents: Iterable[bytes], author: Person, when: int,
+                         tz: int, message: str) -> Commit:
+    commit = Commit()
+    commit.tree = tree_id
+    commit.parents = list(parents)
+    commit.author = commit.committer = str(author).encode()
+    commit.author_time = commit.commit_time = when
+    commit.author_timezone = commit.commit_timezone = tz
+    commit.encoding = b"UTF-8"
+    commit.message = message.encode()
+    return commit

@@ -1,0 +1,316 @@
+"""The local repo: ``.hitrec/`` in a project folder, a bare git repo plus media in the Git LFS layout.
+
+Writers hold the repo lock; readers never block. Media is stored before the objects that point at it,
+and objects before the ref that reaches them, so a crash at any point leaves a valid repo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hitrec.errors import (
+    AmbiguousFragmentError,
+    CorruptRepoError,
+    DuplicateMediaError,
+    NotARepoError,
+    RepoExistsError,
+    UnknownFragmentError,
+    UsageError,
+)
+from hitrec.store import config as config_mod
+from hitrec.store.index import Index
+from hitrec.store.lock import write_lock
+from hitrec.store.media_store import MediaStore
+from hitrec.store.model import KINDS, Fragment, MediaInfo, Person
+
+if TYPE_CHECKING:
+    import dulwich.repo
+
+REPO_DIR = ".hitrec"
+CATALOG_REF = b"refs/heads/main"
+DEFAULT_LICENSE = "CC-BY-4.0"
+PACK_THRESHOLD = 16  # a batch of this many fragments or more is written as one pack
+MIN_PREFIX = 4
+HEX = set("0123456789abcdef")
+ProgressFn = Callable[..., None]
+
+
+@dataclass
+class FragmentSpec:
+    """What to record: a media file and what to say about it."""
+
+    path: Path
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    license: str | None = None
+    project: str | None = None
+    parents: tuple[str, ...] = ()
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    author: Person | None = None
+    filename: str | None = None
+    media: Any = None  # a probe result (kind, mime, duration, ...) when the caller already has one
+
+
+@dataclass
+class RecordResult:
+    recorded: list[Fragment]
+    duplicates: list[tuple[FragmentSpec, Fragment]]  # the spec, and the fragment already holding its media
+    catalog: str | None
+
+
+class Repo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.git_dir = root / REPO_DIR
+        self.media = MediaStore(self.git_dir / "lfs")
+        self.config_path = self.git_dir / "config"
+        self.lock_path = self.git_dir / "hitrec.lock"
+
+    # --- finding and creating ------------------------------------------------------------------
+    @classmethod
+    def find(cls, start: Path | None = None) -> Repo:
+        start = (start or Path.cwd()).resolve()
+        for folder in (start, *start.parents):
+            if (folder / REPO_DIR / "HEAD").is_file():
+                return cls(folder)
+        raise NotARepoError(start)
+
+    @classmethod
+    def init(cls, root: Path) -> Repo:
+        from dulwich.repo import Repo as GitRepo
+
+        root = root.resolve()
+        git_dir = root / REPO_DIR
+        if git_dir.exists():
+            raise RepoExistsError(git_dir)
+        git_dir.mkdir(parents=True)
+        repo = GitRepo.init_bare(str(git_dir))
+        repo.refs.set_symbolic_ref(b"HEAD", CATALOG_REF)
+        (git_dir / "description").write_text("hitrec fragments\n")
+        (git_dir / "lfs" / "objects").mkdir(parents=True)
+        (git_dir / "lfs" / "tmp").mkdir()
+        repo.close()
+        return cls(root)
+
+    # --- raw access --------------------------------------------------------------------------
+    @cached_property
+    def dulwich(self) -> dulwich.repo.Repo:
+        from dulwich.repo import Repo as GitRepo
+
+        return GitRepo(str(self.git_dir))
+
+    def lock(self) -> Any:
+        return write_lock(self.lock_path)
+
+    def catalog_head(self) -> str | None:
+        """The catalog commit, read straight from the ref file (no dulwich import on this path)."""
+        loose = self.git_dir / "refs" / "heads" / "main"
+        try:
+            value = loose.read_text().strip()
+            if value:
+                return value
+        except FileNotFoundError:
+            pass
+        packed = self.git_dir / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                sha, _, name = line.partition(" ")
+                if name == CATALOG_REF.decode():
+                    return sha
+        return None
+
+    def _set_catalog_head(self, sha: str) -> None:
+        ref = self.git_dir / "refs" / "heads" / "main"
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ref.with_name(f"main.hitrec-{os.getpid()}.tmp")
+        with open(tmp, "w") as f:
+            f.write(sha + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, ref)
+
+    # --- settings ----------------------------------------------------------------------------
+    def config_get(self, key: str, default: str | None = None) -> str | None:
+        value = config_mod.lookup(key, self.config_path)
+        return default if value is None else value
+
+    def identity(self) -> Person:
+        return config_mod.identity(self.config_path)
+
+    # --- the index ---------------------------------------------------------------------------
+    @cached_property
+    def _index(self) -> Index:
+        return Index(self.git_dir / "index.sqlite")
+
+    @property
+    def index(self) -> Index:
+        """The index, brought up to date with the catalog first."""
+        index = self._index
+        head = self.catalog_head()
+        if index.indexed_catalog() != (head or ""):
+            self._refresh_index(index, head)
+        return index
+
+    def _refresh_index(self, index: Index, head: str | None) -> None:
+        index.begin()
+        try:
+            indexed = index.indexed_catalog()
+            if indexed == (head or ""):
+                index.rollback()
+                return
+            known_catalog = indexed if indexed and self._has_object(indexed) else None
+            if known_catalog is None:
+                index.reset()
+            new_ids = self.fragment_ids_between(head, known_catalog) if head else []
+            index.insert(self.load_fragment(i) for i in new_ids)
+            index.set_catalog(head)
+            index.commit()
+        except BaseException:
+            index.rollback()
+            raise
+
+    def rebuild_index(self) -> int:
+        index = self._index
+        index.begin()
+        index.reset()
+        index.commit()
+        self._refresh_index(index, self.catalog_head())
+        return index.count()
+
+    # --- reading fragments ------------------------------------------------------------------
+    def _has_object(self, sha: str) -> bool:
+        return sha.encode() in self.dulwich.object_store
+
+    def _catalog_tree(self, catalog: str | None) -> bytes | None:
+        if catalog is None:
+            return None
+        return self.dulwich[catalog.encode()].tree
+
+    def fragment_ids_between(self, new: str | None, old: str | None) -> list[str]:
+        """Fragments in catalog ``new`` and not in catalog ``old``, by comparing shard trees."""
+        from hitrec.store.records import catalog_entries
+
+        store = self.dulwich.object_store
+        new_shards = catalog_entries(store, self._catalog_tree(new))
+        old_shards = catalog_entries(store, self._catalog_tree(old))
+        out: list[str] = []
+        for key, shard in new_shards.items():
+            old_shard = old_shards.get(key)
+            if old_shard is not None and old_shard.id == shard.id:
+                continue
+            old_names = {e.path for e in old_shard.items()} if old_shard is not None else set()
+            out.extend(e.path.decode() for e in shard.items() if e.path not in old_names)
+        return out
+
+    def load_fragment(self, fragment_id: str) -> Fragment:
+        """Read a fragment from git (the index is only a cache of this)."""
+        from hitrec.store.records import parse_fragment_yaml
+
+        store = self.dulwich.object_store
+        try:
+            commit = store[fragment_id.encode()]
+            tree = store[commit.tree]
+            _, yaml_id = tree[b"fragment.yaml"]
+            record = parse_fragment_yaml(store[yaml_id].data, f"fragment {fragment_id[:12]}")
+        except KeyError as exc:
+            raise CorruptRepoError(f"fragment {fragment_id[:12]} is missing from the git objects; "
+                                   "run `hitrec fsck`") from exc
+        media = dict(record["media"])
+        media["kind"] = record.get("kind")
+        tz = timezone(timedelta(seconds=commit.author_timezone))
+        return Fragment(
+            id=fragment_id,
+            kind=str(record.get("kind")),
+            title=str(record.get("title") or ""),
+            author=Person.parse(commit.author.decode("utf-8", "replace")),
+            created=datetime.fromtimestamp(commit.author_time, tz),
+            parents=tuple(p.decode() for p in commit.parents),
+            tags=tuple(str(t) for t in record.get("tags") or ()),
+            license=str(record.get("license") or ""),
+            project=record.get("project"),
+            media=MediaInfo.from_json(media),
+            has_timeline=b"timeline.yaml" in tree,
+        )
+
+    def resolve(self, ref: str) -> str:
+        """The full id of a fragment named by its id or a unique prefix of 4+ hex characters."""
+        ref = ref.strip().lower()
+        if len(ref) < MIN_PREFIX or not set(ref) <= HEX:
+            raise UnknownFragmentError(ref, f"a fragment id is {MIN_PREFIX} to 40 hex characters")
+        matches = self.index.ids_with_prefix(ref)
+        if not matches:
+            raise UnknownFragmentError(ref)
+        if len(matches) > 1:
+            raise AmbiguousFragmentError(ref, matches)
+        return matches[0]
+
+    def fragment(self, ref: str) -> Fragment:
+        found = self.index.get(self.resolve(ref))
+        assert found is not None
+        return found
+
+    def fragments(self, *, author: str | None = None, kind: str | None = None, tag: str | None = None,
+                  project: str | None = None, limit: int | None = None) -> list[Fragment]:
+        if kind is not None and kind not in KINDS:
+            raise UsageError(f"unknown kind {kind!r}; choose one of {', '.join(KINDS)}")
+        return self.index.query(author=author, kind=kind, tag=tag, project=project, limit=limit)
+
+    def children(self, fragment_id: str) -> list[str]:
+        return self.index.children(fragment_id)
+
+    def read_fragment_file(self, fragment_id: str, name: str) -> bytes | None:
+        store = self.dulwich.object_store
+        tree = store[store[fragment_id.encode()].tree]
+        try:
+            _, blob_id = tree[name.encode()]
+        except KeyError:
+            return None
+        return store[blob_id].data
+
+    def media_path(self, oid: str) -> Path:
+        return self.media.path(oid)
+
+    def has_media(self, oid: str) -> bool:
+        return self.media.has(oid)
+
+    def media_oids(self, fragment_ids: Iterable[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for fid in fragment_ids:
+            fragment = self._index.get(fid) or self.load_fragment(fid)
+            out[fragment.media.oid] = fragment.media.size
+        return out
+
+    def ingest_media_stream(self, chunks: Iterable[bytes], expected_oid: str, expected_size: int) -> Path:
+        return self.media.ingest_stream(chunks, expected_oid, expected_size)
+
+    # --- writing -------------------------------------------------------------------------------
+    def record(self, specs: Sequence[FragmentSpec], progress: ProgressFn | None = None) -> list[Fragment]:
+        """Record fragments; DuplicateMediaError if one's media is already recorded."""
+        result = self.record_batch(specs, progress)
+        if result.duplicates:
+            spec, existing = result.duplicates[0]
+            raise DuplicateMediaError(spec.path, existing.id, str(existing.author))
+        return result.recorded
+
+    def record_batch(self, specs: Sequence[FragmentSpec], progress: ProgressFn | None = None) -> RecordResult:
+        """Record fragments, skipping those whose media is already recorded (reported back)."""
+        from hitrec.store.writer import record_batch
+
+        return record_batch(self, specs, progress)
+
+    def merge_catalog(self, other: str) -> str:
+        from hitrec.store.writer import merge_catalog
+
+        return merge_catalog(self, other)
+
+    def close(self) -> None:
+        if "_index" in self.__dict__:
+            self._index.close()
+        if "dulwich" in self.__dict__:
+            self.dulwich.close()

@@ -1,0 +1,205 @@
+"""Writing to the repo: recording fragments and merging catalogs, always under the repo lock.
+
+Order of writes, so that a crash at any point leaves a valid repo: media objects (fsynced), then git
+objects, then the catalog ref (fsynced, atomic rename), then the index (a cache, rebuilt if stale).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dulwich.objects import ShaFile
+
+from hitrec.errors import FragmentError, MediaError
+from hitrec.store.model import MediaInfo
+from hitrec.store.records import (
+    build_catalog_commit,
+    build_fragment,
+    catalog_tree_with,
+    fragment_yaml,
+    now_and_tz,
+    safe_filename,
+)
+from hitrec.store.repo import DEFAULT_LICENSE, PACK_THRESHOLD, FragmentSpec, RecordResult
+
+if TYPE_CHECKING:
+    from hitrec.store.repo import ProgressFn, Repo
+
+
+def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn | None) -> RecordResult:
+    if not specs:
+        return RecordResult([], [], repo.catalog_head())
+    default_author = None
+    if any(spec.author is None for spec in specs):
+        default_author = repo.identity()
+    default_license = repo.config_get("fragment.license", DEFAULT_LICENSE) or DEFAULT_LICENSE
+    probes = [spec.media if spec.media is not None else _probe(spec.path) for spec in specs]
+
+    # Media first, outside the lock: the slow part, and harmless if we die (unreferenced objects).
+    total = sum(spec.path.stat().st_size for spec in specs)
+    if progress:
+        progress(0, total=total)
+    sync_each = len(specs) < PACK_THRESHOLD
+    stored: list[tuple[str, int]] = [repo.media.ingest_file(spec.path, progress, sync=sync_each)
+                                     for spec in specs]
+    if not sync_each:
+        for oid, _ in stored:
+            _fsync_file(repo.media.path(oid))
+
+    with repo.lock():
+        index = repo.index  # up to date with the catalog, under the lock
+        recorded_oids: dict[str, Any] = {}
+        duplicates = []
+        built = []
+        when, tz = now_and_tz()
+        for spec, probe, (oid, size) in zip(specs, probes, stored, strict=True):
+            existing = index.by_oid(oid) or recorded_oids.get(oid)
+            if existing is not None:
+                duplicates.append((spec, existing))
+                continue
+            for parent in spec.parents:
+                if index.get(parent) is None:
+                    raise FragmentError(f"cannot record {spec.path.name}: its source {parent[:12]} is not "
+                                        "a fragment of this repo")
+            filename = safe_filename(spec.filename or spec.path.name)
+            media = MediaInfo(
+                oid=oid, size=size, filename=filename, kind=probe.kind, mime=probe.mime,
+                duration=probe.duration, sample_rate=probe.sample_rate, channels=probe.channels,
+                width=probe.width, height=probe.height, fps=probe.fps, codec=probe.codec,
+                has_audio=probe.has_audio,
+            )
+            title = spec.title or Path(filename).stem
+            author = spec.author or default_author
+            assert author is not None
+            fragment = build_fragment(
+                yaml_bytes=fragment_yaml(kind=probe.kind, title=title, tags=spec.tags,
+                                         license=spec.license or default_license, project=spec.project,
+                                         media=media),
+                media=media, filename=filename, title=title, parents=spec.parents, author=author,
+                when=when, tz=tz, extra_files=spec.extra_files,
+            )
+            built.append(fragment)
+            recorded_oids[oid] = fragment
+        if not built:
+            return RecordResult([], duplicates, repo.catalog_head())
+
+        head = repo.catalog_head()
+        store = repo.dulwich.object_store
+        base_tree = store[head.encode()].tree if head else None
+        tree_id, catalog_objects = catalog_tree_with(store, base_tree, {b.id: b.commit.tree for b in built})
+        catalog = build_catalog_commit(
+            tree_id=tree_id,
+            parents=([head.encode()] if head else []) + [b.commit.id for b in built],
+            author=default_author or specs[0].author, when=when, tz=tz,
+            message=f"catalog: record {len(built)} fragment{'s' if len(built) != 1 else ''}\n",
+        )
+        objects: list[ShaFile] = [obj for b in built for obj in b.objects] + catalog_objects + [catalog]
+        _write_objects(repo, objects)
+        repo._set_catalog_head(catalog.id.decode())
+        fragments = [repo.load_fragment(b.id) for b in built]
+        _index_update(repo, fragments, catalog.id.decode())
+        by_id = {f.id: f for f in fragments}
+        return RecordResult(fragments, [(s, by_id.get(getattr(e, "id", ""), e)) for s, e in duplicates],
+                            catalog.id.decode())
+
+
+def merge_catalog(repo: Repo, other: str) -> str:
+    """Bring the fetched catalog ``other`` into ours: fast-forward or a union merge commit."""
+    with repo.lock():
+        ours = repo.catalog_head()
+        if ours == other:
+            return ours
+        store = repo.dulwich.object_store
+        if ours is None or _is_catalog_ancestor(repo, ours, other):
+            new_head = other
+        elif _is_catalog_ancestor(repo, other, ours):
+            return ours
+        else:
+            ours_tree = store[ours.encode()].tree
+            theirs = repo.fragment_ids_between(other, ours)
+            tree_ids = {fid: store[fid.encode()].tree for fid in theirs}
+            tree_id, objects = catalog_tree_with(store, ours_tree, tree_ids)
+            when, tz = now_and_tz()
+            commit = build_catalog_commit(
+                tree_id=tree_id, parents=[ours.encode(), other.encode()], author=repo.identity(),
+                when=when, tz=tz, message=f"catalog: merge {other[:12]}\n",
+            )
+            _write_objects(repo, [*objects, commit])
+            new_head = commit.id.decode()
+        new_ids = repo.fragment_ids_between(new_head, ours)
+        repo._set_catalog_head(new_head)
+        _index_update(repo, [repo.load_fragment(i) for i in new_ids], new_head)
+        return new_head
+
+
+def is_catalog_commit(commit: Any) -> bool:
+    return commit.message.startswith(b"catalog:")
+
+
+def _is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    """Whether catalog commit ``ancestor`` is reachable from ``descendant`` through catalog commits."""
+    store = repo.dulwich.object_store
+    target = ancestor.encode()
+    seen: set[bytes] = set()
+    todo = [descendant.encode()]
+    while todo:
+        sha = todo.pop()
+        if sha == target:
+            return True
+        if sha in seen:
+            continue
+        seen.add(sha)
+        commit = store[sha]
+        for parent in commit.parents:
+            if parent not in seen and parent in store and is_catalog_commit(store[parent]):
+                todo.append(parent)
+    return False
+
+
+def _write_objects(repo: Repo, objects: list[ShaFile]) -> None:
+    store = repo.dulwich.object_store
+    if len(objects) >= PACK_THRESHOLD * 4:
+        store.add_objects([(obj, None) for obj in objects])
+        return
+    from dulwich.file import FileLocked
+
+    for obj in objects:
+        try:
+            store.add_object(obj)
+        except FileLocked:
+            # A writer killed mid-write left its lock file; we hold the repo lock, so it is stale.
+            path = store._get_shafile_path(obj.id)
+            Path(path + ".lock").unlink(missing_ok=True)
+            store.add_object(obj)
+
+
+def _index_update(repo: Repo, fragments: list[Any], catalog: str) -> None:
+    index = repo._index
+    index.begin()
+    try:
+        index.insert(fragments)
+        index.set_catalog(catalog)
+        index.commit()
+    except BaseException:
+        index.rollback()
+        raise
+
+
+def _probe(path: Path) -> Any:
+    from hitrec.media.probe import probe
+
+    return probe(path)
+
+
+def _fsync_file(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise MediaError(path, f"cannot sync: {exc.strerror}") from exc
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
