@@ -224,7 +224,7 @@ def _probe_av(path: Path) -> Probe:
             if pictures:  # a lone image in a container (e.g. a .mjpeg still)
                 videos = pictures
             else:
-                raise MediaError(path, "no audio or video stream in this file")
+                raise MediaError(path, "not a media file: ffmpeg found no audio or video stream in it")
         main = videos[0] if videos else audio[0]
         try:
             frame = next(iter(container.decode(main)), None)
