@@ -1,5 +1,156 @@
-"""fragments commands."""
+"""Fragment commands: add, show, log, lineage, cat, checkout."""
 
 from __future__ import annotations
 
-from hitrec.cli.app import app  # noqa: F401
+import sys
+from pathlib import Path
+
+import typer
+
+from hitrec.cli.app import app
+from hitrec.cli.common import describe_media, open_repo
+from hitrec.cli.output import console, print_json, progress, warn
+from hitrec.store import Fragment
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+@app.command()
+def add(
+    files: list[Path] = typer.Argument(..., help="Media files: audio, video, images, text."),
+    title: str = typer.Option(None, "--title", "-t", help="Title (default: the file name)."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag; repeat for several."),
+    license: str = typer.Option(None, "--license", help="SPDX licence id, e.g. CC-BY-4.0, CC0-1.0."),
+    project: str = typer.Option(None, "--project", "-p", help="The project this is for."),
+    remix_of: list[str] = typer.Option([], "--remix-of", help="A fragment this is made from; repeatable."),
+    json_: bool = JSON,
+) -> None:
+    """Record media files as fragments and print each new fragment id."""
+    from hitrec.ops.add import add as run_add
+
+    with open_repo() as repo, progress("adding", unit="bytes") as bar:
+        result = run_add(repo, files, title=title, tags=tag, license=license, project=project,
+                         remix_of=remix_of, progress=bar)
+    if json_:
+        print_json({"added": [f.to_json() for f in result.added],
+                    "existing": [{"path": str(p), "fragment": f.to_json()} for p, f in result.existing]})
+        return
+    for fragment in result.added:
+        console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {fragment.title}", soft_wrap=True)
+    for path, held in result.existing:
+        warn(f"{path}: already recorded as fragment {held.short_id} ({held.title}), "
+             f"contributed first by {held.author}")
+
+
+@app.command()
+def show(fragment: str = typer.Argument(..., help="Fragment id or unique prefix."), json_: bool = JSON) -> None:
+    """Show one fragment: its record, media, sources and remixes."""
+    with open_repo() as repo:
+        found = repo.fragment(fragment)
+        children = repo.children(found.id)
+    if json_:
+        print_json({**found.to_json(), "remixed_by": children})
+        return
+    console.print(f"[bold]fragment {found.id}[/]")
+    rows = [
+        ("title", found.title), ("kind", found.kind), ("author", str(found.author)),
+        ("created", found.created.isoformat()), ("license", found.license),
+        ("project", found.project or "-"), ("tags", ", ".join(found.tags) or "-"),
+        ("media", f"{found.media.filename} ({found.media.mime}) {describe_media(found)}"),
+        ("oid", found.media.oid),
+        ("remix of", ", ".join(p[:12] for p in found.parents) or "- (original)"),
+        ("remixed by", ", ".join(c[:12] for c in children) or "-"),
+    ]
+    if found.has_timeline:
+        rows.append(("timeline", "yes (hitrec verify re-renders it)"))
+    for label, value in rows:
+        console.print(f"  [dim]{label:>10}[/]  {value}", markup=True, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def log(
+    author: str = typer.Option(None, "--author", help="Only fragments by this e-mail or name."),
+    kind: str = typer.Option(None, "--kind", help="audio | video | image | text"),
+    tag: str = typer.Option(None, "--tag", help="Only fragments with this tag."),
+    project: str = typer.Option(None, "--project", "-p", help="Only fragments of this project."),
+    limit: int = typer.Option(None, "--limit", "-n", help="Show at most this many."),
+    json_: bool = JSON,
+) -> None:
+    """List fragments, newest first."""
+    with open_repo() as repo:
+        fragments = repo.fragments(author=author, kind=kind, tag=tag, project=project, limit=limit)
+    if json_:
+        print_json([f.to_json() for f in fragments])
+        return
+    if not fragments:
+        console.print("[dim]no fragments[/]")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, pad_edge=False)
+    for column in ("id", "kind", "title", "author", "created", "remix of"):
+        table.add_column(column, overflow="fold")
+    for f in fragments:
+        table.add_row(f.short_id, f.kind, f.title, f.author.name, f.created.strftime("%Y-%m-%d %H:%M"),
+                      " ".join(p[:10] for p in f.parents))
+    console.print(table)
+
+
+@app.command()
+def lineage(
+    fragment: str = typer.Argument(..., help="Fragment id or unique prefix."),
+    depth: int = typer.Option(None, "--depth", help="How many levels to follow each way."),
+    json_: bool = JSON,
+) -> None:
+    """Show what a fragment was made from (sources) and what was made from it (remixed by)."""
+    from rich.tree import Tree
+
+    from hitrec.ops.lineage import lineage as run_lineage
+
+    with open_repo() as repo:
+        result = run_lineage(repo, fragment, depth=depth)
+    if json_:
+        print_json(result.to_json())
+        return
+
+    def label(f: Fragment, repeated: bool = False) -> str:
+        more = " [dim](shown above)[/]" if repeated else ""
+        return f"[bold]{f.short_id}[/] {f.kind} [italic]{f.title}[/] by {f.author.name}{more}"
+
+    def grow(tree: Tree, nodes: list) -> None:
+        for node in nodes:
+            grow(tree.add(label(node.fragment, node.repeated)), node.links)
+
+    root = Tree(label(result.fragment))
+    grow(root.add("[cyan]sources[/]" if result.sources else "[cyan]sources[/] [dim](original)[/]"),
+         result.sources)
+    grow(root.add("[magenta]remixed by[/]" if result.remixed_by else "[magenta]remixed by[/] [dim](none yet)[/]"),
+         result.remixed_by)
+    console.print(root)
+
+
+@app.command()
+def cat(fragment: str = typer.Argument(..., help="Fragment id or unique prefix.")) -> None:
+    """Write a fragment's media bytes to standard output."""
+    from hitrec.ops.checkout import media_chunks
+
+    with open_repo() as repo:
+        found = repo.fragment(fragment)
+        out = sys.stdout.buffer
+        for chunk in media_chunks(repo, found):
+            out.write(chunk)
+        out.flush()
+
+
+@app.command()
+def checkout(
+    fragment: str = typer.Argument(..., help="Fragment id or unique prefix."),
+    path: Path = typer.Argument(None, help="Where to write the media (default: its file name here)."),
+    force: bool = typer.Option(False, "--force", "-f", help="Overwrite an existing file."),
+) -> None:
+    """Write a fragment's media to a file."""
+    from hitrec.ops.checkout import checkout as run_checkout
+
+    with open_repo() as repo:
+        found, target = run_checkout(repo, fragment, path, force=force)
+    console.print(f"wrote {target} ({found.media.size} bytes) from fragment {found.short_id}")

@@ -45,7 +45,8 @@ class MediaStore:
                     if is_oid(obj.name):
                         yield obj.name
 
-    def ingest_file(self, source: Path, progress: ProgressFn | None = None, *, sync: bool = True) -> tuple[str, int]:
+    def ingest_file(self, source: Path, progress: ProgressFn | None = None, *,
+                    sync: bool = True) -> tuple[str, int]:
         """Copy ``source`` into the store while hashing it. Returns (oid, size)."""
         try:
             with open(source, "rb") as src:

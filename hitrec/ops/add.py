@@ -1,0 +1,49 @@
+"""`hitrec add`: record media files as fragments."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hitrec.errors import MediaError, UsageError
+from hitrec.store import Fragment, FragmentSpec, Repo
+
+
+@dataclass
+class AddResult:
+    added: list[Fragment]
+    existing: list[tuple[Path, Fragment]]  # files whose media was already recorded, and by which fragment
+
+
+def add(repo: Repo, paths: Sequence[Path], *, title: str | None = None, tags: Sequence[str] = (),
+        license: str | None = None, project: str | None = None, remix_of: Sequence[str] = (),
+        progress: Callable[..., None] | None = None) -> AddResult:
+    """Probe every file first (so bad input records nothing), then record them as one batch."""
+    from hitrec.media.probe import probe
+
+    if not paths:
+        raise UsageError("nothing to add: give one or more media files")
+    if title is not None and len(paths) > 1:
+        raise UsageError("--title names one fragment; add the files one at a time to title each")
+    if license is not None:
+        license = _check_license(license)
+    parents = tuple(dict.fromkeys(repo.resolve(ref) for ref in remix_of))
+    specs = []
+    for path in paths:
+        if not path.exists():
+            raise MediaError(path, "no such file")
+        if path.is_dir():
+            raise MediaError(path, "is a folder; give the media files inside it")
+        specs.append(FragmentSpec(path=path, title=title, tags=tuple(dict.fromkeys(tags)), license=license,
+                                  project=project, parents=parents, media=probe(path)))
+    result = repo.record_batch(specs, progress)
+    return AddResult(result.recorded, [(spec.path, held) for spec, held in result.duplicates])
+
+
+def _check_license(license: str) -> str:
+    try:
+        from hitrec.licenses import normalize_license
+    except ImportError:  # pragma: no cover - the licence module lands with the render work
+        return license
+    return normalize_license(license)
