@@ -179,10 +179,11 @@ def _probe_image(path: Path) -> Probe:
             fmt, (width, height) = im.format or "", im.size
             mime = im.get_format_mimetype() or guess_mime(path)
             im.verify()  # structure and checksums (PNG CRCs); leaves the image unusable
-        with Image.open(path) as im:
-            if fmt == "JPEG":
-                im.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # decode at 1/8 scale
-            im.load()  # catches truncated pixel data that verify() does not read
+        if fmt != "PNG":  # PNG's verify() already read every chunk and checked its CRC
+            with Image.open(path) as im:
+                if fmt == "JPEG":
+                    im.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # decode at 1/8 scale
+                im.load()  # catches truncated pixel data that verify() does not read
     except UnidentifiedImageError as exc:
         raise MediaError(path, "not an image Pillow can read (unknown or corrupt format)") from exc
     except Image.DecompressionBombError as exc:
