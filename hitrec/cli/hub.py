@@ -1,5 +1,166 @@
-"""hub commands."""
+"""hub commands: serve a hub, create collaborations, manage users and their tokens."""
 
 from __future__ import annotations
 
-from hitrec.cli.app import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from hitrec.cli.app import app
+from hitrec.cli.output import console, print_json
+
+hub_app = typer.Typer(help="Run a hub that hosts collaborations (git smart HTTP + Git LFS).",
+                      no_args_is_help=True)
+user_app = typer.Typer(help="Manage the hub's users and their tokens.", no_args_is_help=True)
+hub_app.add_typer(user_app, name="user")
+app.add_typer(hub_app, name="hub")
+
+_ROOT = typer.Option(Path("."), "--root", envvar="HITREC_HUB_ROOT",
+                     help="The hub's folder (collaborations, users).", show_default=True)
+_JSON = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _size(text: str) -> int:
+    from hitrec.errors import UsageError
+
+    units = {"": 1, "b": 1, "k": 1 << 10, "kb": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mb": 1 << 20,
+             "mib": 1 << 20, "g": 1 << 30, "gb": 1 << 30, "gib": 1 << 30, "t": 1 << 40, "tb": 1 << 40,
+             "tib": 1 << 40}
+    stripped = text.strip().lower()
+    number = stripped.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = stripped[len(number):].strip()
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise UsageError(f"invalid size {text!r}: give bytes or a number with K, M, G or T") from None
+    return int(value)
+
+
+@hub_app.command("serve")
+def serve(
+    root: Path = _ROOT,
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8642, "--port", help="Port to listen on (0 picks a free one)."),
+    public_read: bool = typer.Option(False, "--public-read", help="Let anyone clone and pull."),
+    max_object_size: str = typer.Option("64G", "--max-object-size", help="Largest media upload."),
+    max_push_size: str = typer.Option("4G", "--max-push-size", help="Largest git request body."),
+) -> None:
+    """Serve every collaboration under ROOT at http://HOST:PORT/<name>.git until interrupted."""
+    import logging
+
+    from hitrec.hub.app import HubConfig
+    from hitrec.hub.server import serve as run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = HubConfig(root=root, public_read=public_read, max_object_size=_size(max_object_size),
+                       max_push_size=_size(max_push_size))
+
+    def ready(url: str) -> None:
+        access = "public reads" if public_read else "reads and writes need a token"
+        console.print(f"hitrec hub serving {root.resolve()} at {url}/<name>.git ({access})", soft_wrap=True)
+        console.file.flush()
+
+    run(config, host, port, on_ready=ready)
+
+
+@hub_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Collaboration name (served at /<name>.git)."),
+    root: Path = _ROOT,
+    author_check: bool = typer.Option(True, "--author-check/--no-author-check",
+                                      help="Refuse fragments not authored by the pusher."),
+    json_out: bool = _JSON,
+) -> None:
+    """Create an empty collaboration (a first push by a hub user creates one too)."""
+    from hitrec.hub import repos
+
+    path = repos.create(root, name, author_check=author_check)
+    if json_out:
+        print_json({"name": name, "path": str(path), "author_check": author_check})
+    else:
+        console.print(f"created collaboration {name} at {path}")
+
+
+@hub_app.command("set")
+def set_option(
+    name: str = typer.Argument(..., help="Collaboration name."),
+    root: Path = _ROOT,
+    author_check: bool = typer.Option(..., "--author-check/--no-author-check",
+                                      help="Refuse fragments not authored by the pusher."),
+) -> None:
+    """Change a collaboration's rules."""
+    from hitrec.hub import repos
+
+    repos.set_author_check(root, name, author_check)
+    console.print(f"{name}: author check {'on' if author_check else 'off'}")
+
+
+@hub_app.command("list")
+def list_collaborations(root: Path = _ROOT, json_out: bool = _JSON) -> None:
+    """List the hub's collaborations."""
+    from hitrec.hub import repos
+
+    names = repos.list_collaborations(root)
+    if json_out:
+        print_json([{"name": n, "author_check": repos.author_check(repos.collaboration_path(root, n))}
+                    for n in names])
+    else:
+        for name in names:
+            console.print(name)
+
+
+@user_app.command("add")
+def user_add(
+    name: str = typer.Argument(..., help="User name."),
+    email: str = typer.Option(..., "--email", help="The e-mail their fragments are authored with."),
+    root: Path = _ROOT,
+    json_out: bool = _JSON,
+) -> None:
+    """Add a user and print their new token (shown once; the hub keeps only its hash)."""
+    from hitrec.hub.users import UserStore
+
+    user, token = UserStore(root).add(name, email)
+    if json_out:
+        print_json({**user.to_json(), "token": token})
+    else:
+        console.print(f"added hub user {user.name} <{user.email}>; their token (shown once):")
+        console.print(token, soft_wrap=True)
+
+
+@user_app.command("token")
+def user_token(name: str = typer.Argument(...), root: Path = _ROOT, json_out: bool = _JSON) -> None:
+    """Give a user a new token; the old one stops working at once."""
+    from hitrec.hub.users import UserStore
+
+    token = UserStore(root).new_token(name)
+    if json_out:
+        print_json({"name": name, "token": token})
+    else:
+        console.print(f"new token for {name} (shown once):")
+        console.print(token, soft_wrap=True)
+
+
+@user_app.command("list")
+def user_list(root: Path = _ROOT, json_out: bool = _JSON) -> None:
+    """List users (never their tokens)."""
+    from hitrec.hub.users import UserStore
+
+    users = UserStore(root).list()
+    if json_out:
+        print_json([u.to_json() for u in users])
+        return
+    for u in users:
+        state = " (revoked)" if u.revoked else ""
+        console.print(f"{u.name}  <{u.email}>  since {u.created}{state}")
+
+
+@user_app.command("revoke")
+def user_revoke(name: str = typer.Argument(...), root: Path = _ROOT, json_out: bool = _JSON) -> None:
+    """Revoke a user's token: it stops working at once, even on a running hub."""
+    from hitrec.hub.users import UserStore
+
+    user = UserStore(root).revoke(name)
+    if json_out:
+        print_json(user.to_json())
+    else:
+        console.print(f"revoked {user.name}'s token")

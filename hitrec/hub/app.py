@@ -1,0 +1,445 @@
+"""The hub's ASGI app: git smart HTTP and the Git LFS batch API for many collaborations.
+
+Routes (``<name>`` is a validated collaboration name):
+
+    GET  /<name>.git/info/refs?service=git-upload-pack|git-receive-pack
+    POST /<name>.git/git-upload-pack            read
+    POST /<name>.git/git-receive-pack           write (creates the collaboration on first push)
+    POST /<name>.git/info/lfs/objects/batch     read for download, write for upload
+    PUT  /<name>.git/info/lfs/objects/<oid>     write: streamed, hashed, verified, fsynced
+    GET  /<name>.git/info/lfs/objects/<oid>     read (Range: bytes=N- resumes)
+    POST /<name>.git/info/lfs/locks/verify      write: always no locks
+    GET  /                                       health check
+
+Auth: HTTP Basic (any user name, the token as password) or ``Authorization: Bearer <token>``.
+Writes always need a valid token; reads need one unless the hub runs with ``public_read``.
+Nothing here logs a token, a header or a URL's query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hitrec.errors import HubError
+from hitrec.hub import git, lfs, repos
+from hitrec.hub.names import is_collaboration_name, is_oid
+from hitrec.hub.users import User, UserStore
+
+log = logging.getLogger("hitrec.hub")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+_ROUTE = re.compile(r"/(?P<name>[^/]+)\.git/(?P<rest>.*)")
+_OBJECT = re.compile(r"info/lfs/objects/(?P<oid>[^/]+)")
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
+_RANGE = re.compile(r"bytes=([0-9]+)-")
+_CHUNK = 1 << 20
+_SINK_BATCH = 4 << 20
+GIB = 1 << 30
+
+
+@dataclass
+class HubConfig:
+    root: Path
+    public_read: bool = False
+    max_object_size: int = 64 * GIB
+    max_push_size: int = 4 * GIB
+    max_json_size: int = 32 << 20
+    realm: str = "hitrec hub"
+
+
+class Reply(Exception):
+    """A finished answer to send instead of going on (errors, refusals)."""
+
+    def __init__(self, status: int, message: str, *, headers: list[tuple[bytes, bytes]] | None = None,
+                 lfs_json: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+        self.lfs_json = lfs_json
+
+
+@dataclass
+class Request:
+    scope: Scope
+    receive: Receive
+    send: Send
+    method: str
+    path: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    user: User | None = None
+    status: int = 0
+    sent: int = 0
+    received: int = 0
+    extra: dict[str, str] = field(default_factory=dict)
+
+    async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status = status
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+
+    async def body(self, data: bytes, more: bool = False) -> None:
+        self.sent += len(data)
+        await self.send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The request body as it arrives; raises ConnectionError if the client goes away."""
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ConnectionError("client disconnected")
+            data = message.get("body", b"")
+            self.received += len(data)
+            if data:
+                yield data
+            if not message.get("more_body", False):
+                return
+
+
+class HubApp:
+    """ASGI app serving every collaboration under ``config.root``."""
+
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        self.root = Path(config.root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.users = UserStore(self.root)
+        self._receive_locks: dict[str, asyncio.Lock] = {}
+        self._create_lock = asyncio.Lock()
+        for name in repos.list_collaborations(self.root):
+            repos.install_hook(repos.collaboration_path(self.root, name))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = {}
+        for part in scope.get("query_string", b"").decode("latin-1").split("&"):
+            key, _, value = part.partition("=")
+            if key:
+                query[key] = value
+        request = Request(scope, receive, send, scope["method"], scope["path"], headers, query)
+        started = time.perf_counter()
+        try:
+            await self._dispatch(request)
+        except Reply as reply:
+            await self._reply(request, reply)
+        except git.BodyTooLarge as exc:
+            await self._reply(request, Reply(413, str(exc)))
+        except lfs.UploadRejected as exc:
+            await self._reply(request, Reply(exc.status, exc.message, lfs_json=True))
+        except ConnectionError:
+            request.status = request.status or 499
+        except HubError as exc:
+            await self._reply(request, Reply(500, str(exc)))
+        except Exception:
+            log.exception("internal error on %s %s", request.method, _loggable(request.path))
+            await self._reply(request, Reply(500, "internal hub error; see the hub's log"))
+        finally:
+            user = request.user.name if request.user else "-"
+            client = scope.get("client") or ("-", 0)
+            log.info('%s %s "%s %s%s" %d in=%d out=%d %.3fs', client[0], user, request.method,
+                     _loggable(request.path), request.extra.get("service", ""), request.status,
+                     request.received, request.sent, time.perf_counter() - started)
+
+    async def _reply(self, request: Request, reply: Reply) -> None:
+        if request.status:  # the response has started: all we can do is end it
+            return
+        if reply.lfs_json:
+            body = json.dumps({"message": reply.message}).encode()
+            ctype = lfs.LFS_JSON.encode()
+        else:
+            body = (reply.message + "\n").encode()
+            ctype = b"text/plain; charset=utf-8"
+        headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *reply.headers]
+        try:
+            await request.start(reply.status, headers)
+            await request.body(body)
+        except (OSError, RuntimeError):
+            pass
+
+    # -- routing --------------------------------------------------------------------------------
+    async def _dispatch(self, request: Request) -> None:
+        method, path = request.method, request.path
+        if path == "/" and method in ("GET", "HEAD"):
+            await self._send_bytes(request, 200, b"hitrec hub\n", b"text/plain; charset=utf-8")
+            return
+        match = _ROUTE.fullmatch(path)
+        if not match:
+            raise Reply(404, "not found: collaborations live at /<name>.git")
+        name, rest = match.group("name"), match.group("rest")
+        lfs_route = rest.startswith("info/lfs/")
+        if not is_collaboration_name(name):
+            raise Reply(400 if not lfs_route else 422, f"invalid collaboration name {name!r}",
+                        lfs_json=lfs_route)
+        if rest == "info/refs" and method == "GET":
+            await self._info_refs(request, name)
+        elif rest in git.SERVICES and method == "POST":
+            await self._service(request, name, rest)
+        elif rest == "info/lfs/objects/batch" and method == "POST":
+            await self._batch(request, name)
+        elif rest == "info/lfs/locks/verify" and method == "POST":
+            self._authorize(request, write=True, lfs_json=True)
+            await self._send_bytes(request, 200, b'{"ours":[],"theirs":[]}', lfs.LFS_JSON.encode())
+        elif (obj := _OBJECT.fullmatch(rest)) and method in ("PUT", "GET"):
+            oid = obj.group("oid")
+            if not is_oid(oid):
+                raise Reply(422, "invalid oid: expected 64 lowercase hex digits", lfs_json=True)
+            if method == "PUT":
+                await self._upload(request, name, oid)
+            else:
+                await self._download(request, name, oid)
+        elif lfs_route:
+            raise Reply(404, "not supported by this hub", lfs_json=True)
+        else:
+            raise Reply(404, "not found (this hub speaks git smart HTTP and Git LFS only)")
+
+    # -- auth -----------------------------------------------------------------------------------
+    def _authorize(self, request: Request, *, write: bool, lfs_json: bool = False) -> User | None:
+        token = _token(request.headers.get("authorization", ""))
+        challenge = f'Basic realm="{self.config.realm}", charset="UTF-8"'.encode()
+        ask = [(b"www-authenticate", challenge), (b"lfs-authenticate", challenge)]
+        if token is None:
+            if not write and self.config.public_read:
+                return None
+            raise Reply(401, "authentication required: log in with your hub user name and token",
+                        headers=ask, lfs_json=lfs_json)
+        user = self.users.authenticate(token)
+        if user is None:
+            raise Reply(401, "invalid or revoked token: ask the hub's admin for a new one",
+                        headers=ask, lfs_json=lfs_json)
+        request.user = user
+        return user
+
+    def _repo(self, name: str, *, lfs_json: bool = False) -> Path:
+        path = repos.collaboration_path(self.root, name)
+        if not (path / "HEAD").is_file():
+            raise Reply(404, f"no collaboration named {name!r} on this hub", lfs_json=lfs_json)
+        return path
+
+    async def _repo_or_create(self, name: str) -> Path:
+        path = repos.collaboration_path(self.root, name)
+        if (path / "HEAD").is_file():
+            return path
+        async with self._create_lock:
+            await asyncio.to_thread(repos.create, self.root, name, exist_ok=True)
+        log.info("created collaboration %s", name)
+        return path
+
+    # -- git ------------------------------------------------------------------------------------
+    async def _info_refs(self, request: Request, name: str) -> None:
+        service = request.query.get("service", "")
+        request.extra["service"] = f"?service={service}" if service in git.SERVICES else ""
+        if service not in git.SERVICES:
+            raise Reply(403, "this hub speaks the smart HTTP protocol only: use git 1.6.6 or newer")
+        write = service == "git-receive-pack"
+        self._authorize(request, write=write)
+        repo = await self._repo_or_create(name) if write else self._repo(name)
+        body = await git.advertise(repo, service, request.headers.get("git-protocol"))
+        await self._send_bytes(request, 200, body, f"application/x-{service}-advertisement".encode(),
+                               [(b"cache-control", b"no-cache")])
+
+    async def _service(self, request: Request, name: str, service: str) -> None:
+        write = service == "git-receive-pack"
+        user = self._authorize(request, write=write)
+        repo = await self._repo_or_create(name) if write else self._repo(name)
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.config.max_push_size:
+            raise Reply(413, f"request body is larger than this hub's limit of {self.config.max_push_size} bytes")
+        encoding = request.headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity", "gzip", "x-gzip"):
+            raise Reply(415, f"unsupported content encoding {encoding!r}")
+        body = git.decoded_body(request.chunks(), gzip=encoding in ("gzip", "x-gzip"),
+                                limit=self.config.max_push_size)
+        headers = [(b"content-type", f"application/x-{service}-result".encode()),
+                   (b"cache-control", b"no-cache")]
+
+        async def start() -> None:
+            await request.start(200, headers)
+
+        async def send(data: bytes) -> None:
+            await request.body(data, more=True)
+
+        hook_env = None
+        lock = None
+        if write:
+            assert user is not None
+            check = await asyncio.to_thread(repos.author_check, repo)
+            hook_env = {"HITREC_HUB_USER": user.name, "HITREC_HUB_EMAIL": user.email,
+                        "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0"}
+            lock = self._receive_locks.setdefault(name, asyncio.Lock())
+            await lock.acquire()
+        try:
+            code, stderr = await git.run_service(repo, service, body, start, send,
+                                                 git_protocol=request.headers.get("git-protocol"),
+                                                 hook_env=hook_env)
+        finally:
+            if lock is not None:
+                lock.release()
+        if stderr.strip() and code != 0:
+            log.warning("git %s for %s exited %d: %s", service, name, code, stderr.strip()[:2000])
+        if not request.status:
+            raise Reply(500, f"git {service} failed; see the hub's log")
+        await request.body(b"", more=False)
+
+    # -- LFS ------------------------------------------------------------------------------------
+    async def _batch(self, request: Request, name: str) -> None:
+        self._authorize(request, write=False, lfs_json=True)  # before reading a stranger's body
+        raw = bytearray()
+        async for chunk in request.chunks():
+            raw += chunk
+            if len(raw) > self.config.max_json_size:
+                raise Reply(413, "batch request is too large", lfs_json=True)
+        try:
+            batch = lfs.parse_batch(json.loads(raw))
+        except ValueError as exc:
+            raise Reply(422, f"bad batch request: {exc}", lfs_json=True) from None
+        write = batch.operation == "upload"
+        if write and request.user is None:
+            self._authorize(request, write=True, lfs_json=True)
+        repo: Path | None
+        if write:
+            repo = await self._repo_or_create(name)
+        else:
+            repo = self._repo(name, lfs_json=True)
+        headers = {}
+        if "authorization" in request.headers:
+            headers["Authorization"] = request.headers["authorization"]
+        answer = await asyncio.to_thread(
+            lfs.batch_response, repo, batch, object_url=f"{self._base_url(request)}/{name}.git/info/lfs/objects",
+            headers=headers, max_size=self.config.max_object_size)
+        await self._send_bytes(request, 200, json.dumps(answer).encode(), lfs.LFS_JSON.encode())
+
+    async def _upload(self, request: Request, name: str, oid: str) -> None:
+        self._authorize(request, write=True, lfs_json=True)
+        repo = await self._repo_or_create(name)
+        length = request.headers.get("content-length")
+        expected = int(length) if length and length.isdigit() else None
+        if expected is not None and expected > self.config.max_object_size:
+            raise Reply(413, f"media is larger than this hub's limit of {self.config.max_object_size} bytes",
+                        lfs_json=True)
+        sink = await asyncio.to_thread(lfs.MediaSink, repo, oid, expected, self.config.max_object_size)
+        pending: asyncio.Future[None] | None = None
+        buffer: list[bytes] = []
+        buffered = 0
+        try:
+            async for chunk in request.chunks():
+                buffer.append(chunk)
+                buffered += len(chunk)
+                if buffered >= _SINK_BATCH:
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.ensure_future(asyncio.to_thread(sink.write, b"".join(buffer)))
+                    buffer, buffered = [], 0
+            if pending is not None:
+                await pending
+                pending = None
+            if buffer:
+                await asyncio.to_thread(sink.write, b"".join(buffer))
+            await asyncio.to_thread(sink.finish)
+        except BaseException:
+            if pending is not None:
+                with contextlib.suppress(BaseException):  # the first error is the one to report
+                    await pending
+            await asyncio.to_thread(sink.abort)
+            raise
+        await self._send_bytes(request, 200, b"{}", lfs.LFS_JSON.encode())
+
+    async def _download(self, request: Request, name: str, oid: str) -> None:
+        self._authorize(request, write=False, lfs_json=True)
+        repo = self._repo(name, lfs_json=True)
+        path = repos.media_path(repo, oid)
+        try:
+            fh = open(path, "rb", buffering=0)  # noqa: SIM115
+        except (FileNotFoundError, NotADirectoryError):
+            raise Reply(404, "the hub does not have this media", lfs_json=True) from None
+        with fh:
+            size = os.fstat(fh.fileno()).st_size
+            start = 0
+            status = 200
+            headers = [(b"content-type", b"application/octet-stream")]
+            ranged = _RANGE.fullmatch(request.headers.get("range", "").strip())
+            if ranged and int(ranged.group(1)) <= size:
+                start = int(ranged.group(1))
+                status = 206
+                headers.append((b"content-range", f"bytes {start}-{size - 1}/{size}".encode()))
+            headers.append((b"content-length", str(size - start).encode()))
+            await request.start(status, headers)
+            fh.seek(start)
+            remaining = size - start
+            if request.method == "HEAD" or remaining == 0:
+                await request.body(b"")
+                return
+            while remaining > 0:
+                data = await asyncio.to_thread(fh.read, min(_CHUNK * 4, remaining))
+                if not data:
+                    raise ConnectionError("media file shrank while being sent")
+                remaining -= len(data)
+                await request.body(data, more=remaining > 0)
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _base_url(self, request: Request) -> str:
+        host = request.headers.get("host", "")
+        if not _HOST.fullmatch(host):
+            server = request.scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}"
+        scheme = request.scope.get("scheme", "http")
+        return f"{scheme}://{host}"
+
+    async def _send_bytes(self, request: Request, status: int, body: bytes, ctype: bytes,
+                          extra: list[tuple[bytes, bytes]] | None = None) -> None:
+        headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *(extra or [])]
+        await request.start(status, headers)
+        await request.body(b"" if request.method == "HEAD" else body)
+
+
+def _token(header: str) -> str | None:
+    """The token in an Authorization header (Basic: the password; Bearer: the token), or None."""
+    scheme, _, value = header.strip().partition(" ")
+    scheme = scheme.lower()
+    value = value.strip()
+    if scheme == "bearer" and value:
+        return value
+    if scheme == "basic" and value:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ""
+        _, _, password = decoded.partition(":")
+        return password
+    return None if not header.strip() else ""
+
+
+def _loggable(path: str) -> str:
+    """A request path safe to log: never an absolute-form URL (it could carry user:token@)."""
+    if not path.startswith("/") or "@" in path:
+        return "<unloggable target>"
+    return path[:300]
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

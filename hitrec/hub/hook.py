@@ -1,0 +1,185 @@
+"""The pre-receive hook of every hosted collaboration (``python -m hitrec.hub.hook``).
+
+git's receive-pack runs it with the pushed objects quarantined and the ref updates on stdin
+(``<old> <new> <ref>`` per line); a non-zero exit refuses the whole push and git discards the
+objects. It refuses:
+
+- any ref other than ``refs/heads/main`` (and deleting it);
+- a new *fragment* commit (its tree has ``fragment.yaml``) whose author e-mail is not the pushing
+  user's, unless the collaboration turned that check off (``HITREC_HUB_AUTHOR_CHECK=0``); catalog
+  commits (a top-level ``fragments/`` tree) may be made by anyone, since they only merge;
+- a new commit whose Git LFS pointers name media the hub does not have (clients upload media first).
+
+The server passes the pusher through ``HITREC_HUB_USER`` / ``HITREC_HUB_EMAIL``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ZERO = "0" * 40
+MAIN = "refs/heads/main"
+_POINTER = re.compile(
+    rb"version https://git-lfs\.github\.com/spec/v1\n(?:[a-z0-9.-]+ [^\n]*\n)*?"
+    rb"oid sha256:([0-9a-f]{64})\nsize ([0-9]+)\n"
+)
+_AUTHOR = re.compile(rb"^author (.*) <([^>]*)> ", re.MULTILINE)
+_TREE = re.compile(rb"^tree ([0-9a-f]{40})$", re.MULTILINE)
+_FRAGMENT_SIDE_FILES = {b"fragment.yaml", b".gitattributes", b"timeline.yaml"}
+_MAX_POINTER = 1024
+
+
+class Objects:
+    """Reads objects through one ``git cat-file --batch`` process (sees the quarantined objects)."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+
+    def read(self, sha: str) -> tuple[str, bytes]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(sha.encode() + b"\n")
+        self.proc.stdin.flush()
+        header = self.proc.stdout.readline().split()
+        if len(header) < 3:
+            return "missing", b""
+        size = int(header[2])
+        data = self.proc.stdout.read(size)
+        self.proc.stdout.read(1)
+        return header[1].decode(), data
+
+    def close(self) -> None:
+        assert self.proc.stdin
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def tree_entries(data: bytes) -> list[tuple[bytes, bytes, str]]:
+    """(mode, name, sha) for each entry of a raw tree object."""
+    entries = []
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        entries.append((data[pos:space], data[space + 1:nul], data[nul + 1:nul + 21].hex()))
+        pos = nul + 21
+    return entries
+
+
+def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check: bool,
+               lfs_objects: Path) -> list[str]:
+    """Problems with a push (empty when it may land)."""
+    problems: list[str] = []
+    tips = []
+    for _old, new, ref in updates:
+        if ref != MAIN:
+            problems.append(f"{ref}: a hitrec hub accepts pushes to {MAIN} only")
+        elif new == ZERO:
+            problems.append(f"{ref}: deleting the catalog is not allowed")
+        else:
+            tips.append(new)
+    if problems or not tips:
+        return problems
+    listed = subprocess.run(["git", "rev-list", *tips, "--not", "--all"], capture_output=True, check=False)
+    if listed.returncode != 0:
+        return [f"cannot list the pushed commits: {listed.stderr.decode(errors='replace').strip()}"]
+    commits = listed.stdout.decode().split()
+    objects = Objects()
+    try:
+        for sha in commits:
+            problems += _check_commit(objects, sha, email=email, author_check=author_check,
+                                      lfs_objects=lfs_objects)
+            if len(problems) >= 20:
+                problems.append("... (more problems not shown)")
+                break
+    finally:
+        objects.close()
+    return problems
+
+
+def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
+                  lfs_objects: Path) -> list[str]:
+    kind, raw = objects.read(sha)
+    if kind != "commit":
+        return [f"{sha[:12]}: not a commit"]
+    header = raw.split(b"\n\n", 1)[0] + b"\n"
+    tree_match = _TREE.search(header)
+    author_match = _AUTHOR.search(header)
+    if not tree_match or not author_match:
+        return [f"commit {sha[:12]}: malformed header"]
+    _, tree = objects.read(tree_match.group(1).decode())
+    entries = tree_entries(tree)
+    names = {name for _, name, _ in entries}
+    problems = []
+    if b"fragment.yaml" in names:
+        author = author_match.group(2).decode(errors="replace")
+        if author_check and author.strip().lower() != email.strip().lower():
+            problems.append(
+                f"fragment {sha[:12]} is authored by <{author}>, but you push as <{email}>: "
+                "only its author may publish a fragment"
+            )
+        for mode, name, blob in entries:
+            if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4"):
+                problems += _check_pointer(objects, blob, f"fragment {sha[:12]}", lfs_objects)
+    elif b"fragments" in names:
+        pass  # a catalog commit: its fragments arrive (and are checked) as fragment commits
+    else:
+        problems += _check_tree_pointers(objects, entries, f"commit {sha[:12]}", lfs_objects, depth=0)
+    return problems
+
+
+def _check_tree_pointers(objects: Objects, entries: list[tuple[bytes, bytes, str]], where: str,
+                         lfs_objects: Path, depth: int) -> list[str]:
+    problems = []
+    for mode, _, sha in entries:
+        if mode.startswith(b"4") and depth < 32:
+            _, tree = objects.read(sha)
+            problems += _check_tree_pointers(objects, tree_entries(tree), where, lfs_objects, depth + 1)
+        elif mode.startswith(b"100"):
+            problems += _check_pointer(objects, sha, where, lfs_objects)
+    return problems
+
+
+def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: Path) -> list[str]:
+    kind, data = objects.read(blob)
+    if kind != "blob" or len(data) > _MAX_POINTER:
+        return []
+    match = _POINTER.match(data)
+    if not match:
+        return []
+    oid, size = match.group(1).decode(), int(match.group(2))
+    path = lfs_objects / oid[:2] / oid[2:4] / oid
+    try:
+        actual = path.stat().st_size
+    except OSError:
+        return [f"{where} points to media {oid[:12]} that the hub does not have: upload the media "
+                "first (`hitrec push` and `git lfs push` do)"]
+    if actual != size:
+        return [f"{where} points to media {oid[:12]} of {size} bytes, but the hub's copy has {actual}"]
+    return []
+
+
+def main() -> int:
+    updates = []
+    for line in sys.stdin.read().splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            updates.append((parts[0], parts[1], parts[2]))
+    git_dir = Path(os.environ.get("GIT_DIR", ".")).resolve()
+    problems = check_push(
+        updates,
+        email=os.environ.get("HITREC_HUB_EMAIL", ""),
+        author_check=os.environ.get("HITREC_HUB_AUTHOR_CHECK", "1") != "0",
+        lfs_objects=git_dir / "lfs" / "objects",
+    )
+    for problem in problems:
+        sys.stderr.write(f"hitrec hub: refused: {problem}\n")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

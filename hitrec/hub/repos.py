@@ -1,0 +1,133 @@
+"""The collaborations a hub hosts: ``<root>/<name>.git``, each a bare git repo with the Git LFS layout.
+
+A hosted collaboration is a plain bare repository (so ``git`` and ``git-lfs`` can serve from it too):
+
+    <root>/<name>.git/             git init --bare, branch main
+        hooks/pre-receive          runs ``python -m hitrec.hub.hook`` (authors, media present)
+        lfs/objects/ab/cd/<oid>    media, content-addressed by SHA-256
+        lfs/tmp/                   uploads in flight (renamed into objects/ once verified)
+
+Pushes may only move ``refs/heads/main`` forward; nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from hitrec.errors import HubError
+from hitrec.hub.names import check_collaboration_name, is_collaboration_name, is_oid
+
+HOOK = """#!/bin/sh
+# Installed by hitrec hub: refuses fragments whose author is not the pusher, and media the hub lacks.
+exec "${HITREC_HUB_PYTHON:-python3}" -m hitrec.hub.hook
+"""
+
+_CONFIG = """[receive]
+\tdenyNonFastForwards = true
+\tdenyDeletes = true
+\tfsckObjects = true
+\tkeepAlive = 5
+[uploadpack]
+\tallowFilter = true
+[hitrec]
+\tauthorCheck = {author_check}
+"""
+
+
+def collaboration_path(root: Path, name: str) -> Path:
+    """The folder of collaboration ``name`` (validated: it can never leave ``root``)."""
+    check_collaboration_name(name)
+    return Path(root) / f"{name}.git"
+
+
+def media_path(repo: Path, oid: str) -> Path:
+    if not is_oid(oid):
+        raise HubError(f"invalid media oid {oid!r}: expected 64 lowercase hex digits")
+    return repo / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
+
+
+def exists(root: Path, name: str) -> bool:
+    return (collaboration_path(root, name) / "HEAD").is_file()
+
+
+def create(root: Path, name: str, *, author_check: bool = True, exist_ok: bool = False) -> Path:
+    """Create collaboration ``name`` atomically (built in a temp folder, then renamed into place)."""
+    path = collaboration_path(root, name)
+    if (path / "HEAD").is_file():
+        if exist_ok:
+            return path
+        raise HubError(f"collaboration {name!r} already exists at {path}")
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=root))
+    try:
+        _git("init", "--bare", "--quiet", "--initial-branch=main", str(tmp))
+        with open(tmp / "config", "a", encoding="utf-8") as fh:
+            fh.write(_CONFIG.format(author_check="true" if author_check else "false"))
+        (tmp / "description").write_text(f"hitrec collaboration {name}\n", encoding="utf-8")
+        install_hook(tmp)
+        (tmp / "lfs" / "objects").mkdir(parents=True)
+        (tmp / "lfs" / "tmp").mkdir()
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if (path / "HEAD").is_file() and exist_ok:
+                return path  # created meanwhile by a concurrent first push
+            if (path / "HEAD").is_file():
+                raise HubError(f"collaboration {name!r} already exists at {path}") from None
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def install_hook(repo: Path) -> None:
+    hook = repo / "hooks" / "pre-receive"
+    hook.parent.mkdir(exist_ok=True)
+    if hook.is_file() and hook.read_text(encoding="utf-8") == HOOK:
+        return
+    tmp = hook.with_suffix(".tmp")
+    tmp.write_text(HOOK, encoding="utf-8")
+    tmp.chmod(0o755)
+    os.replace(tmp, hook)
+
+
+def list_collaborations(root: Path) -> list[str]:
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    names = []
+    for entry in sorted(root.iterdir()):
+        name = entry.name[: -len(".git")]
+        if entry.name.endswith(".git") and is_collaboration_name(name) and (entry / "HEAD").is_file():
+            names.append(name)
+    return names
+
+
+def author_check(repo: Path) -> bool:
+    """Whether pushed fragments must be authored by the pusher (``hitrec.authorCheck``, default on)."""
+    out = _git("config", "--file", str(repo / "config"), "--type=bool", "--get", "hitrec.authorcheck",
+               check=False)
+    return out.strip() != "false"
+
+
+def set_author_check(root: Path, name: str, value: bool) -> None:
+    repo = collaboration_path(root, name)
+    if not (repo / "HEAD").is_file():
+        raise HubError(f"no collaboration named {name!r}. Create it with `hitrec hub create {name}`.")
+    _git("config", "--file", str(repo / "config"), "hitrec.authorCheck", "true" if value else "false")
+
+
+def _git(*args: str, check: bool = True) -> str:
+    try:
+        done = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise HubError(f"cannot run git ({exc}). Install git: the hub serves with it.") from exc
+    if check and done.returncode != 0:
+        raise HubError(f"git {args[0]} failed: {done.stderr.strip()}")
+    return done.stdout
