@@ -94,6 +94,19 @@ def test_flac_from_streaminfo(media_dir: Path) -> None:
         "audio", "audio/flac", 1.0, 44100, 2, codec="flac")
 
 
+def test_adpcm_wav_falls_back_to_pyav(media_dir: Path) -> None:
+    result = probe(_sine(media_dir / "adpcm.wav", "-c:a", "adpcm_ms"))
+    assert (result.kind, result.mime, result.codec) == ("audio", "audio/wav", "adpcm_ms")
+    assert result.duration == pytest.approx(0.5, abs=0.05)
+
+
+def test_misnamed_mp3_is_probed_by_its_content(media_dir: Path) -> None:
+    path = media_dir / "actually-mp3.wav"
+    path.write_bytes(make_audio(media_dir / "real.mp3").read_bytes())
+    result = probe(path)
+    assert (result.kind, result.mime, result.codec) == ("audio", "audio/mpeg", "mp3")
+
+
 # --- audio and video through PyAV ----------------------------------------------------------------
 
 

@@ -66,6 +66,11 @@ _TEXT_MIMES = {".txt": "text/plain", ".text": "text/plain", ".md": "text/markdow
                ".markdown": "text/markdown", ".rst": "text/plain", ".fountain": "text/plain",
                ".lrc": "text/plain", ".srt": "text/plain", ".vtt": "text/plain"}
 _HEADER_MIMES = {"wav": "audio/wav", "aiff": "audio/aiff", "flac": "audio/flac"}
+_HEADER_SUFFIXES = (".wav", ".aif", ".aiff", ".aifc", ".flac")
+# ffmpeg's demuxer -> a suffix to take the MIME type from when the file's own suffix is unknown or wrong.
+_FORMAT_SUFFIXES = {"mp3": ".mp3", "ogg": ".ogg", "wav": ".wav", "flac": ".flac", "aiff": ".aiff",
+                    "matroska": ".mkv", "mov": ".mp4", "avi": ".avi", "mpegts": ".ts", "flv": ".flv",
+                    "asf": ".wmv", "aac": ".aac", "mpeg": ".mpg"}
 _READERS = {"wav": headers.read_wav, "aiff": headers.read_aiff, "flac": headers.read_flac}
 _IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "tiff", "webp", "jpeg2000", "jpegls"}
 
@@ -128,8 +133,6 @@ def probe(path: Path) -> Probe:
 def _probe_open(path: Path, f: BinaryIO) -> Probe:
     size = os.fstat(f.fileno()).st_size
     if size == 0:
-        if os.path.isdir(path):
-            raise MediaError(path, "is a folder, not a file. Give the media files inside it.")
         raise MediaError(path, "empty file (0 bytes): nothing to record")
     head = f.read(16)
     fmt = _sniff(head)
@@ -147,10 +150,7 @@ def _probe_open(path: Path, f: BinaryIO) -> Probe:
         return _probe_image(path)
     if suffix in _TEXT_MIMES:
         return _probe_text(path, f, suffix)
-    if suffix in (".wav", ".aif", ".aiff", ".aifc", ".flac"):
-        raise MediaError(path, f"not a media file: the name says {suffix[1:].upper()} but it has no "
-                               f"{suffix[1:].upper()} header (it starts with {head[:12]!r})")
-    return _probe_av(path)
+    return _probe_av(path)  # also a misnamed file (an MP3 called .wav): ffmpeg reads the content
 
 
 def _probe_text(path: Path, f: BinaryIO, suffix: str) -> Probe:
@@ -235,18 +235,21 @@ def _probe_av(path: Path) -> Probe:
         if frame is None:
             raise MediaError(path, f"corrupt or truncated media: no {main.type} frame could be decoded")
         duration = _duration(container, main)
+        named = path.name
+        if path.suffix.lower() not in _AV_MIMES or path.suffix.lower() in _HEADER_SUFFIXES:
+            named = "x" + _FORMAT_SUFFIXES.get(container.format.name.split(",")[0], path.suffix)
         first_audio = audio[0] if audio else None
         rate = first_audio.codec_context.sample_rate if first_audio is not None else None
         channels = first_audio.codec_context.channels if first_audio is not None else None
         if not videos:
-            return Probe("audio", guess_mime(path, "audio"), duration, rate or None, channels or None,
+            return Probe("audio", guess_mime(named, "audio"), duration, rate or None, channels or None,
                          codec=main.codec_context.codec.canonical_name)
         video = main.codec_context
         if not audio and video.name in _IMAGE_CODECS and main.frames <= 1 and (duration or 0) <= 0.1:
-            return Probe("image", guess_mime(path), width=video.width or frame.width,
+            return Probe("image", guess_mime(named), width=video.width or frame.width,
                          height=video.height or frame.height, codec=video.name)
         fps = main.average_rate or main.guessed_rate
-        return Probe("video", guess_mime(path, "video"), duration, rate or None, channels or None,
+        return Probe("video", guess_mime(named, "video"), duration, rate or None, channels or None,
                      video.width or frame.width, video.height or frame.height,
                      float(fps) if fps else None, video.codec.canonical_name, bool(audio))
 
