@@ -1,0 +1,330 @@
+"""A Git LFS client (batch API + basic transfer) over one keep-alive httpx client.
+
+Set difference first: a batch request (up to 100 objects) asks the hub which objects it lacks (upload)
+or where to get them (download); only those move. Uploads stream from the file; downloads stream into
+``ingest(chunks, oid, size)``, which verifies the hash before anything enters the store. Transfers run
+on a few threads sharing the connection pool, so many small objects do not pay one round trip each.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from hitrec.errors import AuthError, HitrecError, RemoteError, SyncError
+from hitrec.sync.credentials import Auth
+from hitrec.sync.remotes import origin_of
+
+LFS_JSON = "application/vnd.git-lfs+json"
+BATCH_SIZE = 100
+CHUNK = 1 << 20
+WORKERS = 4
+
+ProgressFn = Callable[..., None]
+
+
+@dataclass
+class TransferStats:
+    objects: int = 0  # objects that moved
+    bytes: int = 0  # media bytes that moved
+    present: int = 0  # objects the other side already had
+    failed: list[str] = field(default_factory=list)  # "oid: reason"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"objects": self.objects, "bytes": self.bytes, "present": self.present}
+
+
+def lfs_endpoint(url: str) -> str:
+    """The LFS endpoint Git LFS derives from a remote URL: ``<url>.git/info/lfs``."""
+    url = url.rstrip("/")
+    if not url.endswith(".git"):
+        url += ".git"
+    return url + "/info/lfs"
+
+
+def new_http_client(auth: Auth | None, *, connections: int = WORKERS + 2) -> httpx.Client:
+    headers = {"User-Agent": "hitrec"}
+    return httpx.Client(
+        headers=headers,
+        timeout=httpx.Timeout(120.0, connect=15.0),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+class _Reporter:
+    """Thread-safe progress: bytes advance the bar, the description counts objects."""
+
+    def __init__(self, progress: ProgressFn | None, verb: str, total_objects: int, total_bytes: int):
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._verb = verb
+        self._done = 0
+        self._total = total_objects
+        if progress:
+            progress(0, total=total_bytes, description=self._describe())
+
+    def _describe(self) -> str:
+        return f"{self._verb} media {self._done}/{self._total}"
+
+    def bytes(self, n: int) -> None:
+        if self._progress and n:
+            with self._lock:
+                self._progress(n)
+
+    def object_done(self) -> None:
+        with self._lock:
+            self._done += 1
+            if self._progress:
+                self._progress(0, description=self._describe())
+
+    def grow(self, objects: int, nbytes: int, total_bytes: int) -> None:
+        with self._lock:
+            self._total = objects
+            if self._progress:
+                self._progress(0, total=total_bytes, description=self._describe())
+
+
+class LfsClient:
+    def __init__(self, url: str, auth: Auth | None, *, http: httpx.Client | None = None,
+                 workers: int = WORKERS, batch_size: int = BATCH_SIZE) -> None:
+        self.url = url
+        self.endpoint = lfs_endpoint(url)
+        self.auth = auth
+        self._own_http = http is None
+        self.http = http or new_http_client(auth, connections=workers + 2)
+        self.workers = workers
+        self.batch_size = batch_size
+        self._origin = origin_of(url)
+
+    def close(self) -> None:
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> LfsClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- errors -------------------------------------------------------------------------------------
+
+    def _scrub(self, text: str) -> str:
+        return self.auth.scrub(text) if self.auth else text
+
+    def _fail(self, response: httpx.Response, what: str) -> HitrecError:
+        status = response.status_code
+        detail = ""
+        try:
+            body = response.json()
+            if isinstance(body, dict):
+                detail = str(body.get("message") or body.get("error") or "")
+        except Exception:  # not JSON: fall back to text
+            try:
+                detail = response.text[:300]
+            except Exception:
+                detail = ""
+        detail = self._scrub(detail.strip())
+        suffix = f": {detail}" if detail else ""
+        if status == 401:
+            how = ("the token was not accepted" if self.auth else "it needs a token")
+            return AuthError(f"{what}: the hub at {self._origin} said 401 ({how}). "
+                             f"Run `hitrec login {self._origin} --user NAME` or set HITREC_TOKEN{suffix}")
+        if status == 403:
+            who = f" for user {self.auth.user!r}" if self.auth else ""
+            return AuthError(f"{what}: the hub refused access{who} (403){suffix}")
+        if status == 404:
+            return RemoteError(f"{what}: no collaboration at {self.url} (404){suffix}")
+        if status == 413:
+            return RemoteError(f"{what}: the hub refused a body over its size limit (413){suffix}")
+        return RemoteError(f"{what}: the hub answered {status}{suffix}")
+
+    def _network(self, exc: Exception, what: str) -> SyncError:
+        return SyncError(f"{what}: cannot reach {self._origin} ({exc.__class__.__name__}: "
+                         f"{self._scrub(str(exc))}). Check the hub is running, then run the same "
+                         "command again; finished objects are not sent twice.")
+
+    def _headers(self, href: str, action: dict[str, Any] | None = None) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if action and isinstance(action.get("header"), dict):
+            headers.update({str(k): str(v) for k, v in action["header"].items()})
+        has_auth = any(k.lower() == "authorization" for k in headers)
+        if self.auth and not has_auth and origin_of(href) == self._origin:
+            headers["Authorization"] = self.auth.header()
+        return headers
+
+    # -- batch API ----------------------------------------------------------------------------------
+
+    def batch(self, operation: str, objects: list[tuple[str, int]],
+              ref: str = "refs/heads/main") -> list[dict[str, Any]]:
+        """One batch request; returns the hub's object list (same oids, any order)."""
+        payload = {
+            "operation": operation,
+            "transfers": ["basic"],
+            "ref": {"name": ref},
+            "objects": [{"oid": oid, "size": size} for oid, size in objects],
+            "hash_algo": "sha256",
+        }
+        href = self.endpoint + "/objects/batch"
+        headers = self._headers(href)
+        headers.update({"Accept": LFS_JSON, "Content-Type": LFS_JSON})
+        what = f"LFS {operation} batch"
+        try:
+            response = self.http.post(href, json=payload, headers=headers)
+        except httpx.HTTPError as exc:
+            raise self._network(exc, what) from exc
+        if response.status_code != 200:
+            raise self._fail(response, what)
+        try:
+            body = response.json()
+            result = body["objects"]
+            assert isinstance(result, list)
+        except Exception as exc:
+            raise RemoteError(f"{what}: the hub's answer is not a Git LFS batch response") from exc
+        return result
+
+    def _batches(self, objects: dict[str, int]) -> Iterator[list[tuple[str, int]]]:
+        items = sorted(objects.items())
+        for start in range(0, len(items), self.batch_size):
+            yield items[start:start + self.batch_size]
+
+    def _run(self, operation: str, objects: dict[str, int], job: Callable[..., int],
+             progress: ProgressFn | None) -> TransferStats:
+        stats = TransferStats()
+        if not objects:
+            return stats
+        verb = "uploading" if operation == "upload" else "downloading"
+        reporter = _Reporter(progress, verb, 0, 0)
+        lock = threading.Lock()
+        wanted = [0, 0]  # objects, bytes
+
+        def counted(oid: str, size: int, actions: dict[str, Any]) -> None:
+            nbytes = job(oid, size, actions, reporter)
+            with lock:
+                stats.objects += 1
+                stats.bytes += nbytes
+            reporter.object_done()
+
+        futures: list[Future[None]] = []
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="hitrec-lfs") as pool:
+            try:
+                for chunk in self._batches(objects):
+                    answer = self.batch(operation, chunk)
+                    by_oid = {obj.get("oid"): obj for obj in answer if isinstance(obj, dict)}
+                    for oid, size in chunk:
+                        obj = by_oid.get(oid)
+                        if obj is None:
+                            stats.failed.append(f"{oid}: missing from the hub's batch answer")
+                            continue
+                        if obj.get("error"):
+                            err = obj["error"]
+                            message = err.get("message", "") if isinstance(err, dict) else str(err)
+                            code = err.get("code", "") if isinstance(err, dict) else ""
+                            stats.failed.append(f"{oid}: {code} {self._scrub(str(message))}".strip())
+                            continue
+                        actions = obj.get("actions") or {}
+                        if operation not in actions:
+                            stats.present += 1
+                            continue
+                        wanted[0] += 1
+                        wanted[1] += size
+                        reporter.grow(wanted[0], 0, wanted[1])
+                        futures.append(pool.submit(counted, oid, size, actions))
+                    for fut in futures:  # surface the first error early
+                        if fut.done() and fut.exception() is not None:
+                            fut.result()
+                for fut in futures:
+                    fut.result()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+        if stats.failed:
+            shown = "; ".join(stats.failed[:3]) + (" ..." if len(stats.failed) > 3 else "")
+            raise RemoteError(f"LFS {operation}: {len(stats.failed)} object(s) failed: {shown}")
+        return stats
+
+    # -- upload -------------------------------------------------------------------------------------
+
+    def upload(self, objects: dict[str, int], path_of: Callable[[str], Path],
+               progress: ProgressFn | None = None) -> TransferStats:
+        """Upload the objects the hub lacks; ``path_of(oid)`` is where the bytes are."""
+
+        def job(oid: str, size: int, actions: dict[str, Any], reporter: _Reporter) -> int:
+            action = actions["upload"]
+            href = action["href"]
+            path = path_of(oid)
+
+            def body() -> Iterator[bytes]:
+                with open(path, "rb") as src:
+                    while True:
+                        block = src.read(CHUNK)
+                        if not block:
+                            return
+                        reporter.bytes(len(block))
+                        yield block
+
+            headers = self._headers(href, action)
+            headers.setdefault("Content-Type", "application/octet-stream")
+            headers["Content-Length"] = str(size)
+            what = f"uploading media {oid[:12]}"
+            try:
+                response = self.http.put(href, content=body(), headers=headers)
+            except httpx.HTTPError as exc:
+                raise self._network(exc, what) from exc
+            except FileNotFoundError as exc:
+                raise SyncError(f"{what}: the local media file is missing ({path}). "
+                                "Run `hitrec fsck`.") from exc
+            if response.status_code not in (200, 201, 204):
+                raise self._fail(response, what)
+            verify = actions.get("verify")
+            if verify:
+                vhref = verify["href"]
+                vheaders = self._headers(vhref, verify)
+                vheaders.update({"Accept": LFS_JSON, "Content-Type": LFS_JSON})
+                try:
+                    answer = self.http.post(vhref, json={"oid": oid, "size": size}, headers=vheaders)
+                except httpx.HTTPError as exc:
+                    raise self._network(exc, f"verifying media {oid[:12]}") from exc
+                if answer.status_code != 200:
+                    raise self._fail(answer, f"verifying media {oid[:12]}")
+            return size
+
+        return self._run("upload", objects, job, progress)
+
+    # -- download -----------------------------------------------------------------------------------
+
+    def download(self, objects: dict[str, int],
+                 ingest: Callable[[Iterable[bytes], str, int], Any],
+                 progress: ProgressFn | None = None) -> TransferStats:
+        """Download objects; ``ingest(chunks, oid, size)`` verifies and stores each one."""
+
+        def job(oid: str, size: int, actions: dict[str, Any], reporter: _Reporter) -> int:
+            action = actions["download"]
+            href = action["href"]
+            headers = self._headers(href, action)
+            what = f"downloading media {oid[:12]}"
+            try:
+                with self.http.stream("GET", href, headers=headers) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        raise self._fail(response, what)
+
+                    def chunks() -> Iterator[bytes]:
+                        for block in response.iter_raw():
+                            reporter.bytes(len(block))
+                            yield block
+
+                    ingest(chunks(), oid, size)
+            except httpx.HTTPError as exc:
+                raise self._network(exc, what) from exc
+            return size
+
+        return self._run("download", objects, job, progress)

@@ -1,0 +1,293 @@
+"""push, pull and clone: one function each, taking a repo and returning a result (nothing printed).
+
+Order keeps both sides consistent at every step, so an interrupted run is simply run again:
+- push: media the hub lacks (LFS batch, each verified by hash on the hub), then commits and the catalog
+  ref (git smart HTTP). A non-fast-forward means someone else pushed: pull (which merges the catalogs by
+  union), then push again, a bounded number of times.
+- pull: commits into the local object store (a private ref), then the media those fragments reference
+  that is missing here (each hash verified before it enters the store), and only then the catalog merge,
+  so the local catalog never points at a fragment whose media is absent.
+The remote-tracking ref ``refs/remotes/<name>/main`` moves only after a push or merge completed, so it
+always names a catalog both sides hold in full.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hitrec.errors import HitrecError, RemoteError, SyncError, UsageError
+from hitrec.sync import credentials, git
+from hitrec.sync.credentials import Auth
+from hitrec.sync.lfs import LfsClient, TransferStats, new_http_client
+from hitrec.sync.remotes import add_remote, name_from_url, resolve_remote, split_url
+
+if TYPE_CHECKING:
+    from hitrec.store import Repo
+
+ProgressFn = Callable[..., None]
+MAX_PUSH_ATTEMPTS = 8
+MAIN = "refs/heads/main"
+
+
+@dataclass
+class PullResult:
+    remote: str
+    url: str
+    before: str | None  # local catalog head before
+    head: str | None  # local catalog head after
+    fetched: str | None  # the hub's catalog commit that was merged
+    fragments: int = 0  # fragments new to this repo
+    git: git.GitStats = field(default_factory=git.GitStats)
+    media: TransferStats = field(default_factory=TransferStats)
+    up_to_date: bool = False
+
+    @property
+    def objects(self) -> int:
+        return self.git.objects + self.media.objects
+
+    @property
+    def bytes(self) -> int:
+        return self.git.bytes + self.media.bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "url": self.url,
+            "up_to_date": self.up_to_date,
+            "before": self.before,
+            "head": self.head,
+            "fragments": self.fragments,
+            "received": {"objects": self.objects, "bytes": self.bytes},
+            "git": self.git.to_json(),
+            "media": self.media.to_json(),
+        }
+
+
+@dataclass
+class PushResult:
+    remote: str
+    url: str
+    head: str | None  # the catalog commit now on the hub
+    fragments: int = 0  # fragments the hub did not have
+    git: git.GitStats = field(default_factory=git.GitStats)
+    media: TransferStats = field(default_factory=TransferStats)
+    attempts: int = 0
+    pulls: list[PullResult] = field(default_factory=list)  # merges needed because others pushed first
+    up_to_date: bool = False
+    created: bool = False  # the push created the collaboration on the hub
+
+    @property
+    def objects(self) -> int:
+        return self.git.objects + self.media.objects
+
+    @property
+    def bytes(self) -> int:
+        return self.git.bytes + self.media.bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "url": self.url,
+            "up_to_date": self.up_to_date,
+            "created": self.created,
+            "head": self.head,
+            "fragments": self.fragments,
+            "sent": {"objects": self.objects, "bytes": self.bytes},
+            "git": self.git.to_json(),
+            "media": self.media.to_json(),
+            "attempts": self.attempts,
+            "merged": [p.to_json() for p in self.pulls if not p.up_to_date],
+        }
+
+
+class _Session:
+    """One hub conversation: the remote, its credentials, one keep-alive HTTP client."""
+
+    def __init__(self, repo: Repo, remote: str | None, auth: Auth | None = None) -> None:
+        self.repo = repo
+        self.name, self.url, url_creds = resolve_remote(repo.git_dir, remote)
+        self.auth = auth or credentials.lookup(self.url, url_creds)
+        self.http = new_http_client(self.auth)
+        self.lfs = LfsClient(self.url, self.auth, http=self.http)
+
+    def __enter__(self) -> _Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    @property
+    def tracking_ref(self) -> bytes:
+        return f"refs/remotes/{self.name}/main".encode()
+
+    @property
+    def incoming_ref(self) -> str:
+        return f"refs/hitrec/incoming/{self.name}"
+
+    def tracking(self) -> str | None:
+        try:
+            value = self.repo.dulwich.refs[self.tracking_ref]
+        except KeyError:
+            return None
+        return value.decode()
+
+    def set_tracking(self, sha: str) -> None:
+        self.repo.dulwich.refs[self.tracking_ref] = sha.encode()
+
+    def hub_head(self) -> tuple[bool, str | None]:
+        """(collaboration exists, its catalog commit)."""
+        refs = git.list_refs(self.http, self.url, self.auth)
+        if refs is None:
+            return False, None
+        return True, refs.get(MAIN)
+
+    def scrub(self, exc: HitrecError) -> HitrecError:
+        if self.auth:
+            exc.message = self.auth.scrub(exc.message)
+            exc.args = (exc.message,)
+        return exc
+
+
+def _pull(session: _Session, progress: ProgressFn | None) -> PullResult:
+    repo = session.repo
+    before = repo.catalog_head()
+    result = PullResult(session.name, session.url, before, before, None)
+    exists, hub_sha = session.hub_head()
+    if not exists:
+        raise RemoteError(f"no collaboration at {session.url}. Check the name, or push to create it.")
+    if hub_sha is None or hub_sha in (before, session.tracking()):
+        result.up_to_date = True
+        result.fetched = hub_sha
+        if hub_sha is not None and hub_sha == before:
+            session.set_tracking(hub_sha)
+        return result
+    if progress:
+        progress(0, description="receiving commits")
+    result.git = git.fetch(repo.git_dir, session.url, session.auth, session.incoming_ref,
+                           progress=progress)
+    fetched = repo.dulwich.refs[session.incoming_ref.encode()].decode()
+    result.fetched = fetched
+    new_ids = repo.fragment_ids_between(fetched, before)
+    result.fragments = len(new_ids)
+    wanted = {oid: size for oid, size in repo.media_oids(new_ids).items() if not repo.has_media(oid)}
+    result.media = session.lfs.download(wanted, repo.ingest_media_stream, progress)
+    result.head = repo.merge_catalog(fetched)
+    session.set_tracking(fetched)
+    return result
+
+
+def pull(repo: Repo, remote: str | None = None, progress: ProgressFn | None = None, *,
+         auth: Auth | None = None) -> PullResult:
+    """Fetch the hub's catalog, download the media it references that is missing, then merge."""
+    with _Session(repo, remote, auth) as session:
+        try:
+            return _pull(session, progress)
+        except HitrecError as exc:
+            raise session.scrub(exc) from exc.__cause__
+
+
+def push(repo: Repo, remote: str | None = None, progress: ProgressFn | None = None, *,
+         auth: Auth | None = None, max_attempts: int = MAX_PUSH_ATTEMPTS) -> PushResult:
+    """Send the hub what it lacks: media first, then commits and the catalog ref; merge and retry on a
+    non-fast-forward."""
+    with _Session(repo, remote, auth) as session:
+        try:
+            return _push(session, progress, max_attempts)
+        except HitrecError as exc:
+            raise session.scrub(exc) from exc.__cause__
+
+
+def _push(session: _Session, progress: ProgressFn | None, max_attempts: int) -> PushResult:
+    repo = session.repo
+    result = PushResult(session.name, session.url, None)
+    for attempt in range(1, max_attempts + 1):
+        result.attempts = attempt
+        head = repo.catalog_head()
+        exists, hub_sha = session.hub_head()
+        if head is None:
+            if not exists:
+                raise UsageError("nothing to push: this repo has no fragments yet. "
+                                 "Record some with `hitrec add`.")
+            result.up_to_date = True
+            result.head = hub_sha
+            return result
+        if hub_sha == head:
+            session.set_tracking(head)
+            result.up_to_date = result.objects == 0
+            result.head = head
+            return result
+        if hub_sha is not None and hub_sha != session.tracking():
+            # The hub moved since we last talked to it: take its fragments first.
+            result.pulls.append(_pull(session, progress))
+            continue
+        result.created = result.created or not exists
+        new_ids = repo.fragment_ids_between(head, hub_sha)
+        result.fragments = max(result.fragments, len(new_ids))
+        sent = session.lfs.upload(repo.media_oids(new_ids), repo.media_path, progress)
+        _add_media(result.media, sent)
+        if progress:
+            progress(0, description="sending commits")
+        outcome = git.push(repo.git_dir, session.url, session.auth, head, progress=progress)
+        result.git.objects += outcome.stats.objects
+        result.git.bytes += outcome.stats.bytes
+        if outcome.status in ("ok", "up-to-date"):
+            session.set_tracking(head)
+            result.head = head
+            return result
+        if outcome.status == "non-fast-forward":
+            time.sleep(random.uniform(0.0, 0.05 * attempt))
+            result.pulls.append(_pull(session, progress))
+            continue
+        raise RemoteError(f"the hub refused the push: {outcome.reason or 'no reason given'}")
+    raise SyncError(f"gave up after {max_attempts} attempts: others kept pushing to {session.url} "
+                    "while this push merged their work. Run `hitrec push` again.")
+
+
+def _add_media(total: TransferStats, more: TransferStats) -> None:
+    total.objects += more.objects
+    total.bytes += more.bytes
+    total.present += more.present
+
+
+def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None) -> tuple[Repo, PullResult]:
+    """Create a repo at ``dest`` (default: the collaboration's name) with remote ``origin`` and pull."""
+    from hitrec.store import Repo
+
+    clean, url_creds = split_url(url)
+    dest = Path(dest) if dest is not None else Path.cwd() / name_from_url(clean)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UsageError(f"{dest} already exists and is not empty: choose another folder.")
+    auth = credentials.lookup(clean, url_creds)
+    # Check the collaboration exists and we may read it before creating anything.
+    with new_http_client(auth) as http:
+        try:
+            refs = git.list_refs(http, clean, auth)
+        except HitrecError as exc:
+            if auth:
+                exc.message = auth.scrub(exc.message)
+                exc.args = (exc.message,)
+            raise
+    if refs is None:
+        raise RemoteError(f"no collaboration at {clean}. Check the URL.")
+    created = not dest.exists()
+    repo = Repo.init(dest)
+    try:
+        add_remote(repo.git_dir, "origin", clean)
+    except BaseException:
+        repo.close()
+        if created:
+            shutil.rmtree(dest, ignore_errors=True)
+        raise
+    try:
+        result = pull(repo, "origin", progress, auth=auth)
+    except HitrecError as exc:
+        repo.close()
+        raise SyncError(f"{exc} (the clone in {dest} is incomplete: run `hitrec pull` inside it "
+                        "to finish; what already arrived is not fetched again)") from exc
+    return repo, result

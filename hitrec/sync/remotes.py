@@ -1,0 +1,149 @@
+"""Remotes: named hub URLs kept in the repo's git config (``[remote "origin"] url = ...``).
+
+A URL given with credentials (``http://user:token@host/name.git``) is split here: the clean URL is
+what gets stored and printed, the credentials travel only in headers.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from hitrec.errors import RemoteError, UsageError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+DEFAULT_REMOTE = "origin"
+
+
+@dataclass(frozen=True)
+class Remote:
+    name: str
+    url: str  # never carries credentials
+
+
+@dataclass(frozen=True)
+class UrlCredentials:
+    user: str | None
+    token: str | None
+
+
+def split_url(url: str) -> tuple[str, UrlCredentials]:
+    """Return the URL without any ``user:token@`` part, and the credentials it carried."""
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"not a hub URL: {redact_url(url)!r}. Give one like http://127.0.0.1:8642/name.git")
+    user = unquote(parts.username) if parts.username else None
+    token = unquote(parts.password) if parts.password else None
+    host = parts.hostname
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    clean = urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), parts.query, ""))
+    return clean, UrlCredentials(user, token)
+
+
+def redact_url(url: str) -> str:
+    """The URL with anything between ``//`` and ``@`` removed: safe to print."""
+    return re.sub(r"(?<=//)[^/@\s]*@", "", url)
+
+
+def with_credentials(url: str, user: str, token: str) -> str:
+    """A URL carrying credentials (only ever handed to a child process's memory, never printed)."""
+    parts = urlsplit(url)
+    netloc = f"{quote(user, safe='')}:{quote(token, safe='')}@{parts.netloc}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def name_from_url(url: str) -> str:
+    """The folder name `clone` picks for a URL: its last path part without ``.git``."""
+    last = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+    if last.endswith(".git"):
+        last = last[:-4]
+    return last or "collaboration"
+
+
+def _config_path(git_dir: Path) -> Path:
+    return Path(git_dir) / "config"
+
+
+def _git_config(git_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", "config", "--file", str(_config_path(git_dir)), *args],
+                          capture_output=True, text=True)
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise UsageError(f"bad remote name {name!r}: use letters, digits, '.', '_' or '-'")
+    return name
+
+
+def add_remote(git_dir: Path, name: str, url: str, *, replace: bool = False) -> Remote:
+    """Record a remote; the URL is stored without credentials."""
+    check_name(name)
+    clean, _ = split_url(url)
+    if not replace and get_remote_url(git_dir, name) is not None:
+        raise UsageError(f"remote {name!r} already exists. Use `--replace` to point it elsewhere.")
+    done = _git_config(git_dir, f"remote.{name}.url", clean)
+    if done.returncode != 0:
+        raise RemoteError(f"could not write remote {name!r} to {_config_path(git_dir)}: "
+                          f"{done.stderr.strip()}")
+    return Remote(name, clean)
+
+
+def get_remote_url(git_dir: Path, name: str) -> str | None:
+    for remote in list_remotes(git_dir):
+        if remote.name == name:
+            return remote.url
+    return None
+
+
+def list_remotes(git_dir: Path) -> list[Remote]:
+    from dulwich.config import ConfigFile
+
+    path = _config_path(git_dir)
+    if not path.exists():
+        return []
+    config = ConfigFile.from_path(str(path))
+    remotes = []
+    for section in config.sections():
+        if len(section) == 2 and section[0] == b"remote":
+            try:
+                url = config.get(section, b"url")
+            except KeyError:
+                continue
+            remotes.append(Remote(section[1].decode(), redact_url(url.decode())))
+    return sorted(remotes, key=lambda r: r.name)
+
+
+def resolve_remote(git_dir: Path, remote: str | None) -> tuple[str, str, UrlCredentials]:
+    """Turn a remote name or URL into (name, clean URL, credentials found in the URL)."""
+    remote = remote or DEFAULT_REMOTE
+    if "://" in remote:
+        clean, creds = split_url(remote)
+        for known in list_remotes(git_dir):
+            if known.url == clean:
+                return known.name, clean, creds
+        return _url_ref_name(clean), clean, creds
+    url = get_remote_url(git_dir, remote)
+    if url is None:
+        known = ", ".join(r.name for r in list_remotes(git_dir)) or "none"
+        raise UsageError(f"no remote named {remote!r} (known: {known}). "
+                         f"Add one with `hitrec remote add {remote} URL`.")
+    clean, creds = split_url(url)
+    return remote, clean, creds
+
+
+def _url_ref_name(url: str) -> str:
+    """A ref-safe name for a remote given only by URL (for its remote-tracking ref)."""
+    import hashlib
+
+    return "url-" + hashlib.sha256(url.encode()).hexdigest()[:12]
