@@ -247,7 +247,7 @@ def _probe_av(path: Path) -> Probe:
         video = main.codec_context
         if not audio and video.name in _IMAGE_CODECS and main.frames <= 1 and (duration or 0) <= 0.1:
             return Probe("image", guess_mime(named), width=video.width or frame.width,
-                         height=video.height or frame.height, codec=video.name)
+                         height=video.height or frame.height, codec=video.codec.canonical_name)
         fps = main.average_rate or main.guessed_rate
         return Probe("video", guess_mime(named, "video"), duration, rate or None, channels or None,
                      video.width or frame.width, video.height or frame.height,
