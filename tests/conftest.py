@@ -41,7 +41,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def cli() -> Callable[..., "CliResult"]:
+def cli() -> Callable[..., CliResult]:
     """Run hitrec in-process like a user would: ``cli("add", "x.wav")`` returns exit code and output."""
     from hitrec.cli import main
 
@@ -82,9 +82,9 @@ class CliResult:
         return f"CliResult(exit={self.exit_code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
 
 
-def run_hitrec(*args: str, cwd: Path, env: dict[str, str] | None = None,
-               check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_hitrec(*args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = False,
+               timeout: float = 120, text: bool = True) -> subprocess.CompletedProcess:
     """Run hitrec as a real subprocess (for crash, concurrency and startup tests)."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=cwd, env=full_env,
-                          capture_output=True, text=True, check=check, timeout=timeout)
+                          capture_output=True, text=text, check=check, timeout=timeout)

@@ -18,11 +18,16 @@ from hitrec.errors import HitrecError
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning known errors into one red line and an exit code."""
-    import click
+    try:  # typer >= 0.20 vendors its own click
+        from typer._click import exceptions as click_exceptions
+    except ImportError:  # pragma: no cover - older typer uses click itself
+        from click import exceptions as click_exceptions
 
     State.debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False, prog_name="hitrec")
+        code = app(args=argv, standalone_mode=False, prog_name="hitrec")
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except HitrecError as exc:
         if State.debug:
             import traceback
@@ -30,15 +35,15 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         error(str(exc))
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click_exceptions.Abort:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    except click.ClickException as exc:
+    except click_exceptions.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except click_exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         import os
@@ -46,3 +51,10 @@ def main(argv: list[str] | None = None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         sys.exit(141)
+    except OSError as exc:  # a full disk, a permission problem: one readable line
+        if State.debug:
+            import traceback
+
+            traceback.print_exc()
+        error(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}")
+        sys.exit(1)

@@ -1,5 +1,118 @@
-"""demo commands."""
+"""`hitrec demo`: a complete small collaboration, end to end, on media it generates itself."""
 
 from __future__ import annotations
 
-from hitrec.cli.app import app  # noqa: F401
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+from rich.rule import Rule
+
+from hitrec.cli.app import app
+from hitrec.cli.output import console
+from hitrec.errors import UsageError
+from hitrec.store import Fragment, FragmentSpec, Person, Repo
+
+CONTRIBUTORS = {
+    "maya": Person("Maya Okafor", "maya@example.org"),  # voice actor
+    "leo": Person("Leo Brandt", "leo@example.org"),  # musician
+    "sam": Person("Sam Ito", "sam@example.org"),  # camera
+    "ines": Person("Inès Duval", "ines@example.org"),  # illustrator, writer
+    "editor": Person("Jo Editor", "jo@example.org"),  # the editor who remixes
+}
+
+
+@dataclass
+class DemoState:
+    """What each step leaves for the next ones."""
+
+    folder: Path
+    repo: Repo
+    media: dict[str, Path]
+    fragments: dict[str, Fragment] = field(default_factory=dict)
+
+
+def step(title: str) -> None:
+    console.print()
+    console.print(Rule(f"[bold]{title}[/]", align="left"))
+
+
+def contribute(state: DemoState) -> None:
+    step("1. Contributors record fragments")
+    plan = [
+        ("voice", "maya", "Morgan's big line", ("voice-over",), "CC-BY-4.0"),
+        ("chords", "leo", "Three chords in C", ("music",), "CC-BY-4.0"),
+        ("shot", "sam", "City at dusk", ("footage",), "CC-BY-4.0"),
+        ("sky", "sam", "Test-card sky", ("footage",), "CC-BY-4.0"),
+        ("story", "ines", "Page one of the story", ("story",), "CC-BY-4.0"),
+    ]
+    specs = [FragmentSpec(state.media[key], title=title, tags=tags, license=lic, project="date-with-destiny",
+                          author=CONTRIBUTORS[who]) for key, who, title, tags, lic in plan]
+    for (key, who, *_), fragment in zip(plan, state.repo.record(specs), strict=True):
+        state.fragments[key] = fragment
+        console.print(f"  {CONTRIBUTORS[who].name:<12} hitrec add {state.media[key].name:<18} -> "
+                      f"[bold]{fragment.short_id}[/] {fragment.kind} {_describe(fragment)}")
+    drawing, = state.repo.record([FragmentSpec(
+        state.media["drawing"], title="Morgan, drawn from page one", tags=("drawing",), license="CC-BY-4.0",
+        project="date-with-destiny", parents=(state.fragments["story"].id,), author=CONTRIBUTORS["ines"])])
+    state.fragments["drawing"] = drawing
+    console.print(f"  {'Inès Duval':<12} hitrec add drawing.png --remix-of {state.fragments['story'].short_id}"
+                  f" -> [bold]{drawing.short_id}[/] (a derivative)")
+
+
+def show_log(state: DemoState) -> None:
+    step("2. hitrec log")
+    from hitrec.cli.fragments import log
+
+    log(author=None, kind=None, tag=None, project=None, limit=None, json_=False)
+
+
+def show_lineage(state: DemoState, key: str = "drawing") -> None:
+    step(f"3. hitrec lineage {state.fragments[key].short_id}")
+    from hitrec.cli.fragments import lineage
+
+    lineage(fragment=state.fragments[key].id, depth=None, json_=False)
+
+
+def _describe(fragment: Fragment) -> str:
+    from hitrec.cli.common import describe_media
+
+    return describe_media(fragment)
+
+
+# Steps in order. Later capabilities (remix, credits, hub) add their step functions to this list.
+STEPS = [contribute, show_log, show_lineage]
+
+
+@app.command()
+def demo(
+    directory: Path = typer.Argument(Path("hitrec-demo"), help="Folder to build the demo in."),
+    force: bool = typer.Option(False, "--force", "-f", help="Replace the folder if it exists."),
+) -> None:
+    """Run a complete small collaboration end to end: contributions, lineage, remix, credits, a hub."""
+    import os
+
+    from hitrec.demo_media import generate
+
+    directory = directory.resolve()
+    if directory.exists() and any(directory.iterdir()):
+        if not force:
+            raise UsageError(f"{directory} exists and is not empty; use --force to replace it")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    console.print(f"[bold]hitrec demo[/] in {directory.resolve()}")
+    media = generate(directory / "media")
+    repo = Repo.init(directory / "studio")
+    previous = Path.cwd()
+    os.chdir(repo.root)
+    try:
+        state = DemoState(directory.resolve(), repo, media)
+        for run in STEPS:
+            run(state)
+    finally:
+        os.chdir(previous)
+        repo.close()
+    console.print()
+    console.print(f"[green]demo complete[/]: the repo is in {repo.root}; try "
+                  f"`cd {repo.root} && hitrec log` or `git --git-dir .hitrec log --graph --oneline main`")

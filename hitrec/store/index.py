@@ -141,7 +141,7 @@ class Index:
         sql = f"SELECT {COLUMNS} FROM fragments"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created DESC, id"
+        sql += " ORDER BY created DESC, rowid DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [_fragment(row) for row in self.db.execute(sql, args)]

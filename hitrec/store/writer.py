@@ -48,6 +48,7 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
     if not sync_each:
         for oid, _ in stored:
             _fsync_file(repo.media.path(oid))
+    crash_point("media-stored")
 
     with repo.lock():
         index = repo.index  # up to date with the catalog, under the lock
@@ -98,7 +99,9 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
         )
         objects: list[ShaFile] = [obj for b in built for obj in b.objects] + catalog_objects + [catalog]
         _write_objects(repo, objects)
+        crash_point("objects-written")
         repo._set_catalog_head(catalog.id.decode())
+        crash_point("ref-updated")
         fragments = [repo.load_fragment(b.id) for b in built]
         _index_update(repo, fragments, catalog.id.decode())
         by_id = {f.id: f for f in fragments}
@@ -186,6 +189,14 @@ def _index_update(repo: Repo, fragments: list[Any], catalog: str) -> None:
     except BaseException:
         index.rollback()
         raise
+
+
+def crash_point(name: str) -> None:
+    """Fault injection for the crash tests: HITREC_CRASH_AT=<name> kills the process right here."""
+    if os.environ.get("HITREC_CRASH_AT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _probe(path: Path) -> Any:

@@ -1,0 +1,130 @@
+"""The fragment commands as a user runs them: exit codes, output, JSON."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from conftest import run_hitrec
+from media import make_image, make_video, make_wav
+
+FRAGMENT_JSON_KEYS = {"id", "kind", "title", "author", "created", "parents", "tags", "license", "project", "media"}
+MEDIA_JSON_KEYS = {"oid", "size", "filename", "mime", "duration", "sample_rate", "channels", "width", "height",
+                   "fps"}
+
+
+def test_add_show_log_lineage_cat_checkout(project: Path, cli) -> None:
+    wav = make_wav(project / "voice.wav", seconds=0.5)
+    png = make_image(project / "drawing.png")
+    r = cli("add", str(wav), "--title", "Voice line", "--tag", "vo", "--tag", "take1", "--project", "film",
+            "--license", "CC-BY-4.0")
+    assert r.exit_code == 0, r
+    voice_id = r.stdout.split()[0]
+    assert len(voice_id) == 40
+    r = cli("add", str(png), "--remix-of", voice_id[:6], "--json")
+    assert r.exit_code == 0, r
+    drawing = r.json()["added"][0]
+    assert set(drawing) >= FRAGMENT_JSON_KEYS and set(drawing["media"]) >= MEDIA_JSON_KEYS
+    assert drawing["parents"] == [voice_id] and drawing["kind"] == "image"
+    assert drawing["media"]["width"] == 64 and drawing["media"]["height"] == 48
+
+    shown = cli("show", voice_id[:8], "--json").json()
+    assert shown["title"] == "Voice line" and shown["tags"] == ["vo", "take1"] and shown["project"] == "film"
+    assert shown["author"] == {"name": "Ada Tester", "email": "ada@example.org"}
+    assert shown["media"]["duration"] == 0.5 and shown["media"]["sample_rate"] == 48000
+    assert shown["media"]["channels"] == 2 and shown["remixed_by"] == [drawing["id"]]
+    text = cli("show", voice_id[:8])
+    assert "Voice line" in text.stdout and "Ada Tester" in text.stdout
+
+    log = cli("log", "--json").json()
+    assert [f["id"] for f in log] == [drawing["id"], voice_id] or {f["id"] for f in log} == {drawing["id"], voice_id}
+    assert [f["id"] for f in cli("log", "--kind", "image", "--json").json()] == [drawing["id"]]
+    assert [f["id"] for f in cli("log", "--tag", "take1", "--json").json()] == [voice_id]
+    assert [f["id"] for f in cli("log", "--project", "film", "--json").json()] == [voice_id]
+    assert cli("log", "--author", "nobody@example.org", "--json").json() == []
+    assert "Voice line" in cli("log").stdout
+
+    up = cli("lineage", drawing["id"][:8], "--json").json()
+    assert up["sources"][0]["id"] == voice_id
+    down = cli("lineage", voice_id[:8])
+    assert "remixed by" in down.stdout and drawing["id"][:10] in down.stdout
+
+    out = project / "out" / "copy.wav"
+    r = cli("checkout", voice_id[:8], str(out))
+    assert r.exit_code == 0 and out.read_bytes() == wav.read_bytes()
+    r = cli("checkout", voice_id[:8], str(out))
+    assert r.exit_code == 1 and "--force" in r.stderr
+    catted = run_hitrec("cat", voice_id[:8], cwd=project, text=False)
+    assert catted.returncode == 0 and catted.stdout == wav.read_bytes()
+
+
+def test_video_is_probed(project: Path, cli) -> None:
+    mp4 = make_video(project / "shot.mp4", seconds=1, size="160x90", fps=24)
+    media = cli("add", str(mp4), "--json").json()["added"][0]["media"]
+    assert (media["width"], media["height"], media["fps"]) == (160, 90, 24)
+    assert abs(media["duration"] - 1.0) < 0.1
+
+
+def test_duplicate_media_names_first_contributor(project: Path, cli) -> None:
+    wav = make_wav(project / "a.wav")
+    first = cli("add", str(wav)).stdout.split()[0]
+    twin = project / "twin.wav"
+    twin.write_bytes(wav.read_bytes())
+    r = cli("add", str(twin))
+    assert r.exit_code == 0 and first[:10] in r.stderr and "Ada Tester" in r.stderr
+    assert len(cli("log", "--json").json()) == 1
+
+
+def test_unknown_and_ambiguous_ids_are_clear_errors(project: Path, cli) -> None:
+    r = cli("show", "deadbeef")
+    assert r.exit_code == 1 and "unknown fragment 'deadbeef'" in r.stderr and "Traceback" not in r.output
+    r = cli("show", "xyz")
+    assert r.exit_code == 1 and "hex" in r.stderr
+
+
+def test_no_repo_is_a_clear_error(tmp_path: Path, cli, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = cli("log")
+    assert r.exit_code == 1 and "hitrec init" in r.stderr
+
+
+def test_identity_precedence(project: Path, cli, monkeypatch, isolated_env: Path) -> None:
+    monkeypatch.delenv("HITREC_AUTHOR_NAME")
+    monkeypatch.delenv("HITREC_AUTHOR_EMAIL")
+    wav = make_wav(project / "a.wav", freq=100)
+    r = cli("add", str(wav))
+    assert r.exit_code == 1 and "user.email" in r.stderr
+    (isolated_env / ".gitconfig").write_text("[user]\n\tname = Git Person\n\temail = git@example.org\n")
+    assert cli("add", str(wav), "--json").json()["added"][0]["author"]["email"] == "git@example.org"
+    assert cli("config", "--global", "user.email", "global@example.org").exit_code == 0
+    assert cli("config", "user.email", "repo@example.org").exit_code == 0
+    assert cli("config", "user.email").stdout.strip() == "repo@example.org"
+    r = cli("add", str(make_wav(project / "b.wav", freq=200)), "--json")
+    assert r.json()["added"][0]["author"] == {"name": "Git Person", "email": "repo@example.org"}
+    monkeypatch.setenv("HITREC_AUTHOR_EMAIL", "env@example.org")
+    r = cli("add", str(make_wav(project / "c.wav", freq=300)), "--json")
+    assert r.json()["added"][0]["author"]["email"] == "env@example.org"
+    r = cli("config", "user.emial", "x")
+    assert r.exit_code == 2 and "did you mean 'user.email'" in r.stderr
+
+
+def test_help_everywhere(cli) -> None:
+    for command in ("init", "config", "add", "show", "log", "lineage", "cat", "checkout", "fsck", "demo"):
+        r = cli(command, "--help")
+        assert r.exit_code == 0 and "Usage" in r.stdout, command
+
+
+def test_debug_shows_traceback(project: Path) -> None:
+    plain = run_hitrec("show", "deadbeef", cwd=project)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr
+    debug = run_hitrec("--debug", "show", "deadbeef", cwd=project)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_log_json_is_parseable_from_a_subprocess(project: Path) -> None:
+    make_wav(project / "a.wav")
+    assert run_hitrec("add", "a.wav", cwd=project).returncode == 0
+    out = run_hitrec("log", "--json", cwd=project)
+    assert json.loads(out.stdout)[0]["media"]["filename"] == "a.wav"
+    assert os.environ.get("NO_COLOR") == "1"

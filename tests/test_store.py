@@ -1,0 +1,150 @@
+"""The local repo on disk: fragment commits, catalog, media store, index, git interop."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from media import make_image, make_wav
+
+from hitrec.errors import AmbiguousFragmentError, DuplicateMediaError, NotARepoError, UnknownFragmentError
+from hitrec.store import FragmentSpec, Repo
+from hitrec.store.pointer import parse_pointer
+
+
+def git(repo: Repo, *args: str) -> str:
+    return subprocess.run(["git", "--git-dir", str(repo.git_dir), *args], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def test_fragment_is_a_commit_with_pointer_and_parents(project: Path) -> None:
+    repo = Repo.find()
+    a = make_wav(project / "a.wav", freq=300)
+    b = make_image(project / "b.png")
+    fa, = repo.record([FragmentSpec(a, title="voice", tags=("vo",))])
+    fb, = repo.record([FragmentSpec(b, parents=(fa.id,))])
+    assert fb.parents == (fa.id,)
+    # the commit's parents are the remix-of sources and its author the contributor
+    assert git(repo, "log", "-1", "--format=%P|%an <%ae>", fb.id).strip() == f"{fa.id}|Ada Tester <ada@example.org>"
+    files = git(repo, "ls-tree", "--name-only", fa.id).split()
+    assert sorted(files) == [".gitattributes", "a.wav", "fragment.yaml"]
+    oid, size = parse_pointer(git(repo, "cat-file", "blob", f"{fa.id}:a.wav").encode())
+    assert oid == hashlib.sha256(a.read_bytes()).hexdigest() and size == a.stat().st_size
+    assert repo.media_path(oid).read_bytes() == a.read_bytes()
+    assert repo.media_path(oid).relative_to(repo.git_dir).parts[:4] == ("lfs", "objects", oid[:2], oid[2:4])
+    # the catalog branch reaches every fragment and shows the lineage
+    graph = git(repo, "log", "--graph", "--format=%H %s", "main")
+    assert fa.id in graph and fb.id in graph
+    tree = git(repo, "ls-tree", "-r", "--name-only", "main")
+    assert f"fragments/{fb.id[:2]}/{fb.id}/fragment.yaml" in tree
+    subprocess.run(["git", "--git-dir", str(repo.git_dir), "fsck", "--strict", "--no-dangling"], check=True)
+
+
+def test_git_lfs_sees_the_media_as_lfs(project: Path) -> None:
+    if shutil.which("git-lfs") is None:
+        pytest.skip("git-lfs is not installed (.ci/run installs it)")
+    repo = Repo.find()
+    fa, = repo.record([FragmentSpec(make_wav(project / "a.wav"))])
+    out = git(repo, "lfs", "ls-files", "--long", "main")
+    assert fa.media.oid in out
+
+
+def test_prefixes_resolve_and_ambiguity_lists_candidates(project: Path) -> None:
+    repo = Repo.find()
+    recorded = repo.record([FragmentSpec(make_wav(project / f"{i}.wav", freq=200 + i)) for i in range(40)])
+    one = recorded[0].id
+    assert repo.resolve(one[:7]) == one
+    assert repo.resolve(one.upper()) == one
+    with pytest.raises(UnknownFragmentError):
+        repo.resolve("ffff0000")
+    with pytest.raises(UnknownFragmentError):
+        repo.resolve("abc")  # too short
+    with pytest.raises(UnknownFragmentError):
+        repo.resolve("not-hex!")
+
+
+def test_ambiguous_prefix_lists_candidates(project: Path) -> None:
+    repo = Repo.find()
+    seen: dict[str, str] = {}
+    pair: tuple[str, str] | None = None
+    batch = 0
+    while pair is None:  # about 320 fragments until two share 4 hex characters (birthday bound)
+        specs = [FragmentSpec(make_wav(project / f"{batch}-{i}.wav", seconds=0.01, freq=50 + batch * 200 + i))
+                 for i in range(200)]
+        for f in repo.record(specs):
+            if f.id[:4] in seen:
+                pair = (seen[f.id[:4]], f.id)
+            seen[f.id[:4]] = f.id
+        batch += 1
+    with pytest.raises(AmbiguousFragmentError) as info:
+        repo.resolve(pair[0][:4])
+    assert set(pair) <= set(info.value.candidates)
+    assert pair[0][:12] in str(info.value) or pair[0] in str(info.value)
+
+
+def test_identical_media_is_stored_once_and_named(project: Path) -> None:
+    repo = Repo.find()
+    a = make_wav(project / "a.wav")
+    copy = project / "copy.wav"
+    shutil.copy(a, copy)
+    fa, = repo.record([FragmentSpec(a)])
+    with pytest.raises(DuplicateMediaError) as info:
+        repo.record([FragmentSpec(copy)])
+    assert info.value.fragment_id == fa.id and "Ada Tester" in str(info.value)
+    assert len(repo.fragments()) == 1
+    assert len(list(repo.media.oids())) == 1
+
+
+def test_index_rebuilds_from_git(project: Path) -> None:
+    repo = Repo.find()
+    repo.record([FragmentSpec(make_wav(project / f"{i}.wav", freq=300 + i)) for i in range(3)])
+    repo.close()
+    (project / ".hitrec" / "index.sqlite").unlink()
+    for extra in ("-wal", "-shm"):
+        (project / ".hitrec" / f"index.sqlite{extra}").unlink(missing_ok=True)
+    again = Repo.find()
+    assert len(again.fragments()) == 3
+
+
+def test_batch_is_one_pack(project: Path) -> None:
+    repo = Repo.find()
+    repo.record([FragmentSpec(make_wav(project / f"{i}.wav", seconds=0.1, freq=100 + i)) for i in range(50)])
+    packs = list((repo.git_dir / "objects" / "pack").glob("*.pack"))
+    assert len(packs) == 1
+    assert len(repo.fragments()) == 50
+
+
+def test_merge_catalog_is_a_union(tmp_path: Path) -> None:
+    left = Repo.init(tmp_path / "left")
+    right = Repo.init(tmp_path / "right")
+    shared, = left.record([FragmentSpec(make_wav(tmp_path / "s.wav", freq=100))])
+    # right starts from left's history
+    for sha in left.dulwich.object_store:
+        right.dulwich.object_store.add_object(left.dulwich.object_store[sha])
+    right.media.ingest_file(left.media_path(shared.media.oid))
+    right.merge_catalog(left.catalog_head())
+    assert right.catalog_head() == left.catalog_head()
+    mine, = left.record([FragmentSpec(make_wav(tmp_path / "l.wav", freq=200))])
+    theirs, = right.record([FragmentSpec(make_wav(tmp_path / "r.wav", freq=300))])
+    for sha in right.dulwich.object_store:
+        if sha not in left.dulwich.object_store:
+            left.dulwich.object_store.add_object(right.dulwich.object_store[sha])
+    left.media.ingest_file(right.media_path(theirs.media.oid))
+    merged = left.merge_catalog(right.catalog_head())
+    assert {f.id for f in left.fragments()} == {shared.id, mine.id, theirs.id}
+    assert len(left.dulwich[merged.encode()].parents) == 2
+    # merging again changes nothing
+    assert left.merge_catalog(right.catalog_head()) == merged
+
+
+def test_find_walks_up_and_fails_clearly(project: Path, tmp_path: Path) -> None:
+    sub = project / "a" / "b"
+    sub.mkdir(parents=True)
+    assert Repo.find(sub).root == project.resolve()
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    with pytest.raises(NotARepoError):
+        Repo.find(outside)
