@@ -1,0 +1,496 @@
+"""The default render engine: the whole plan compiled into one ffmpeg filter graph, one ffmpeg run.
+
+Picture: each video track becomes one stream — its clips trimmed, retimed (``fps``), fitted to the
+output size, joined with ``concat`` (cuts, gaps filled with black or transparency) and ``xfade``
+(cross-fades). The first video track is the opaque base (black where it has no clip); later tracks
+are transparent where empty and ``overlay`` the base from their first clip on. Text tracks are
+``drawtext`` filters applied in track order. Sound: every clip with sound is cut, retimed
+(``atempo``), looped (``aloop``), faded and delayed to its place, then all are summed with
+``amix=normalize=0``; ``duck_under`` runs a clip through ``sidechaincompress`` keyed by the other
+track's mix. Times are snapped to the output's frame and sample grid so the result is exact.
+
+Output is deterministic on one machine: bitexact muxing and encoding flags, no metadata, a fixed
+encoder thread count.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+
+from hitrec.errors import RenderError
+from hitrec.media.ffmpeg import ffmpeg_exe
+from hitrec.render.plan import Plan, PlannedClip, PlannedTrack
+
+ProgressFn = Callable[..., None]
+
+ENCODER_THREADS = 4
+DUCK = "threshold=0.03:ratio=8:attack=20:release=400:makeup=1"
+MUXERS = {"mp4": "mp4", "webm": "webm", "wav": "wav", "mp3": "mp3", "flac": "flac"}
+CODECS = {
+    "mp4": ["-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart"],
+    "webm": ["-c:v", "libvpx-vp9", "-crf", "32", "-b:v", "0", "-deadline", "good", "-cpu-used", "4",
+             "-row-mt", "1", "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "128k"],
+    "wav": ["-c:a", "pcm_s16le"],
+    "mp3": ["-c:a", "libmp3lame", "-q:a", "2"],
+    "flac": ["-c:a", "flac"],
+}
+BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
+            "-map_metadata", "-1", "-map_chapters", "-1"]
+
+
+def fps_fraction(fps: float) -> Fraction:
+    return Fraction(fps).limit_denominator(1001)
+
+
+class FfmpegEngine:
+    """Render a plan with one ffmpeg process."""
+
+    name = "ffmpeg"
+
+    def render(self, plan: Plan, out: Path, progress: ProgressFn | None = None) -> None:
+        with tempfile.TemporaryDirectory(prefix="hitrec-render-") as work:
+            args = build_command(plan, out, Path(work))
+            run_ffmpeg(args, plan.length, progress)
+
+
+def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = None) -> None:
+    """Run ffmpeg, turning its ``-progress`` output into progress callbacks; RenderError on failure.
+
+    On any interruption (Ctrl-C included) ffmpeg is stopped before the exception travels on.
+    """
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1",
+           "-nostats", *args]
+    if progress:
+        progress(0, total=seconds, description="rendering")
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            raise RenderError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror}") from exc
+        done = 0.0
+        try:
+            assert proc.stdout is not None
+            for raw in proc.stdout:
+                key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+                if key == "out_time_us" and value.lstrip("-").isdigit() and progress:
+                    now = min(seconds, max(0.0, int(value) / 1e6))
+                    if now > done:
+                        progress(now - done)
+                        done = now
+            code = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if code != 0:
+            err.seek(0)
+            lines = err.read().decode("utf-8", "replace").strip().splitlines()
+            detail = "; ".join(lines[-3:]) if lines else f"exit code {code}"
+            raise RenderError(f"ffmpeg failed: {detail}")
+    if progress and done < seconds:
+        progress(seconds - done)
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def build_command(plan: Plan, out: Path, work: Path) -> list[str]:
+    """The ffmpeg arguments (after the global ones) that render ``plan`` into ``out``."""
+    graph = _Graph(plan, work)
+    graph.build()
+    script = work / "graph.txt"
+    script.write_text(";\n".join(graph.lines) + "\n", encoding="utf-8")
+    args = [*graph.inputs, "-/filter_complex", str(script)]
+    if plan.has_video:
+        args += ["-map", f"[{graph.video_out}]"]
+    args += ["-map", f"[{graph.audio_out}]"]
+    args += ["-threads", str(ENCODER_THREADS), *CODECS[plan.format], *BITEXACT,
+             "-ar", str(plan.output.sample_rate), "-f", MUXERS[plan.format], "-y", str(out)]
+    return args
+
+
+class _Graph:
+    def __init__(self, plan: Plan, work: Path) -> None:
+        self.plan = plan
+        self.work = work
+        self.inputs: list[str] = []
+        self.lines: list[str] = []
+        self.n_inputs = 0
+        self.n_labels = 0
+        o = plan.output
+        self.fps = fps_fraction(o.fps)
+        self.rate = o.sample_rate
+        self.total_frames = self.frame(plan.length)
+        self.total_samples = self.sample(plan.length)
+        self.layout = "stereo" if o.channels == 2 else "mono"
+        self.input_of: dict[int, int] = {}  # id(clip) -> input index
+        self.video_out = ""
+        self.audio_out = ""
+
+    # ---- helpers
+
+    def frame(self, seconds: float) -> int:
+        return round(Fraction(seconds).limit_denominator(10**9) * self.fps)
+
+    def sample(self, seconds: float) -> int:
+        return round(seconds * self.rate)
+
+    def seconds_of_frames(self, frames: int) -> str:
+        return _dec(Fraction(frames) / self.fps)
+
+    def label(self, prefix: str) -> str:
+        self.n_labels += 1
+        return f"{prefix}{self.n_labels}"
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    def input_for(self, clip: PlannedClip) -> int:
+        if id(clip) in self.input_of:
+            return self.input_of[id(clip)]
+        assert clip.source is not None
+        args: list[str] = []
+        if clip.kind != "image":
+            if clip.src_from > 0:
+                args += ["-ss", _dec(clip.src_from)]
+            # read a little past the segment end so frame snapping never runs short
+            args += ["-t", _dec(clip.src_len)]
+        args += ["-i", str(clip.source.path)]
+        self.inputs += args
+        self.input_of[id(clip)] = self.n_inputs
+        self.n_inputs += 1
+        return self.n_inputs - 1
+
+    # ---- building
+
+    def build(self) -> None:
+        if self.plan.has_video:
+            self.build_picture()
+        self.build_sound()
+
+    def build_picture(self) -> None:
+        w, h = self.plan.output.size  # type: ignore[misc]
+        self.size = (w, h)
+        video_tracks = [t for t in self.plan.tracks if t.kind in ("video", "text")]
+        current = None
+        first_video = next((t for t in video_tracks if t.kind == "video"), None)
+        if first_video is None or video_tracks[0].kind != "video":
+            current = self.label("base")
+            self.add(f"color=c=black:s={w}x{h}:r={self.fps},trim=end_frame={self.total_frames},"
+                     f"setsar=1,format=yuv420p[{current}]")
+        for track in video_tracks:
+            if track.kind == "text":
+                current = self.draw_text(track, current)
+            elif current is None:
+                current = self.video_track(track, opaque=True)
+            else:
+                layer = self.video_track(track, opaque=False)
+                out = self.label("comp")
+                self.add(f"[{current}][{layer}]overlay=x=0:y=0:eof_action=pass:format=auto,format=yuv420p[{out}]")
+                current = out
+        final = self.label("vout")
+        self.add(f"[{current}]format=yuv420p[{final}]")
+        self.video_out = final
+
+    def video_track(self, track: PlannedTrack, opaque: bool) -> str:
+        """One stream for a video track: from 0 (opaque base) or from its first clip (a layer)."""
+        clips = sorted(track.clips, key=lambda c: c.at)
+        spans = []  # (clip, start frame, frames, cross-fade frames)
+        for clip in clips:
+            start = self.frame(clip.at)
+            end = self.frame(clip.end)
+            spans.append([clip, start, max(1, end - start), 0])
+        for i in range(1, len(spans)):
+            prev, cur = spans[i - 1], spans[i]
+            prev_end = prev[1] + prev[2]
+            if cur[0].transition > 0:
+                cur[3] = max(0, min(prev_end - cur[1], prev[2] - 1, cur[2] - 1))
+                cur[1] = prev_end - cur[3]
+            elif cur[1] < prev_end:  # a sub-millisecond overlap: cut the previous clip short
+                prev[2] = max(1, cur[1] - prev[1])
+        fmt = "yuv420p" if opaque else "yuva420p"
+        chain: str | None = None
+        chain_frames = 0
+        pending: list[str] = []
+        first_start = spans[0][1]
+        if opaque and first_start > 0:
+            pending.append(self.filler(first_start, fmt))
+            chain_frames = first_start
+            first_start = 0
+        origin = first_start
+        for i, (clip, start, frames, xfade) in enumerate(spans):
+            if i and xfade == 0:
+                gap = start - (origin + chain_frames)
+                if gap > 0:
+                    pending.append(self.filler(gap, fmt))
+                    chain_frames += gap
+            seg = self.video_segment(clip, frames, fmt)
+            if xfade > 0:
+                chain = self.concat(chain, pending)
+                pending = []
+                out = self.label("xf")
+                offset = self.seconds_of_frames(chain_frames - xfade)
+                self.add(f"[{chain}][{seg}]xfade=transition=fade:duration={self.seconds_of_frames(xfade)}"
+                         f":offset={offset}[{out}]")
+                chain = out
+                chain_frames += frames - xfade
+            else:
+                pending.append(seg)
+                chain_frames += frames
+        chain = self.concat(chain, pending)
+        out = self.label("trk")
+        if opaque:
+            rest = self.total_frames - chain_frames
+            pad = f"tpad=stop_mode=add:stop={rest}:color=black," if rest > 0 else ""
+            self.add(f"[{chain}]{pad}trim=end_frame={self.total_frames}[{out}]")
+        else:
+            self.add(f"[{chain}]settb={1 / self.fps},setpts=PTS+{origin}[{out}]")
+        return out
+
+    def concat(self, chain: str | None, pending: list[str]) -> str:
+        labels = ([chain] if chain else []) + pending
+        if len(labels) == 1:
+            return labels[0]
+        out = self.label("cat")
+        self.add("".join(f"[{x}]" for x in labels) + f"concat=n={len(labels)}:v=1:a=0[{out}]")
+        return out
+
+    def filler(self, frames: int, fmt: str) -> str:
+        w, h = self.size
+        color = "black" if fmt == "yuv420p" else "black@0"
+        out = self.label("gap")
+        self.add(f"color=c={color}:s={w}x{h}:r={self.fps},format={fmt},trim=end_frame={frames},setsar=1[{out}]")
+        return out
+
+    def video_segment(self, clip: PlannedClip, frames: int, fmt: str) -> str:
+        index = self.input_for(clip)
+        fit = self.fit_filters(clip, fmt)
+        parts: list[str]
+        if clip.kind == "image":
+            parts = [fit, "loop=loop=-1:size=1:start=0", f"setpts=N/({self.fps}*TB)", f"fps={self.fps}"]
+        else:
+            speed = f"/{_dec(clip.speed)}" if clip.speed != 1 else ""
+            parts = [f"setpts=(PTS-STARTPTS){speed}", f"fps={self.fps}", fit]
+            if clip.loop:
+                period = max(1, self.frame(clip.src_len / clip.speed))
+                parts += [f"tpad=stop_mode=clone:stop={period}", f"trim=end_frame={period}",
+                          f"loop=loop=-1:size={period}:start=0"]
+            parts.append(f"tpad=stop_mode=clone:stop={max(2, frames // 4)}")
+        parts.append(f"trim=end_frame={frames}")
+        alpha = "" if fmt == "yuv420p" else ":alpha=1"
+        seconds = Fraction(frames) / self.fps
+        if clip.fade_in > 0:
+            parts.append(f"fade=t=in:st=0:d={_dec(clip.fade_in)}{alpha}")
+        if clip.fade_out > 0:
+            st = _dec(max(0.0, float(seconds) - clip.fade_out))
+            parts.append(f"fade=t=out:st={st}:d={_dec(clip.fade_out)}{alpha}")
+        out = self.label("seg")
+        self.add(f"[{index}:v:0]" + ",".join(parts) + f"[{out}]")
+        return out
+
+    def fit_filters(self, clip: PlannedClip, fmt: str) -> str:
+        w, h = self.size
+        pad_color = "black" if fmt == "yuv420p" else "black@0"
+        x, y = _place_expr(clip.position, "ow-iw", "oh-ih")
+        if clip.fit == "stretch":
+            return f"scale={w}:{h}:flags=bicubic,setsar=1,format={fmt}"
+        if clip.fit == "cover":
+            cx, cy = _place_expr(clip.position, "iw-ow", "ih-oh")
+            return (f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
+                    f"crop={w}:{h}:{cx}:{cy},setsar=1,format={fmt}")
+        return (f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,"
+                f"setsar=1,format={fmt},pad={w}:{h}:{x}:{y}:color={pad_color}")
+
+    def draw_text(self, track: PlannedTrack, current: str | None) -> str:
+        assert current is not None
+        w, h = self.size
+        filters = []
+        half = Fraction(1, 2) / self.fps
+        for i, clip in enumerate(track.clips):
+            text_file = self.work / f"text-{track.index}-{i}.txt"
+            text_file.write_text(clip.text or "", encoding="utf-8")
+            start = Fraction(self.frame(clip.at)) / self.fps
+            end = Fraction(self.frame(clip.end)) / self.fps
+            a, b = _dec(start), _dec(end)
+            alpha = "1"
+            if clip.fade_in > 0:
+                alpha = f"min({alpha}\\,(t-{a})/{_dec(clip.fade_in)})"
+            if clip.fade_out > 0:
+                alpha = f"min({alpha}\\,({b}-t)/{_dec(clip.fade_out)})"
+            size = clip.size or default_text_size(h)
+            color = (clip.color or "#ffffff").lstrip("#")
+            x, y = text_position(clip.position, w, h)
+            font = find_font(clip.font)
+            font_opt = f"fontfile={_esc(font)}" if font else f"font={_esc(clip.font or 'Sans')}"
+            filters.append(
+                f"drawtext={font_opt}:textfile={_esc(str(text_file))}:expansion=none:fontsize={size}"
+                f":fontcolor=0x{color}:x={x}:y={y}"
+                f":enable='gte(t\\,{_dec(start - half)})*lt(t\\,{_dec(end - half)})'"
+                f":alpha='max(0\\,{alpha})'"
+            )
+        out = self.label("txt")
+        self.add(f"[{current}]" + ",".join(filters) + f"[{out}]")
+        return out
+
+    def build_sound(self) -> None:
+        plan = self.plan
+        targets = {c.duck_under for c in plan.clips() if c.duck_under}
+        target_mix: dict[str, list[str]] = {}
+        for name in targets:
+            track = next(t for t in plan.tracks if t.name == name)
+            streams = [self.audio_clip(c) for c in track.clips if c.has_sound]
+            mix = self.mix(streams, pad=True)
+            uses = sum(1 for c in plan.clips() if c.duck_under == name) + 1
+            outs = [self.label("sc") for _ in range(uses)]
+            self.add(f"[{mix}]asplit={uses}" + "".join(f"[{x}]" for x in outs))
+            target_mix[name] = outs
+        final: list[str] = []
+        for track in plan.tracks:
+            if track.name in target_mix:
+                final.append(target_mix[track.name].pop())
+                continue
+            for clip in track.clips:
+                if not clip.has_sound:
+                    continue
+                stream = self.audio_clip(clip)
+                if clip.duck_under:
+                    ducked = self.label("duck")
+                    key = target_mix[clip.duck_under].pop()
+                    self.add(f"[{stream}]apad=whole_len={self.total_samples}[{ducked}p];"
+                             f"[{ducked}p][{key}]sidechaincompress={DUCK}[{ducked}]")
+                    stream = ducked
+                final.append(stream)
+        mixed = self.mix(final, pad=True)
+        out = self.label("aout")
+        self.add(f"[{mixed}]atrim=end_sample={self.total_samples}[{out}]")
+        self.audio_out = out
+
+    def mix(self, streams: list[str], pad: bool) -> str:
+        out = self.label("mix")
+        tail = f"apad=whole_len={self.total_samples}" if pad else "anull"
+        if not streams:
+            self.add(f"anullsrc=r={self.rate}:cl={self.layout},atrim=end_sample={self.total_samples}[{out}]")
+        elif len(streams) == 1:
+            self.add(f"[{streams[0]}]{tail}[{out}]")
+        else:
+            self.add("".join(f"[{s}]" for s in streams)
+                     + f"amix=inputs={len(streams)}:normalize=0:duration=longest:dropout_transition=0,"
+                     + f"{tail}[{out}]")
+        return out
+
+    def audio_clip(self, clip: PlannedClip) -> str:
+        index = self.input_for(clip)
+        rate = self.rate
+        start = self.sample(clip.at)
+        samples = max(1, self.sample(clip.end) - start)
+        parts = ["asetpts=PTS-STARTPTS", f"aresample={rate}",
+                 f"aformat=sample_fmts=fltp:sample_rates={rate}:channel_layouts={self.layout}"]
+        if clip.loop:
+            period = max(1, self.sample(clip.src_len))
+            parts += [f"atrim=end_sample={period}", f"apad=whole_len={period}",
+                      f"aloop=loop=-1:size={period}:start=0"]
+        if clip.speed != 1:
+            parts += atempo_chain(clip.speed)
+        parts += [f"atrim=end_sample={samples}", f"apad=whole_len={samples}", "asetpts=N/SR/TB"]
+        if clip.mute:
+            parts.append("volume=0")
+        elif clip.gain:
+            parts.append(f"volume={_dec(clip.gain)}dB")
+        fade_in = min(samples, self.sample(clip.audio_fade_in))
+        fade_out = min(samples, self.sample(clip.audio_fade_out))
+        if fade_in > 0:
+            parts.append(f"afade=t=in:ss=0:ns={fade_in}:curve=tri")
+        if fade_out > 0:
+            parts.append(f"afade=t=out:ss={samples - fade_out}:ns={fade_out}:curve=tri")
+        if start > 0:
+            parts.append(f"adelay=delays={start}S:all=1")
+        out = self.label("a")
+        self.add(f"[{index}:a:0]" + ",".join(parts) + f"[{out}]")
+        return out
+
+
+def atempo_chain(speed: float) -> list[str]:
+    """atempo filters whose product is ``speed`` (each one within atempo's 0.5 to 100)."""
+    parts = []
+    while speed < 0.5:
+        parts.append("atempo=0.5")
+        speed /= 0.5
+    parts.append(f"atempo={_dec(speed)}")
+    return parts
+
+
+def default_text_size(height: int) -> int:
+    return max(8, round(height * 0.08))
+
+
+def text_position(position: str | tuple[float, float], w: int, h: int) -> tuple[str, str]:
+    """drawtext x/y expressions for a named position or [x, y] pixels (top-left of the text)."""
+    if isinstance(position, tuple):
+        return _dec(position[0]), _dec(position[1])
+    mx, my = round(w * 0.05), round(h * 0.08)
+    x = "(w-text_w)/2"
+    y = "(h-text_h)/2"
+    if "left" in position:
+        x = str(mx)
+    if "right" in position:
+        x = f"w-text_w-{mx}"
+    if "top" in position:
+        y = str(my)
+    if "bottom" in position:
+        y = f"h-text_h-{my}"
+    return x, y
+
+
+def _place_expr(position: str | tuple[float, float], free_x: str, free_y: str) -> tuple[str, str]:
+    """x/y for pad (free = ow-iw) or crop (free = iw-ow): where the picture sits in the free space."""
+    if isinstance(position, tuple):
+        return (f"'max(0\\,min({_dec(position[0])}\\,{free_x}))'",
+                f"'max(0\\,min({_dec(position[1])}\\,{free_y}))'")
+    x = f"({free_x})/2"
+    y = f"({free_y})/2"
+    if "left" in position:
+        x = "0"
+    if "right" in position:
+        x = free_x
+    if "top" in position:
+        y = "0"
+    if "bottom" in position:
+        y = free_y
+    return x, y
+
+
+_FONT_CACHE: dict[str | None, str | None] = {}
+
+
+def find_font(family: str | None) -> str | None:
+    """A font file for ``family`` (default DejaVu Sans) via fontconfig; None when fc-match is missing."""
+    if family in _FONT_CACHE:
+        return _FONT_CACHE[family]
+    found = None
+    try:
+        result = subprocess.run(["fc-match", "-f", "%{file}", family or "DejaVu Sans"],
+                                capture_output=True, text=True, timeout=10)
+        if result.returncode == 0 and result.stdout and os.path.exists(result.stdout):
+            found = result.stdout
+    except (OSError, subprocess.SubprocessError):
+        found = None
+    _FONT_CACHE[family] = found
+    return found
+
+
+def _dec(value: float | Fraction) -> str:
+    """A number as ffmpeg reads it: plain decimal, no exponent."""
+    text = f"{float(value):.9f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def _esc(value: str) -> str:
+    """Escape a filter option value for both levels of filter-graph parsing."""
+    level1 = "".join("\\" + ch if ch in "\\':" else ch for ch in value)
+    return "".join("\\" + ch if ch in "\\'[],;" else ch for ch in level1)

@@ -1,0 +1,384 @@
+"""A validated timeline + its fragments -> a render plan: every clip placed on the output timeline.
+
+Fragments are looked up through a :class:`Resolver` (``ref -> Source``), so the plan can be made
+against the repo (:class:`RepoResolver`) or anything else that knows fragments and their media.
+The plan is what both engines render and what ``remix --dry-run`` prints; :meth:`Plan.normalized`
+is the timeline stored in a remix commit (every reference a full id, every clip with explicit
+numeric ``at`` and ``duration``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from hitrec.errors import FragmentError, TimelineError
+from hitrec.render.timeline import (
+    AUDIO_FORMATS,
+    MAX_SECONDS,
+    VIDEO_FORMATS,
+    Clip,
+    Output,
+    Timeline,
+)
+from hitrec.store.model import MediaInfo
+
+EPS = 1e-6
+SOURCE_TOLERANCE = 0.05  # seconds a probed duration may be off (container vs stream duration)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A fragment as the renderer needs it: its id, kind, licence, media facts and media file."""
+
+    id: str
+    kind: str
+    license: str
+    media: MediaInfo
+    path: Path
+    title: str = ""
+
+
+class Resolver(Protocol):
+    def resolve(self, ref: str) -> Source:
+        """The fragment a unique id prefix names; UnknownFragmentError / AmbiguousFragmentError."""
+        ...
+
+
+class RepoResolver:
+    """Resolve fragment references in a hitrec repo."""
+
+    def __init__(self, repo: Any) -> None:
+        self.repo = repo
+
+    def resolve(self, ref: str) -> Source:
+        fragment = self.repo.fragment(ref)
+        path = Path(self.repo.media_path(fragment.media.oid))
+        if not self.repo.has_media(fragment.media.oid):
+            raise FragmentError(f"the media of fragment {fragment.id[:10]} is not in this repo; "
+                                "run `hitrec pull` to fetch it")
+        return Source(fragment.id, fragment.kind, fragment.license, fragment.media, path, fragment.title)
+
+
+@dataclass
+class PlannedClip:
+    track: int
+    kind: str  # video | image | audio | text
+    where: str
+    at: float
+    duration: float
+    source: Source | None = None
+    src_from: float = 0.0
+    src_len: float = 0.0  # seconds of source read from src_from (before speed and loop)
+    speed: float = 1.0
+    loop: bool = False
+    gain: float = 0.0
+    fade_in: float = 0.0
+    fade_out: float = 0.0
+    audio_fade_in: float = 0.0  # fades plus cross-fades with the neighbours
+    audio_fade_out: float = 0.0
+    transition: float = 0.0  # seconds of cross-fade from the previous clip on the track
+    mute: bool = False
+    fit: str = "contain"
+    position: str | tuple[float, float] = "center"
+    duck_under: str | None = None
+    text: str | None = None
+    size: int | None = None
+    color: str | None = None
+    font: str | None = None
+
+    @property
+    def end(self) -> float:
+        return self.at + self.duration
+
+    @property
+    def has_sound(self) -> bool:
+        if self.kind == "audio":
+            return True
+        return self.kind == "video" and not self.mute and bool(self.source and self.source.media.has_audio)
+
+
+@dataclass
+class PlannedTrack:
+    index: int
+    kind: str
+    name: str
+    clips: list[PlannedClip]
+
+
+@dataclass
+class Plan:
+    timeline: Timeline
+    output: Output  # format resolved
+    tracks: list[PlannedTrack]
+    length: float
+    sources: dict[str, Source] = field(default_factory=dict)  # first use first
+
+    @property
+    def format(self) -> str:
+        assert self.output.format is not None
+        return self.output.format
+
+    @property
+    def has_video(self) -> bool:
+        return self.output.has_video
+
+    @property
+    def fragment_ids(self) -> tuple[str, ...]:
+        return tuple(self.sources)
+
+    def clips(self, *kinds: str) -> list[PlannedClip]:
+        return [c for t in self.tracks for c in t.clips if not kinds or c.kind in kinds]
+
+    def normalized(self) -> dict[str, Any]:
+        """The timeline as stored in a remix: full ids, explicit ``at``/``duration``, explicit output."""
+        out: dict[str, Any] = {"hitrec": 1}
+        if self.timeline.title is not None:
+            out["title"] = self.timeline.title
+        o = self.output
+        output: dict[str, Any] = {}
+        if o.size is not None:
+            output["size"] = list(o.size)
+            output["fps"] = _num(o.fps)
+        output["sample_rate"] = o.sample_rate
+        output["channels"] = o.channels
+        output["format"] = o.format
+        out["output"] = output
+        if self.timeline.credits is not None:
+            out["credits"] = _plain(self.timeline.credits)
+        tracks = []
+        for track, planned in zip(self.timeline.tracks, self.tracks, strict=True):
+            clips = []
+            for clip, pc in zip(track.clips, planned.clips, strict=True):
+                d: dict[str, Any] = {}
+                if pc.source is not None:
+                    d["fragment"] = pc.source.id
+                else:
+                    d["text"] = clip.text
+                d["at"] = _num(pc.at)
+                d["duration"] = _num(pc.duration)
+                for key, value in clip.raw.items():
+                    if key not in ("fragment", "text", "at", "duration"):
+                        d[key] = _plain(value)
+                clips.append(d)
+            tracks.append({"kind": track.kind, "name": track.name, "clips": clips})
+        out["tracks"] = tracks
+        return out
+
+    def normalized_yaml(self) -> bytes:
+        import yaml
+
+        return yaml.safe_dump(self.normalized(), sort_keys=False, allow_unicode=True).encode("utf-8")
+
+    def describe(self) -> dict[str, Any]:
+        """What `remix --dry-run` shows: output, length, fragments, tracks and clips."""
+        o = self.output
+        return {
+            "output": {"size": list(o.size) if o.size else None, "fps": o.fps if o.size else None,
+                       "sample_rate": o.sample_rate, "channels": o.channels, "format": o.format},
+            "length": round(self.length, 6),
+            "fragments": [
+                {"id": s.id, "kind": s.kind, "title": s.title, "license": s.license} for s in self.sources.values()
+            ],
+            "tracks": [
+                {"kind": t.kind, "name": t.name, "clips": [
+                    {"fragment": c.source.id if c.source else None, "kind": c.kind, "text": c.text,
+                     "at": round(c.at, 6), "duration": round(c.duration, 6), "end": round(c.end, 6),
+                     "from": round(c.src_from, 6) if c.source else None}
+                    for c in t.clips]}
+                for t in self.tracks
+            ],
+        }
+
+
+def resolve_format(timeline: Timeline, out: Path | None) -> str:
+    """The output format: the timeline's, else the output file's extension, else mp4 / wav."""
+    want = timeline.output.format
+    suffix = out.suffix.lower().lstrip(".") if out is not None else ""
+    allowed = VIDEO_FORMATS if timeline.output.has_video else AUDIO_FORMATS
+    if want is not None:
+        if suffix and suffix != want and suffix in VIDEO_FORMATS + AUDIO_FORMATS:
+            raise TimelineError(timeline.file, f"the timeline renders {want} but the output file is "
+                                f"{out.name}; name it *.{want} or change output.format",
+                                line=timeline.output.line, field="output.format")
+        return want
+    if suffix in allowed:
+        return suffix
+    if suffix in VIDEO_FORMATS + AUDIO_FORMATS:
+        what = "video" if timeline.output.has_video else "audio-only"
+        raise TimelineError(timeline.file, f"a {what} timeline cannot render to .{suffix}; use "
+                            f"{', '.join(allowed)}", line=timeline.output.line, field="output.format")
+    return allowed[0]
+
+
+def make_plan(timeline: Timeline, resolver: Resolver, fmt: str | None = None) -> Plan:
+    """Resolve every fragment and place every clip; errors name the file, line and field."""
+    fmt = fmt or timeline.output.format or (VIDEO_FORMATS if timeline.output.has_video else AUDIO_FORMATS)[0]
+    o = timeline.output
+    output = Output(o.size, o.fps, o.sample_rate, fmt, o.channels, o.line)
+    sources: dict[str, Source] = {}
+    cache: dict[str, Source] = {}
+    tracks: list[PlannedTrack] = []
+    for ti, track in enumerate(timeline.tracks):
+        planned: list[PlannedClip] = []
+        cursor = 0.0
+        for ci, clip in enumerate(track.clips):
+            source = None
+            if clip.fragment is not None:
+                source = _resolve(timeline, resolver, clip, cache)
+                sources.setdefault(source.id, source)
+            pc = _place(timeline, track.kind, ti, clip, source, cursor, planned[ci - 1] if ci else None)
+            planned.append(pc)
+            cursor = pc.end
+        if track.kind == "video":
+            _check_overlaps(timeline, track.clips, planned)
+        tracks.append(PlannedTrack(ti, track.kind, track.name, planned))
+    sounding = {t.name for t in tracks if any(c.has_sound for c in t.clips)}
+    targets = {c.duck_under for t in timeline.tracks for c in t.clips if c.duck_under}
+    for track in timeline.tracks:
+        for clip in track.clips:
+            if clip.duck_under is None:
+                continue
+            if clip.duck_under not in sounding:
+                raise timeline.error(f"track {clip.duck_under!r} has no sound to duck under",
+                                     line=clip.line_of("duck_under"), where=f"{clip.where}.duck_under")
+            if track.name in targets:
+                raise timeline.error(f"track {track.name!r} is itself ducked under by other clips; a track "
+                                     "is either ducked or ducks others, not both",
+                                     line=clip.line_of("duck_under"), where=f"{clip.where}.duck_under")
+    length = max((c.end for t in tracks for c in t.clips), default=0.0)
+    if length <= EPS:
+        raise timeline.error("the timeline is empty (its clips last 0 seconds)", line=timeline.line)
+    if length > MAX_SECONDS:
+        raise timeline.error(f"the timeline lasts {length:g} s; the limit is {MAX_SECONDS:g} s",
+                             line=timeline.line)
+    return Plan(timeline, output, tracks, length, sources)
+
+
+def _resolve(timeline: Timeline, resolver: Resolver, clip: Clip, cache: dict[str, Source]) -> Source:
+    ref = clip.fragment
+    assert ref is not None
+    if ref not in cache:
+        try:
+            cache[ref] = resolver.resolve(ref)
+        except FragmentError as exc:
+            raise timeline.error(str(exc), line=clip.line_of("fragment"), where=f"{clip.where}.fragment") from exc
+    return cache[ref]
+
+
+def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Source | None,
+           cursor: float, previous: PlannedClip | None) -> PlannedClip:
+    def fail(problem: str, key: str | None = None) -> TimelineError:
+        where = f"{clip.where}.{key}" if key else clip.where
+        return timeline.error(problem, line=clip.line_of(key) if key else clip.line, where=where)
+
+    pc = PlannedClip(track=ti, kind="text", where=clip.where, at=0.0, duration=0.0, fade_in=clip.fade_in,
+                     fade_out=clip.fade_out, position=clip.position)
+    if source is None:  # a text clip
+        assert clip.duration is not None
+        pc.duration = clip.duration
+        pc.text, pc.size, pc.color, pc.font = clip.text, clip.size, clip.color, clip.font
+    else:
+        kind = source.kind
+        if track_kind == "video" and kind not in ("video", "image"):
+            raise fail(f"fragment {source.id[:10]} is {_a(kind)} fragment; a video track takes video "
+                       "fragments and images", "fragment")
+        if track_kind == "audio" and kind != "audio":
+            raise fail(f"fragment {source.id[:10]} is {_a(kind)} fragment; an audio track takes audio "
+                       "fragments (put video on a video track: its sound is mixed in)", "fragment")
+        pc.kind = kind
+        pc.source = source
+        pc.speed, pc.loop, pc.gain, pc.mute = clip.speed, clip.loop, clip.gain, clip.mute
+        pc.fit, pc.duck_under = clip.fit, clip.duck_under
+        if kind == "image":
+            for key in ("from", "to", "speed", "loop", "gain", "mute", "duck_under"):
+                if key in clip.raw:
+                    raise fail(f"{key!r} does not apply to a still image (fragment {source.id[:10]})", key)
+            if clip.duration is None:
+                raise fail(f"a still image needs `duration:` (fragment {source.id[:10]} has no length of "
+                           "its own)", "duration")
+            pc.duration = clip.duration
+        else:
+            total = source.media.duration
+            if total is None or total <= 0:
+                raise fail(f"fragment {source.id[:10]} has no known duration; re-add its media", "fragment")
+            start = clip.from_ or 0.0
+            if start >= total:
+                raise fail(f"`from` ({start:g} s) is beyond the end of fragment {source.id[:10]} "
+                           f"({total:g} s long)", "from")
+            end = total if clip.to is None else clip.to
+            if end > total + SOURCE_TOLERANCE:
+                raise fail(f"`to` ({end:g} s) is beyond the end of fragment {source.id[:10]} "
+                           f"({total:g} s long)", "to")
+            end = min(end, total)
+            if end - start <= EPS:
+                raise fail("the clip is empty: `from` is at the end of its source", "from")
+            pc.src_from, pc.src_len = start, end - start
+            natural = pc.src_len / pc.speed
+            if clip.duration is not None:
+                if not clip.loop and clip.duration > natural + 1e-3:
+                    raise fail(f"`duration` ({clip.duration:g} s) is longer than the source allows "
+                               f"({natural:.3f} s from {start:g} to {end:g} at speed {pc.speed:g}); "
+                               "shorten it or set `loop: true`", "duration")
+                pc.duration = clip.duration
+            elif clip.loop:
+                raise fail("`loop: true` needs `duration:` (how long to loop for)", "loop")
+            else:
+                pc.duration = natural
+            if clip.duck_under is not None and not pc.has_sound:
+                raise fail("this clip has no sound to duck", "duck_under")
+    # where it goes
+    if clip.transition is not None:
+        assert previous is not None
+        d = clip.transition.duration
+        if d > previous.duration + EPS or d > pc.duration + EPS:
+            raise fail(f"the cross-fade ({d:g} s) is longer than the clips it joins "
+                       f"({previous.duration:g} s and {pc.duration:g} s)", "transition")
+        expected = previous.end - d
+        if clip.at is not None and abs(clip.at - expected) > 1e-3:
+            raise fail(f"with a {d:g} s cross-fade this clip starts at {expected:g} (the previous clip's end "
+                       "minus the cross-fade); drop `at` or make it match", "at")
+        pc.at = max(0.0, expected)
+        pc.transition = d
+        previous.audio_fade_out = max(previous.audio_fade_out, d)
+    else:
+        pc.at = clip.at if clip.at is not None else cursor
+    if pc.fade_in + pc.fade_out > pc.duration + EPS:
+        raise fail(f"fade_in + fade_out ({pc.fade_in + pc.fade_out:g} s) is longer than the clip "
+                   f"({pc.duration:g} s)", "fade_out" if "fade_out" in clip.raw else "fade_in")
+    pc.audio_fade_in = max(pc.fade_in, pc.transition)
+    pc.audio_fade_out = max(pc.audio_fade_out, pc.fade_out)
+    return pc
+
+
+def _check_overlaps(timeline: Timeline, clips: list[Clip], planned: list[PlannedClip]) -> None:
+    order = sorted(range(len(planned)), key=lambda i: (planned[i].at, i))
+    for prev_i, i in itertools.pairwise(order):
+        prev, cur = planned[prev_i], planned[i]
+        allowed = cur.transition if prev_i == i - 1 else 0.0
+        if cur.at < prev.end - allowed - 1e-3:
+            clip = clips[i]
+            key = "at" if "at" in clip.raw else None
+            raise timeline.error(
+                f"overlaps {planned[prev_i].where} ({prev.at:g}-{prev.end:g} s) on the same video track; "
+                "move it, cross-fade with `transition:`, or put it on another video track (drawn on top)",
+                line=clip.line_of(key) if key else clip.line, where=f"{clip.where}.at" if key else clip.where)
+
+
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
+
+
+def _num(value: float) -> float | int:
+    value = round(float(value), 6)
+    return int(value) if value == int(value) and abs(value) < 2**53 else value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
