@@ -46,7 +46,7 @@ def remote_list(json_: bool = typer.Option(False, "--json", help="Print JSON."))
     if not remotes:
         console.print("no remotes yet: add one with `hitrec remote add origin URL`")
     for r in remotes:
-        console.print(f"{r.name}\t{r.url}")
+        console.print(f"{r.name}  {r.url}", soft_wrap=True)
 
 
 @remote_app.command("remove")
