@@ -18,10 +18,12 @@ from hitrec.errors import HitrecError
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning known errors into one red line and an exit code."""
+    import typer
+
     try:  # typer >= 0.20 vendors its own click
-        from typer._click import exceptions as click_exceptions
+        from typer._click.exceptions import ClickException
     except ImportError:  # pragma: no cover - older typer uses click itself
-        from click import exceptions as click_exceptions
+        from click.exceptions import ClickException
 
     State.debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
@@ -35,15 +37,15 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         error(str(exc))
         sys.exit(exc.exit_code)
-    except click_exceptions.Abort:
+    except typer.Abort:
         sys.exit(130)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
-    except click_exceptions.ClickException as exc:
+    except ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click_exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except BrokenPipeError:
         import os
