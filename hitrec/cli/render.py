@@ -1,5 +1,100 @@
-"""render commands."""
+"""Render commands: render (a timeline to a file), remix (render and record), verify (re-render a remix)."""
 
 from __future__ import annotations
 
-from hitrec.cli.app import app  # noqa: F401
+from pathlib import Path
+
+import typer
+
+from hitrec.cli.app import app
+from hitrec.cli.common import open_repo
+from hitrec.cli.output import console, print_json, progress
+
+JSON = typer.Option(False, "--json", help="Print JSON.")
+ENGINE = typer.Option("ffmpeg", "--engine", help="ffmpeg (default, one filter graph) or moviepy (reference).")
+
+
+@app.command()
+def render(
+    timeline: Path = typer.Argument(..., help="A timeline YAML file (see DESIGN.md)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write (mp4, webm, wav, mp3, flac)."),
+    engine: str = ENGINE,
+    json_: bool = JSON,
+) -> None:
+    """Render a timeline into a finished piece, without recording it."""
+    from hitrec.render.ops import render as run_render
+
+    with open_repo() as repo, progress("rendering", unit="seconds") as bar:
+        result = run_render(repo, timeline, output, progress=bar, engine=engine)
+    if json_:
+        print_json(result.to_json())
+        return
+    console.print(f"rendered {result.output} ({result.plan.length:.2f}s {result.plan.format}, "
+                  f"{len(result.plan.fragment_ids)} fragments)", soft_wrap=True)
+
+
+@app.command()
+def remix(
+    timeline: Path = typer.Argument(..., help="A timeline YAML file (see DESIGN.md)."),
+    title: str = typer.Option(None, "--title", "-t", help="Title of the remix (default: the timeline's)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan; render and record nothing."),
+    engine: str = ENGINE,
+    json_: bool = JSON,
+) -> None:
+    """Render a timeline and record the result as a fragment remixing the fragments it uses."""
+    from hitrec.render.ops import remix as run_remix
+
+    with open_repo() as repo, progress("rendering", unit="seconds") as bar:
+        result = run_remix(repo, timeline, title=title, dry_run=dry_run, progress=bar, engine=engine)
+    if json_:
+        print_json(result.to_json())
+        return
+    if dry_run:
+        _print_plan(result)
+        return
+    fragment = result.fragment
+    console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {fragment.title}", soft_wrap=True)
+    console.print(f"  remix of {len(result.parents)} fragments, {result.plan.length:.2f}s "
+                  f"{result.plan.format}, licence {result.license}", soft_wrap=True)
+
+
+@app.command()
+def verify(
+    fragment: str = typer.Argument(..., help="A remix's fragment id or unique prefix."),
+    json_: bool = JSON,
+) -> None:
+    """Re-render a remix from its stored timeline and check it matches its media byte for byte."""
+    from hitrec.render.ops import verify as run_verify
+
+    with open_repo() as repo, progress("re-rendering", unit="seconds") as bar:
+        result = run_verify(repo, fragment, progress=bar)
+    if json_:
+        print_json(result.to_json())
+    elif result.ok:
+        console.print(f"ok: {result.id[:12]} re-renders to identical bytes (sha256 {result.actual_oid[:16]}...)")
+    else:
+        console.print(f"[red]mismatch[/]: {result.id[:12]} re-rendered to sha256 {result.actual_oid[:16]}... "
+                      f"but its media is {result.expected_oid[:16]}...")
+    if not result.ok or not result.parents_ok:
+        if not result.parents_ok and not json_:
+            console.print("[red]mismatch[/]: the fragment's parents differ from the fragments its timeline uses")
+        raise typer.Exit(1)
+
+
+def _print_plan(result) -> None:  # type: ignore[no-untyped-def]
+    plan = result.plan
+    o = plan.output
+    size = f"{o.size[0]}x{o.size[1]} {o.fps:g}fps, " if o.size else "audio only, "
+    console.print(f"[bold]plan[/] {result.title!r}: {plan.length:.3f}s, {size}{o.sample_rate} Hz, "
+                  f"{o.format}; licence {result.license}", soft_wrap=True)
+    console.print("fragments:")
+    for source in plan.sources.values():
+        console.print(f"  {source.id}  {source.kind:5}  {source.license:16} {source.title}", soft_wrap=True)
+    console.print("tracks:")
+    for track in plan.tracks:
+        console.print(f"  {track.kind} {track.name!r}")
+        for clip in track.clips:
+            what = clip.source.id[:10] if clip.source else repr(clip.text)
+            src = f" from {clip.src_from:g}s" if clip.source and clip.kind != "image" else ""
+            console.print(f"    {clip.at:8.3f} - {clip.end:8.3f}s  {clip.kind:5} {what}{src}", soft_wrap=True)
+    console.print("dry run: nothing rendered or recorded")

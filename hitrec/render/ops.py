@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hitrec import licenses
-from hitrec.errors import FragmentError, RenderError, UsageError
+from hitrec.errors import DuplicateMediaError, FragmentError, RenderError, UsageError
 from hitrec.render.plan import Plan, RepoResolver, Resolver, make_plan, resolve_format
 from hitrec.render.timeline import Timeline, load_timeline, parse_timeline
 
@@ -152,7 +152,11 @@ def remix(repo: Any, timeline_path: Path, title: str | None = None, dry_run: boo
         render_plan(result.plan, media, progress, engine)
         spec = FragmentSpec(path=media, title=result.title, parents=result.parents, license=result.license,
                             extra_files={"timeline.yaml": result.normalized})
-        (fragment,) = repo.record([spec])
+        try:
+            (fragment,) = repo.record([spec])
+        except DuplicateMediaError as exc:
+            raise FragmentError(f"this remix renders to exactly the media of fragment {exc.fragment_id[:12]}; "
+                                "it is already recorded (change the timeline to make a new remix)") from exc
     result.fragment = fragment
     result.dry_run = False
     return result
