@@ -5,14 +5,17 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.rule import Rule
 
 from hitrec.cli.app import app
 from hitrec.cli.output import console
 from hitrec.errors import UsageError
-from hitrec.store import Fragment, FragmentSpec, Person, Repo
+from hitrec.store.model import Fragment, Person
+
+if TYPE_CHECKING:
+    from hitrec.store import Repo
 
 CONTRIBUTORS = {
     "maya": Person("Maya Okafor", "maya@example.org"),  # voice actor
@@ -34,11 +37,15 @@ class DemoState:
 
 
 def step(title: str) -> None:
+    from rich.rule import Rule
+
     console.print()
     console.print(Rule(f"[bold]{title}[/]", align="left"))
 
 
 def contribute(state: DemoState) -> None:
+    from hitrec.store import FragmentSpec
+
     step("1. Contributors record fragments")
     plan = [
         ("voice", "maya", "Morgan's big line", ("voice-over",), "CC-BY-4.0"),
@@ -94,6 +101,7 @@ def demo(
     import os
 
     from hitrec.demo_media import generate
+    from hitrec.store import Repo
 
     directory = directory.resolve()
     if directory.exists() and any(directory.iterdir()):
