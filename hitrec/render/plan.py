@@ -62,6 +62,37 @@ class RepoResolver:
         return Source(fragment.id, fragment.kind, fragment.license, fragment.media, path, fragment.title)
 
 
+class SourcesResolver:
+    """Resolve unique id prefixes among a fixed set of sources (benchmarks, tools, tests)."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = {s.id: s for s in sources}
+
+    @classmethod
+    def from_files(cls, files: dict[str, Path], license: str = "CC-BY-4.0") -> SourcesResolver:
+        """Sources for media files, probed in-process; keys are the (hex) ids to give them."""
+        from hitrec.media.probe import probe
+
+        sources = []
+        for fid, path in files.items():
+            p = probe(Path(path))
+            info = MediaInfo(oid="", size=Path(path).stat().st_size, filename=Path(path).name, kind=p.kind,
+                             mime=p.mime, duration=p.duration, sample_rate=p.sample_rate, channels=p.channels,
+                             width=p.width, height=p.height, fps=p.fps, codec=p.codec, has_audio=p.has_audio)
+            sources.append(Source(fid, p.kind, license, info, Path(path), Path(path).stem))
+        return cls(sources)
+
+    def resolve(self, ref: str) -> Source:
+        from hitrec.errors import AmbiguousFragmentError, UnknownFragmentError
+
+        matches = sorted(fid for fid in self.sources if fid.startswith(ref.lower()))
+        if not matches:
+            raise UnknownFragmentError(ref)
+        if len(matches) > 1:
+            raise AmbiguousFragmentError(ref, matches)
+        return self.sources[matches[0]]
+
+
 @dataclass
 class PlannedClip:
     track: int

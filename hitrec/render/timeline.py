@@ -178,9 +178,16 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> _MarkedList
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-_Loader.add_constructor("tag:yaml.org,2002:omap", None)  # refused: only plain mappings
-_Loader.add_constructor("tag:yaml.org,2002:pairs", None)
-_Loader.add_constructor("tag:yaml.org,2002:set", None)
+
+
+def _refuse(loader: _Loader, node: yaml.Node) -> None:
+    raise _Problem(f"the YAML tag {node.tag} is not allowed (timelines allow plain YAML only: no tags)",
+                   node.start_mark.line + 1)
+
+
+for _tag in ("omap", "pairs", "set", "binary"):  # only plain mappings, lists and scalars
+    _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)  # dates stay text
 
 
 class _Problem(Exception):
