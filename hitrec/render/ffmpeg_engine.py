@@ -44,6 +44,10 @@ BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitex
             "-map_metadata", "-1", "-map_chapters", "-1"]
 
 
+_NOISE = ("Task finished", "Terminating thread", "Nothing was written", "Conversion failed", "Error while filtering",
+          "Could not open encoder before EOF", "Error sending frames")
+
+
 def fps_fraction(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
@@ -90,8 +94,9 @@ def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = No
             raise
         if code != 0:
             err.seek(0)
-            lines = err.read().decode("utf-8", "replace").strip().splitlines()
-            detail = "; ".join(lines[-3:]) if lines else f"exit code {code}"
+            lines = [line.strip() for line in err.read().decode("utf-8", "replace").splitlines() if line.strip()]
+            useful = [line for line in lines if not any(noise in line for noise in _NOISE)]
+            detail = "; ".join((useful or lines)[:3]) if lines else f"exit code {code}"
             raise RenderError(f"ffmpeg failed: {detail}")
     if progress and done < seconds:
         progress(seconds - done)

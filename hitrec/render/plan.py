@@ -26,6 +26,8 @@ from hitrec.render.timeline import (
 from hitrec.store.model import MediaInfo
 
 EPS = 1e-6
+OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
+MP3_RATES = (48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 SOURCE_TOLERANCE = 0.05  # seconds a probed duration may be off (container vs stream duration)
 
 
@@ -248,6 +250,13 @@ def make_plan(timeline: Timeline, resolver: Resolver, fmt: str | None = None) ->
     """Resolve every fragment and place every clip; errors name the file, line and field."""
     fmt = fmt or timeline.output.format or (VIDEO_FORMATS if timeline.output.has_video else AUDIO_FORMATS)[0]
     o = timeline.output
+    if fmt == "webm" and o.sample_rate not in OPUS_RATES:
+        raise timeline.error(f"webm carries Opus audio, which runs at 48000 Hz (or 24000, 16000, 12000, 8000), "
+                             f"not {o.sample_rate}; change output.sample_rate or render mp4",
+                             line=o.line, where="output.sample_rate")
+    if fmt == "mp3" and o.sample_rate not in MP3_RATES:
+        raise timeline.error(f"mp3 cannot carry {o.sample_rate} Hz; use 48000, 44100, 32000, 24000, 22050, "
+                             "16000, 12000, 11025 or 8000", line=o.line, where="output.sample_rate")
     output = Output(o.size, o.fps, o.sample_rate, fmt, o.channels, o.line)
     sources: dict[str, Source] = {}
     cache: dict[str, Source] = {}
