@@ -148,3 +148,21 @@ def test_find_walks_up_and_fails_clearly(project: Path, tmp_path: Path) -> None:
     outside.mkdir()
     with pytest.raises(NotARepoError):
         Repo.find(outside)
+
+
+@pytest.mark.parametrize("title", ["plain", "Inès: «quoted» \"x\" 'y' #not-a-comment", "line\nbreak\ttab",
+                                   "sep\u2028para\u2029nel\x85bom\ufeff", "- [dash] {brace}: yes", "null", "1.5",
+                                   "", "😀 emoji", "back\\slash"])
+def test_fragment_yaml_round_trips(title: str) -> None:
+    import yaml
+
+    from hitrec.store.model import MediaInfo
+    from hitrec.store.records import fragment_yaml, parse_fragment_yaml
+
+    media = MediaInfo(oid="a" * 64, size=3, filename="x.wav", kind="audio", mime="audio/wav", duration=1e-05,
+                      fps=23.976, sample_rate=48000)
+    data = fragment_yaml(kind="audio", title=title, tags=[title, "b"], license="CC0-1.0", project=None, media=media)
+    record = parse_fragment_yaml(data, "test")
+    assert record["title"] == title and record["tags"] == [title, "b"] and record["project"] is None
+    assert record["media"]["duration"] == 1e-05 and record["media"]["fps"] == 23.976
+    assert yaml.safe_load(data) == record

@@ -17,7 +17,7 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 @app.command()
 def add(
-    files: list[Path] = typer.Argument(..., help="Media files: audio, video, images, text."),
+    files: list[str] = typer.Argument(..., help="Media files: audio, video, images, text."),
     title: str = typer.Option(None, "--title", "-t", help="Title (default: the file name)."),
     tag: list[str] = typer.Option([], "--tag", help="A tag; repeat for several."),
     license: str = typer.Option(None, "--license", help="SPDX licence id, e.g. CC-BY-4.0, CC0-1.0."),
@@ -29,7 +29,7 @@ def add(
     from hitrec.ops.add import add as run_add
 
     with open_repo() as repo, progress("adding", unit="bytes") as bar:
-        result = run_add(repo, files, title=title, tags=tag, license=license, project=project,
+        result = run_add(repo, [Path(f) for f in files], title=title, tags=tag, license=license, project=project,
                          remix_of=remix_of, progress=bar)
     if json_:
         print_json({"added": [f.to_json() for f in result.added],

@@ -24,6 +24,14 @@ class MediaStore:
         self.lfs_dir = lfs_dir
         self.objects_dir = lfs_dir / "objects"
         self.tmp_dir = lfs_dir / "tmp"
+        self._made_dirs: set[Path] = set()
+
+    def _ensure_dir(self, folder: Path) -> None:
+        """mkdir is a slow metadata operation even when the folder exists: remember what exists."""
+        if folder not in self._made_dirs:
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(folder)
 
     def path(self, oid: str) -> Path:
         if not is_oid(oid):
@@ -78,7 +86,7 @@ class MediaStore:
 
     def _ingest(self, chunks: Iterable[bytes], expected_oid: str | None, expected_size: int | None,
                 *, sync: bool) -> tuple[str, int]:
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir(self.tmp_dir)
         fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
         tmp = Path(tmp_name)
         try:
@@ -101,7 +109,7 @@ class MediaStore:
             if final.exists():
                 tmp.unlink()
             else:
-                final.parent.mkdir(parents=True, exist_ok=True)
+                self._ensure_dir(final.parent)
                 os.chmod(tmp, 0o444)
                 os.replace(tmp, final)
                 if sync:
@@ -113,7 +121,8 @@ class MediaStore:
 
 
 def _read_chunks(src: object, progress: ProgressFn | None) -> Iterator[bytes]:
-    buf = bytearray(CHUNK)
+    size = os.fstat(src.fileno()).st_size  # type: ignore[attr-defined]
+    buf = bytearray(min(CHUNK, size + 1))  # small files: no 1 MiB allocation each
     view = memoryview(buf)
     readinto = src.readinto  # type: ignore[attr-defined]
     while n := readinto(buf):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,12 +44,15 @@ class MediaInfo:
     has_audio: bool | None = None  # a video with a sound track
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in _MEDIA_FIELDS}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MediaInfo:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_MEDIA_FIELDS = tuple(MediaInfo.__dataclass_fields__)
 
 
 @dataclass(frozen=True)

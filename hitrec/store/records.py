@@ -7,6 +7,7 @@ remix). The catalog branch's tree lays every fragment's tree out at ``fragments/
 
 from __future__ import annotations
 
+import json
 import re
 import stat
 import time
@@ -27,7 +28,6 @@ CATALOG_DIR = b"fragments"
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
 def safe_filename(name: str) -> str:
@@ -51,7 +51,35 @@ def fragment_yaml(*, kind: str, title: str, tags: Iterable[str], license: str, p
     }
     if extra:
         record.update(extra)
-    return yaml.dump(record, Dumper=_Dumper, sort_keys=False, allow_unicode=True).encode()
+    return _emit_yaml(record).encode()
+
+
+def _emit_yaml(record: Mapping[str, Any], indent: str = "") -> str:
+    """Block-style YAML whose scalars are JSON (JSON scalars are valid YAML): readable, and 10x faster
+    than yaml.dump for these small flat records."""
+    lines = []
+    for key, value in record.items():
+        if isinstance(value, Mapping):
+            lines.append(f"{indent}{key}:\n{_emit_yaml(value, indent + '  ')}")
+        else:
+            lines.append(f"{indent}{key}: {_yaml_scalar(value)}\n")
+    return "".join(lines)
+
+
+_YAML_BREAKS = str.maketrans({"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\x85", "\ufeff": "\\ufeff"})
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, float) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            return ".nan" if value != value else (".inf" if value > 0 else "-.inf")
+        text = repr(value)
+        if "e" in text and "." not in text:  # YAML 1.1 floats need a dot: 1e-05 -> 1.0e-05
+            text = text.replace("e", ".0e", 1)
+        return text
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_yaml_scalar(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False).translate(_YAML_BREAKS)
 
 
 def parse_fragment_yaml(data: bytes, where: str) -> dict[str, Any]:
@@ -74,6 +102,7 @@ def parse_fragment_yaml(data: bytes, where: str) -> dict[str, Any]:
 class BuiltFragment:
     commit: Commit
     objects: list[ShaFile]
+    fragment: Any = None  # the Fragment record, filled in by the writer
 
     @property
     def id(self) -> str:

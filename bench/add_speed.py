@@ -1,0 +1,173 @@
+"""`hitrec add` against the limit (hashlib SHA-256 + copy) and against git-lfs (and dvc when installed).
+
+    python bench/add_speed.py [--size-mb 1024] [--many 1000] [--skip-large] [--skip-many]
+
+Large: one file of --size-mb random-ish bytes wrapped as a WAV. The limit is what any content-addressed
+add must do at least: read the file once through hashlib.sha256 and write a copy. Peers: `git lfs track
++ git add + git commit`, and `dvc add` if dvc is on PATH. Peak memory (max RSS) of each child process.
+Many: --many one-second WAVs added in one command, against git-lfs adding and committing the same files.
+Ratios, not absolute times, are the point: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from media import make_wav
+
+ENV = {**os.environ, "HITREC_AUTHOR_NAME": "Bench", "HITREC_AUTHOR_EMAIL": "bench@example.org",
+       "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@example.org", "GIT_COMMITTER_NAME": "Bench",
+       "GIT_COMMITTER_EMAIL": "bench@example.org"}
+
+
+def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    subprocess.run(cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return wall, max(after, before) / 1024
+
+
+def rss_of(cmd: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and max RSS in MB, measured with GNU time when present (per process, not cumulative)."""
+    if shutil.which("time") or Path("/usr/bin/time").exists():
+        out = tempfile.NamedTemporaryFile(delete=False)
+        start = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *cmd], cwd=cwd, env=ENV, check=True,
+                       stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - start
+        kb = int(Path(out.name).read_text().split()[-1])
+        os.unlink(out.name)
+        return wall, kb / 1024
+    return run(cmd, cwd)
+
+
+def limit(path: Path, dest: Path) -> float:
+    start = time.perf_counter()
+    digest = hashlib.sha256()
+    buf = bytearray(1 << 20)
+    with open(path, "rb") as src, open(dest, "wb") as out:
+        while n := src.readinto(buf):
+            digest.update(memoryview(buf)[:n])
+            out.write(memoryview(buf)[:n])
+        out.flush()
+        os.fsync(out.fileno())
+    return time.perf_counter() - start
+
+
+def big_wav(path: Path, size_mb: int) -> None:
+    import struct
+
+    data_size = size_mb * (1 << 20)
+    header = b"RIFF" + struct.pack("<I", 36 + data_size) + b"WAVEfmt " + struct.pack(
+        "<IHHIIHH", 16, 1, 2, 48000, 48000 * 4, 4, 16) + b"data" + struct.pack("<I", data_size)
+    block = os.urandom(1 << 20)
+    with open(path, "wb") as f:
+        f.write(header)
+        for i in range(size_mb):
+            f.write(block[i % 7:] + block[: i % 7])
+
+
+def git_lfs_add(folder: Path, names: list[str], pattern: str) -> tuple[float, float]:
+    subprocess.run(["git", "init", "-q"], cwd=folder, check=True, env=ENV)
+    subprocess.run(["git", "lfs", "install", "--local"], cwd=folder, check=True, env=ENV, stdout=subprocess.DEVNULL)
+    start = time.perf_counter()
+    subprocess.run(["git", "lfs", "track", pattern], cwd=folder, check=True, env=ENV, stdout=subprocess.DEVNULL)
+    wall_add, rss = rss_of(["git", "add", ".gitattributes", *names], folder)
+    subprocess.run(["git", "commit", "-qm", "add"], cwd=folder, check=True, env=ENV)
+    return time.perf_counter() - start, rss
+
+
+def bench_large(root: Path, size_mb: int) -> None:
+    src = root / "big.wav"
+    big_wav(src, size_mb)
+    subprocess.run(["sync"])
+    t_limit = min(limit(src, root / f"copy{i}") for i in range(2))
+    for i in range(2):
+        (root / f"copy{i}").unlink()
+    hitrec_times = []
+    rss = 0.0
+    for i in range(2):
+        proj = root / f"hitrec{i}"
+        subprocess.run([sys.executable, "-m", "hitrec", "init", str(proj)], check=True, env=ENV,
+                       stdout=subprocess.DEVNULL)
+        wall, rss = rss_of([sys.executable, "-m", "hitrec", "add", str(src)], proj)
+        hitrec_times.append(wall)
+        shutil.rmtree(proj)
+    t_hitrec = min(hitrec_times)
+    print(f"add one {size_mb} MiB file")
+    print(f"  limit (sha256 + copy + fsync): {t_limit:6.2f} s")
+    print(f"  hitrec add:                    {t_hitrec:6.2f} s   ratio to limit {t_hitrec / t_limit:.2f} "
+          f"(goal <= 1.3)   peak RSS {rss:.0f} MB (goal < 100)")
+    if shutil.which("git-lfs"):
+        folder = root / "lfs"
+        folder.mkdir()
+        os.link(src, folder / "big.wav")
+        t_lfs, rss_lfs = git_lfs_add(folder, ["big.wav"], "*.wav")
+        print(f"  git-lfs track+add+commit:      {t_lfs:6.2f} s   hitrec is {t_lfs / t_hitrec:.2f}x faster   "
+              f"peak RSS (git add) {rss_lfs:.0f} MB")
+        shutil.rmtree(folder)
+    if shutil.which("dvc"):
+        folder = root / "dvc"
+        folder.mkdir()
+        os.link(src, folder / "big.wav")
+        subprocess.run(["git", "init", "-q"], cwd=folder, check=True)
+        subprocess.run(["dvc", "init", "-q"], cwd=folder, check=True)
+        t_dvc, rss_dvc = rss_of(["dvc", "add", "-q", "big.wav"], folder)
+        print(f"  dvc add:                       {t_dvc:6.2f} s   hitrec is {t_dvc / t_hitrec:.2f}x faster   "
+              f"peak RSS {rss_dvc:.0f} MB")
+        shutil.rmtree(folder)
+    else:
+        print("  dvc: not installed (pip install dvc to compare)")
+    src.unlink()
+
+
+def bench_many(root: Path, count: int) -> None:
+    folder = root / "many"
+    names = [f"clip{i:04d}.wav" for i in range(count)]
+    for i, name in enumerate(names):
+        make_wav(folder / name, seconds=1.0, freq=100 + i, rate=22050, channels=1)
+    proj = root / "hitrec-many"
+    subprocess.run([sys.executable, "-m", "hitrec", "init", str(proj)], check=True, env=ENV,
+                   stdout=subprocess.DEVNULL)
+    t_hitrec, rss = rss_of([sys.executable, "-m", "hitrec", "add", *[str(folder / n) for n in names]], proj)
+    packs = len(list((proj / ".hitrec" / "objects" / "pack").glob("*.pack")))
+    print(f"add {count} one-second WAVs in one command")
+    print(f"  hitrec add:                {t_hitrec:6.2f} s   {count / t_hitrec:5.0f} files/s   packs written: "
+          f"{packs}   peak RSS {rss:.0f} MB")
+    if shutil.which("git-lfs"):
+        t_lfs, _ = git_lfs_add(folder, names, "*.wav")
+        print(f"  git-lfs track+add+commit:  {t_lfs:6.2f} s   {count / t_lfs:5.0f} files/s   "
+              f"ratio hitrec/git-lfs {t_hitrec / t_lfs:.2f} (goal < 1)")
+    if shutil.which("dvc"):
+        print("  dvc: see `dvc add` of a folder (not run: dvc tracks a folder, not 1,000 files)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--many", type=int, default=1000)
+    parser.add_argument("--skip-large", action="store_true")
+    parser.add_argument("--skip-many", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP", "/tmp")) as tmp:
+        if not args.skip_large:
+            bench_large(Path(tmp), args.size_mb)
+        if not args.skip_many:
+            bench_many(Path(tmp), args.many)
+
+
+if __name__ == "__main__":
+    main()
