@@ -282,7 +282,8 @@ def push(git_dir: Path, url: str, auth: Auth | None, sha: str, *, dst_ref: str =
     if flag in (" ", "*", "+"):
         return PushOutcome("ok", "", git.stats)
     reason = summary.strip()
-    if "non-fast-forward" in reason or "fetch first" in reason or "stale info" in reason:
+    raced = ("non-fast-forward", "fetch first", "stale info", "failed to update ref", "cannot lock ref")
+    if any(word in reason for word in raced) or "but expected" in "\n".join(git.messages):
         return PushOutcome("non-fast-forward", reason, git.stats)
     remote = [m[len("remote: "):] for m in git.messages if m.startswith("remote: ")]
     detail = "; ".join(m.strip() for m in remote if m.strip())

@@ -1,0 +1,333 @@
+"""Sync under faults: refused tokens and authors, damaged media both ways, size limits, interrupted and
+killed transfers resumed, concurrent pushes from separate processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import run_hitrec
+from hub_process import HubProcess
+from sync_helpers import hub_fragment_ids, noise_wav, record, set_env, sha256_file, user_env
+
+from hitrec.errors import AuthError, RemoteError, SyncError
+from hitrec.store import FragmentSpec, Repo
+from hitrec.sync import ops
+from hitrec.sync.remotes import add_remote
+
+ADA = ("Ada Tester", "ada@example.org")
+BOB = ("Bob Builder", "bob@example.org")
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    with HubProcess(tmp_path / "hub") as running:
+        running.add_user("ada", ADA[1])
+        yield running
+
+
+def _client(tmp_path: Path, name: str, url: str) -> Repo:
+    repo = Repo.init(tmp_path / name)
+    add_remote(repo.git_dir, "origin", url)
+    return repo
+
+
+def _hub_media(hub: HubProcess, name: str) -> list[Path]:
+    folder = hub.collaboration_path(name) / "lfs" / "objects"
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def _assert_hub_media_sound(hub: HubProcess, name: str) -> None:
+    for path in _hub_media(hub, name):
+        assert sha256_file(path) == path.name, f"damaged media on the hub: {path}"
+
+
+class Stop(Exception):
+    pass
+
+
+def _stop_after(nbytes: int):  # type: ignore[no-untyped-def]
+    seen = [0]
+
+    def progress(advance: float = 0, total: float | None = None, description: str | None = None) -> None:
+        seen[0] += advance
+        if seen[0] >= nbytes:
+            raise Stop()
+
+    return progress
+
+
+def test_revoked_token_stops_working_at_once(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    record(repo, tmp_path / "in", 1, prefix="r1")
+    ops.push(repo)
+    hub.revoke("ada")
+    record(repo, tmp_path / "in2", 1, prefix="r2")
+    with pytest.raises(AuthError) as info:
+        ops.push(repo)
+    assert hub.tokens["ada"] not in str(info.value)
+    with pytest.raises(AuthError):
+        ops.pull(repo)
+    assert len(hub_fragment_ids(hub.collaboration_path("film"))) == 1
+    repo.close()
+
+
+def test_no_token_for_private_hub(tmp_path: Path, cli, monkeypatch, hub: HubProcess) -> None:
+    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    record(repo, tmp_path / "in", 1)
+    repo.close()
+    monkeypatch.chdir(tmp_path / "a")
+    r = cli("push")
+    assert r.exit_code == 1 and "401" in r.output and "hitrec login" in r.output
+    r = cli("pull")
+    assert r.exit_code == 1 and "401" in r.output
+
+
+def test_hub_refuses_fragment_by_another_author(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    set_env(monkeypatch, user_env("Mallory", "mallory@example.org", hub.tokens["ada"]))
+    repo = _client(tmp_path, "m", hub.collaboration_url("film"))
+    record(repo, tmp_path / "in", 2, prefix="mal")
+    with pytest.raises(RemoteError) as info:
+        ops.push(repo)
+    message = str(info.value)
+    assert "refused" in message and "mallory@example.org" in message
+    assert hub.tokens["ada"] not in message
+    assert hub.catalog_head("film") is None
+    assert repo.dulwich.refs.as_dict(b"refs/remotes") == {}
+    repo.close()
+
+
+def test_damaged_local_media_is_refused_by_the_hub(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    fid = record(repo, tmp_path / "in", 1, size=50_000)[0]
+    path = repo.media_path(repo.fragment(fid).media.oid)
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(SyncError) as info:
+        ops.push(repo)
+    assert "hash" in str(info.value).lower() or "sha" in str(info.value).lower() or "422" in str(info.value)
+    assert _hub_media(hub, "film") == []
+    assert hub.catalog_head("film") is None
+    repo.close()
+
+
+def test_damaged_hub_media_never_enters_the_store(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    a = _client(tmp_path, "a", hub.collaboration_url("film"))
+    record(a, tmp_path / "in", 2, size=50_000)
+    ops.push(a)
+    victim = _hub_media(hub, "film")[0]
+    os.chmod(victim, 0o644)
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    b = _client(tmp_path, "b", hub.collaboration_url("film"))
+    with pytest.raises(SyncError) as info:
+        ops.pull(b)
+    assert "damaged" in str(info.value)
+    assert not b.has_media(victim.name)
+    assert b.catalog_head() is None  # nothing merged while media is missing
+    assert b.fragments() == []
+    assert b.media.temp_files() == []
+    a.close()
+    b.close()
+
+
+def test_media_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> None:
+    with HubProcess(tmp_path / "hub", extra_args=["--max-object-size", "100K"]) as small:
+        token = small.add_user("ada", ADA[1])
+        set_env(monkeypatch, user_env(*ADA, token))
+        repo = _client(tmp_path, "a", small.collaboration_url("film"))
+        record(repo, tmp_path / "in", 1, size=300_000)
+        with pytest.raises(RemoteError) as info:
+            ops.push(repo)
+        assert "limit" in str(info.value)
+        assert small.catalog_head("film") is None
+        repo.close()
+
+
+def test_malformed_collaboration_name(tmp_path: Path, cli, monkeypatch, hub: HubProcess) -> None:
+    monkeypatch.setenv("HITREC_TOKEN", hub.tokens["ada"])
+    repo = _client(tmp_path, "a", hub.url + "/bad%20name.git")
+    record(repo, tmp_path / "in", 1)
+    repo.close()
+    monkeypatch.chdir(tmp_path / "a")
+    r = cli("push")
+    assert r.exit_code == 1
+    assert hub.tokens["ada"] not in r.output
+    assert "Traceback" not in r.output
+
+
+def test_interrupted_push_resends_only_what_is_missing(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    ids = record(repo, tmp_path / "in", 12, size=200_000)
+    with pytest.raises(Stop):
+        ops.push(repo, progress=_stop_after(5 * 200_000))
+    time.sleep(0.2)  # let the hub finish or drop the upload that was cut
+    arrived = len(_hub_media(hub, "film"))
+    assert 1 <= arrived < 12
+    _assert_hub_media_sound(hub, "film")
+    assert hub.catalog_head("film") is None  # no ref before all media arrived
+    result = ops.push(repo)
+    assert result.media.present == arrived
+    assert result.media.objects == 12 - arrived
+    assert hub_fragment_ids(hub.collaboration_path("film")) == set(ids)
+    repo.close()
+
+
+def test_interrupted_pull_resumes_and_never_merges_early(tmp_path: Path, monkeypatch, hub) -> None:
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    a = _client(tmp_path, "a", hub.collaboration_url("film"))
+    ids = record(a, tmp_path / "in", 12, size=200_000)
+    ops.push(a)
+    b = _client(tmp_path, "b", hub.collaboration_url("film"))
+    with pytest.raises(Stop):
+        ops.pull(b, progress=_stop_after(5 * 200_000))
+    assert b.catalog_head() is None and b.fragments() == []
+    have = [oid for oid in a.media_oids(ids) if b.has_media(oid)]
+    assert 1 <= len(have) < 12
+    assert all(sha256_file(b.media_path(oid)) == oid for oid in have)
+    result = ops.pull(b)
+    assert result.media.objects == 12 - len(have)
+    assert {f.id for f in b.fragments()} == set(ids)
+    a.close()
+    b.close()
+
+
+def _big_client(tmp_path: Path, name: str, url: str, count: int, size: int) -> Repo:
+    repo = _client(tmp_path, name, url)
+    paths = [noise_wav(tmp_path / f"in-{name}" / f"{i}.wav", size, seed=i + 1000 * len(name)) for i in range(count)]
+    repo.record([FragmentSpec(p) for p in paths])
+    return repo
+
+
+def _kill_when(proc: subprocess.Popen[bytes], ready, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        if ready():
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.002)
+    proc.kill()
+    return False
+
+
+def _spawn(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "hitrec", *args], cwd=cwd, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+def test_killed_push_and_killed_pull_resume(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    env = user_env(*ADA, hub.tokens["ada"])
+    set_env(monkeypatch, env)
+    url = hub.collaboration_url("film")
+    count, size = 12, 12 << 20
+    a = _big_client(tmp_path, "a", url, count, size)
+    ids = {f.id for f in a.fragments()}
+    a.close()
+
+    proc = _spawn(["push"], tmp_path / "a", env)
+    killed = _kill_when(proc, lambda: len(_hub_media(hub, "film")) >= 2)
+    assert killed, "the push finished before it could be killed"
+    time.sleep(0.3)
+    _assert_hub_media_sound(hub, "film")
+    assert hub.catalog_head("film") is None
+    arrived = len(_hub_media(hub, "film"))
+    a = Repo(tmp_path / "a")
+    result = ops.push(a)
+    assert result.media.present >= arrived and result.media.objects == count - result.media.present
+    assert hub_fragment_ids(hub.collaboration_path("film")) == ids
+    a.close()
+
+    b = _client(tmp_path, "b", url)
+    b.close()
+    proc = _spawn(["pull"], tmp_path / "b", env)
+    objects = tmp_path / "b" / ".hitrec" / "lfs" / "objects"
+    killed = _kill_when(proc, lambda: sum(1 for p in objects.rglob("*") if p.is_file()) >= 2)
+    assert killed, "the pull finished before it could be killed"
+    b = Repo(tmp_path / "b")
+    assert b.catalog_head() is None  # the catalog never points at absent media
+    have = [p for p in objects.rglob("*") if p.is_file()]
+    assert all(sha256_file(p) == p.name for p in have)
+    result = ops.pull(b)
+    assert result.media.objects <= count - len(have)
+    assert {f.id for f in b.fragments()} == ids
+    assert run_hitrec("fsck", cwd=tmp_path / "b").returncode == 0
+    b.close()
+
+
+def test_hub_gone_mid_push_then_back(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "hub"
+    first = HubProcess(root).start()
+    token = first.add_user("ada", ADA[1])
+    set_env(monkeypatch, user_env(*ADA, token))
+    repo = _client(tmp_path, "a", first.collaboration_url("film"))
+    ids = record(repo, tmp_path / "in", 8, size=100_000)
+    stopped = [False]
+
+    def cut(advance: float = 0, total: float | None = None, description: str | None = None) -> None:
+        if advance and not stopped[0]:
+            stopped[0] = True
+            assert first.proc is not None
+            first.proc.kill()  # the connection drops mid-upload
+            first.proc.wait()
+
+    with pytest.raises(SyncError) as info:
+        ops.push(repo, progress=cut)
+    assert token not in str(info.value)
+    first.stop()
+    first.log_path.unlink()  # the next hub logs its own URL there
+    with HubProcess(root) as second:
+        add_remote(repo.git_dir, "origin", second.collaboration_url("film"), replace=True)
+        result = ops.push(repo)
+        assert result.media.objects + result.media.present == 8
+        assert hub_fragment_ids(second.collaboration_path("film")) == set(ids)
+    repo.close()
+
+
+def test_concurrent_pushes_from_two_processes_both_land(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    bob_token = hub.add_user("bob", BOB[1])
+    url = hub.collaboration_url("film")
+    envs = {"ada": user_env(*ADA, hub.tokens["ada"]), "bob": user_env(*BOB, bob_token)}
+    ids: dict[str, set[str]] = {}
+    for name, env in envs.items():
+        set_env(monkeypatch, env)
+        repo = _client(tmp_path, name, url)
+        ids[name] = set(record(repo, tmp_path / f"in-{name}", 6, prefix=name))
+        repo.close()
+    for round_ in range(2):
+        procs = {name: subprocess.Popen([sys.executable, "-m", "hitrec", "push", "--json"], cwd=tmp_path / name,
+                                        env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for name, env in envs.items()}
+        for name, proc in procs.items():
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, (name, err.decode())
+        if round_ == 0:
+            for name, env in envs.items():  # more work on both sides, pushed at once again
+                set_env(monkeypatch, env)
+                repo = Repo(tmp_path / name)
+                ids[name] |= set(record(repo, tmp_path / f"in2-{name}", 3, prefix=name + "2"))
+                repo.close()
+    everyone = ids["ada"] | ids["bob"]
+    assert hub_fragment_ids(hub.collaboration_path("film")) == everyone
+    for name, env in envs.items():
+        done = run_hitrec("pull", "--json", cwd=tmp_path / name, env=env)
+        assert done.returncode == 0, done.stderr
+        repo = Repo(tmp_path / name)
+        assert {f.id for f in repo.fragments()} == everyone
+        repo.close()
