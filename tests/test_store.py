@@ -115,6 +115,10 @@ def test_batch_is_one_pack(project: Path) -> None:
     packs = list((repo.git_dir / "objects" / "pack").glob("*.pack"))
     assert len(packs) == 1
     assert len(repo.fragments()) == 50
+    # git itself accepts the pack and its index
+    git(repo, "verify-pack", str(packs[0].with_suffix(".idx")))
+    git(repo, "fsck", "--strict", "--no-dangling")
+    assert len(git(repo, "log", "--format=%H", "main").split()) == 51  # 50 fragments + 1 catalog commit
 
 
 def test_merge_catalog_is_a_union(tmp_path: Path) -> None:
