@@ -9,7 +9,7 @@ import typer
 
 from hitrec.cli.app import app
 from hitrec.cli.common import describe_media, open_repo
-from hitrec.cli.output import console, print_json, progress, warn
+from hitrec.cli.output import console, print_json, print_json_lines, progress, warn
 from hitrec.store import Fragment
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
@@ -78,10 +78,10 @@ def log(
 ) -> None:
     """List fragments, newest first."""
     with open_repo() as repo:
+        if json_:
+            print_json_lines(repo.fragments_json(author=author, kind=kind, tag=tag, project=project, limit=limit))
+            return
         fragments = repo.fragments(author=author, kind=kind, tag=tag, project=project, limit=limit)
-    if json_:
-        print_json([f.to_json() for f in fragments])
-        return
     if not fragments:
         console.print("[dim]no fragments[/]")
         return

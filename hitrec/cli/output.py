@@ -32,7 +32,15 @@ err_console: Console = _LazyConsole(stderr=True, highlight=False)  # type: ignor
 
 
 def print_json(data: Any) -> None:
+    if isinstance(data, list):  # one item a line: the C encoder (indent= would use the slow Python one)
+        print_json_lines([json.dumps(item, ensure_ascii=False, default=str) for item in data])
+        return
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def print_json_lines(documents: list[str]) -> None:
+    """A JSON array of already-encoded documents, one a line."""
+    sys.stdout.write("[\n  " + ",\n  ".join(documents) + "\n]\n" if documents else "[]\n")
 
 
 def error(message: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from hitrec.store.model import Fragment, MediaInfo, Person
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fragments (
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS fragments (
     project TEXT,
     oid TEXT NOT NULL,
     has_timeline INTEGER NOT NULL,
-    media TEXT NOT NULL
+    media TEXT NOT NULL,
+    doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fragments_oid ON fragments (oid);
 CREATE INDEX IF NOT EXISTS fragments_created ON fragments (created);
@@ -49,6 +50,12 @@ class Index:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        if self._stored_schema() not in (None, SCHEMA_VERSION):  # an index from another hitrec: start over
+            self.db.executescript("DROP TABLE fragments; DROP TABLE edges; DROP TABLE meta;" + SCHEMA)
+
+    def _stored_schema(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        return row[0] if row else None
 
     def close(self) -> None:
         self.db.close()
@@ -89,10 +96,11 @@ class Index:
                 f.id, f.kind, f.title, f.author.name, f.author.email, int(f.created.timestamp()),
                 int(offset.total_seconds()) if offset else 0, " ".join(f.parents), json.dumps(list(f.tags)),
                 f.license, f.project, f.media.oid, int(f.has_timeline), json.dumps(f.media.to_json()),
+                json.dumps(f.to_json(), ensure_ascii=False),
             ))
             edges.extend((f.id, p) for p in f.parents)
-        self.db.executemany(f"INSERT OR REPLACE INTO fragments ({COLUMNS}) VALUES "
-                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.db.executemany(f"INSERT OR REPLACE INTO fragments ({COLUMNS}, doc) VALUES "
+                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.db.executemany("INSERT INTO edges VALUES (?, ?)", edges)
 
     # --- queries -------------------------------------------------------------------------------
@@ -124,27 +132,39 @@ class Index:
 
     def query(self, *, author: str | None = None, kind: str | None = None, tag: str | None = None,
               project: str | None = None, limit: int | None = None) -> list[Fragment]:
-        where: list[str] = []
-        args: list[Any] = []
-        if author:
-            where.append("(author_email = ? OR author_name LIKE ? ESCAPE '\\')")
-            args += [author, "%" + author.replace("%", "\\%").replace("_", "\\_") + "%"]
-        if kind:
-            where.append("kind = ?")
-            args.append(kind)
-        if tag:
-            where.append("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = ?)")
-            args.append(tag)
-        if project:
-            where.append("project = ?")
-            args.append(project)
-        sql = f"SELECT {COLUMNS} FROM fragments"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created DESC, rowid DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
+        sql, args = _select(COLUMNS, author=author, kind=kind, tag=tag, project=project, limit=limit)
         return [_fragment(row) for row in self.db.execute(sql, args)]
+
+    def query_json(self, *, author: str | None = None, kind: str | None = None, tag: str | None = None,
+                   project: str | None = None, limit: int | None = None) -> list[str]:
+        """The same fragments as ``query``, as stored JSON documents (fast listing)."""
+        sql, args = _select("doc", author=author, kind=kind, tag=tag, project=project, limit=limit)
+        return [row[0] for row in self.db.execute(sql, args)]
+
+
+def _select(columns: str, *, author: str | None, kind: str | None, tag: str | None, project: str | None,
+            limit: int | None) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    if author:
+        where.append("(author_email = ? OR author_name LIKE ? ESCAPE '\\')")
+        args += [author, "%" + author.replace("%", "\\%").replace("_", "\\_") + "%"]
+    if kind:
+        where.append("kind = ?")
+        args.append(kind)
+    if tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(tags) WHERE json_each.value = ?)")
+        args.append(tag)
+    if project:
+        where.append("project = ?")
+        args.append(project)
+    sql = f"SELECT {columns} FROM fragments"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY created DESC, rowid DESC"
+    if limit:
+        sql += f" LIMIT {int(limit)}"
+    return sql, args
 
 
 def _fragment(row: Sequence[Any]) -> Fragment:
