@@ -1,0 +1,288 @@
+"""The ``credits`` operation on a repo, and its result as data: JSON, rows, CSV, Markdown, an end roll.
+
+Nothing here prints; the CLI renders what these functions return.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from hitrec.credits.explain import DEFAULT_MAX_PATHS, Explanation, explain
+from hitrec.credits.graph import RepoGraph, rules_from_config
+from hitrec.credits.mailmap import Mailmap
+from hitrec.credits.payouts import DEFAULT_COMMUNITY_SHARE, Payouts, compute_payouts
+from hitrec.credits.shares import ContributorShare, Progress, Shares, compute_shares
+
+if TYPE_CHECKING:
+    from hitrec.store import Repo
+
+FORMATS = ("table", "json", "csv", "markdown", "roll")
+
+
+@dataclass
+class CreditsReport:
+    shares: Shares
+    payouts: Payouts | None = None
+    explanation: Explanation | None = None
+    rule_sources: dict[str, str] = field(default_factory=dict)  # rule -> "config" | "default"
+
+    def payout_of(self, cid: str) -> Any:
+        if self.payouts is None:
+            return None
+        return next((p for p in self.payouts.payouts if p.contributor == cid), None)
+
+
+def mailmap_of(repo: Repo) -> Mailmap:
+    return Mailmap.load(repo.git_dir / "mailmap")
+
+
+def credits(repo: Repo, piece: str, *, profit: str | None = None,
+            community_share: str | None = None, currency: str = "USD", explain_who: str | None = None,
+            max_paths: int = DEFAULT_MAX_PATHS, progress: Progress | None = None) -> CreditsReport:
+    """Shares of ``piece`` for every contributor, with payouts of ``profit`` and an explanation."""
+    from hitrec.credits.payouts import minor_units, parse_amount, parse_share
+
+    # check the options before reading the lineage, so a typo fails fast
+    if profit is not None:
+        parse_amount(profit, minor_units(currency))
+    if community_share is not None:
+        parse_share(community_share)
+    rules = rules_from_config(repo)
+    sources = {name: "config" if repo.config_get(f"credits.{name}") not in (None, "") else "default"
+               for name in ("editor_share", "derivative_share")}
+    mailmap = mailmap_of(repo)
+    shares = compute_shares(RepoGraph(repo), piece, rules, mailmap, progress)
+    report = CreditsReport(shares, rule_sources=sources)
+    if profit is not None:
+        report.payouts = compute_payouts(shares, profit, community_share or DEFAULT_COMMUNITY_SHARE,
+                                         currency)
+    if explain_who is not None:
+        report.explanation = explain(shares, explain_who, mailmap, max_paths)
+    return report
+
+
+# --- numbers as text --------------------------------------------------------------------------------
+
+
+def percent(share: Fraction, digits: int = 2) -> str:
+    """``Fraction(1, 3)`` -> ``"33.33"`` (rounded half to even, exactly)."""
+    value = round(share * 100, digits)
+    whole, frac = divmod(abs(value.numerator) * 10**digits // value.denominator, 10**digits)
+    sign = "-" if value < 0 else ""
+    return f"{sign}{whole}.{frac:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def seconds_text(seconds: float) -> str:
+    return f"{seconds:.1f}"
+
+
+def fraction_text(value: Fraction) -> str:
+    return str(value)
+
+
+# --- JSON -------------------------------------------------------------------------------------------
+
+
+def to_json(report: CreditsReport, fragments_per_contributor: int | None = None) -> dict[str, Any]:
+    shares = report.shares
+    piece = shares.piece
+    data: dict[str, Any] = {
+        "piece": {"id": piece.id, "title": piece.title, "role": piece.role,
+                  "author": {"name": piece.author.name, "email": piece.author.email},
+                  "seconds": round(shares.seconds, 3)},
+        "rules": {
+            "editor_share": str(shares.rules.editor_share),
+            "derivative_share": str(shares.rules.derivative_share),
+            "source": dict(report.rule_sources),
+            "overrides": {fid: str(v) for fid, v in shares.overrides.items()},
+        },
+        "editor": shares.editor,
+        "fragments_reached": shares.fragments_reached,
+        "contributors": [],
+    }
+    for c in shares.contributors:
+        entry: dict[str, Any] = {
+            "id": c.id, "name": c.name, "email": c.email,
+            "share": str(c.share), "percent": percent(c.share, 4),
+            "seconds": round(c.seconds, 3),
+            "fragments": [
+                {"id": f.id, "title": f.title, "kind": f.kind, "role": f.role, "share": str(f.kept),
+                 "reached": str(f.flow), "seconds": round(f.seconds, 3)}
+                for f in c.fragments[:fragments_per_contributor]
+            ],
+        }
+        payout = report.payout_of(c.id)
+        if payout is not None:
+            entry["payout"] = {"amount": payout.amount, "cents": payout.cents}
+        data["contributors"].append(entry)
+    if report.payouts is not None:
+        p = report.payouts
+        data["payouts"] = {"currency": p.currency, "profit": p.profit, "community_share": p.community_share,
+                           "pool": p.pool, "pool_cents": p.pool_cents, "company": p.company,
+                           "rounding": "largest remainder, ties by contributor id"}
+    if report.explanation is not None:
+        data["explain"] = explanation_json(report.explanation)
+    return data
+
+
+def explanation_json(explanation: Explanation) -> dict[str, Any]:
+    c = explanation.contributor
+    return {
+        "contributor": {"id": c.id, "name": c.name, "email": c.email},
+        "share": str(c.share),
+        "total_paths": explanation.total_paths,
+        "paths": [
+            {"steps": [{"fragment": s.fragment, "title": s.title, "author": s.author,
+                        "factor": str(s.factor), "why": s.why} for s in p.steps],
+             "fragment": p.fragment, "title": p.title, "keeps": str(p.keeps), "why": p.why,
+             "value": str(p.value)}
+            for p in explanation.paths
+        ],
+        "shown_value": str(explanation.shown_value),
+    }
+
+
+# --- rows: table, CSV, Markdown ----------------------------------------------------------------------
+
+
+def _fragment_list(c: ContributorShare, limit: int) -> str:
+    names = [f"{f.id[:7]} {f.title}".strip() for f in c.fragments[:limit]]
+    if len(c.fragments) > limit:
+        names.append(f"+{len(c.fragments) - limit} more")
+    return ", ".join(names)
+
+
+def rows(report: CreditsReport, fragment_limit: int = 3) -> tuple[list[str], list[list[str]]]:
+    headers = ["contributor", "share %", "fragments", "seconds"]
+    if report.payouts is not None:
+        headers.append(f"payout {report.payouts.currency}")
+    body = []
+    for c in report.shares.contributors:
+        row = [f"{c.name} <{c.email}>", percent(c.share), f"{len(c.fragments)}: {_fragment_list(c, fragment_limit)}",
+               seconds_text(c.seconds)]
+        if report.payouts is not None:
+            row.append(report.payout_of(c.id).amount)
+        body.append(row)
+    return headers, body
+
+
+def summary_lines(report: CreditsReport) -> list[str]:
+    """What the result rests on: the piece, the rules and where they come from, the payout pool."""
+    shares = report.shares
+    piece = shares.piece
+    rules = shares.rules
+    src = report.rule_sources
+    lines = [
+        f"{piece.title or piece.id[:10]} ({piece.id[:10]}, {piece.role} by {piece.author.name}): "
+        f"{len(shares.contributors)} contributors, {shares.fragments_reached} fragments, "
+        f"{shares.seconds:.1f} s",
+        f"rules: editor_share {rules.editor_share} ({src.get('editor_share', 'default')}), "
+        f"derivative_share {rules.derivative_share} ({src.get('derivative_share', 'default')})",
+    ]
+    if shares.overrides:
+        shown = ", ".join(f"{fid[:7]} -> {v}" for fid, v in list(shares.overrides.items())[:5])
+        more = f" and {len(shares.overrides) - 5} more" if len(shares.overrides) > 5 else ""
+        lines.append(f"timelines overriding editor_share: {shown}{more}")
+    if report.payouts is not None:
+        p = report.payouts
+        lines.append(f"profit {p.profit} {p.currency} x community share {p.community_share} = pool {p.pool} "
+                     f"{p.currency}; the company keeps {p.company} {p.currency}")
+    return lines
+
+
+def to_csv(report: CreditsReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    headers = ["contributor_id", "name", "email", "share", "percent", "seconds", "fragments"]
+    if report.payouts is not None:
+        headers += ["payout", "currency"]
+    writer.writerow(headers)
+    for c in report.shares.contributors:
+        row = [c.id, c.name, c.email, str(c.share), percent(c.share, 4), f"{c.seconds:.3f}",
+               " ".join(f.id for f in c.fragments)]
+        if report.payouts is not None:
+            row += [report.payout_of(c.id).amount, report.payouts.currency]
+        writer.writerow(row)
+    return out.getvalue()
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_markdown(report: CreditsReport) -> str:
+    headers, body = rows(report)
+    lines = [f"# Credits: {_md(report.shares.piece.title or report.shares.piece.id)}", ""]
+    lines += [_md(line) + "  " for line in summary_lines(report)]
+    lines += ["", "| " + " | ".join(headers) + " |",
+              "|" + "|".join(["---", "---:", "---", "---:"] + (["---:"] if report.payouts else [])) + "|"]
+    lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+# --- the end roll ------------------------------------------------------------------------------------
+
+_ROLE_WORDS = {"remix": "edit", "derivative": "derivative"}
+
+
+def _contribution(fragment: Any) -> str:
+    title = fragment.title or fragment.id[:7]
+    kind = _ROLE_WORDS.get(fragment.role, fragment.kind)
+    return f"{title} ({kind})"
+
+
+def roll(report: CreditsReport, limit: int = 6) -> str:
+    """End credits: the title, "Edited by" the piece's editor, then each contributor and what they gave."""
+    shares = report.shares
+    piece = shares.piece
+    editor = next((c for c in shares.contributors if c.id == shares.editor), None)
+    lines = [piece.title or piece.id[:10], "", "Edited by", editor.name if editor else piece.author.name]
+    others = []
+    for c in shares.contributors:
+        fragments = [f for f in c.fragments if f.id != piece.id]
+        if not fragments:
+            continue
+        what = ", ".join(_contribution(f) for f in fragments[:limit])
+        if len(fragments) > limit:
+            what += f" and {len(fragments) - limit} more"
+        others.append(f"{c.name} - {what}")
+    if others:
+        lines += ["", "With contributions by", *others]
+    if report.payouts is not None:
+        p = report.payouts
+        part = percent(Fraction(p.community_share), 2).rstrip("0").rstrip(".")
+        lines += ["", f"{part}% of the profit is shared among the {len(shares.contributors)} contributors"]
+    return "\n".join(lines) + "\n"
+
+
+# --- --explain as text -------------------------------------------------------------------------------
+
+
+def explanation_lines(explanation: Explanation) -> list[str]:
+    """Each path as lines a person can check with a pencil: factor by factor, then the product."""
+    c = explanation.contributor
+    lines = [f"How {c.name} <{c.email}> gets {c.share} ({percent(c.share)}%) of the piece: "
+             f"{explanation.total_paths} path{'s' if explanation.total_paths != 1 else ''}"]
+    for number, path in enumerate(explanation.paths, 1):
+        lines.append("")
+        lines.append(f"path {number}: {path.value} ({percent(path.value)}%)")
+        for step in path.steps:
+            title = f" {step.title!r}" if step.title else ""
+            lines.append(f"  {step.fragment[:10]}{title} by {step.author}: x {step.factor}  ({step.why})")
+        title = f" {path.title!r}" if path.title else ""
+        lines.append(f"  {path.fragment[:10]}{title} by {c.name}: keeps {path.keeps}  ({path.why})")
+        factors = " x ".join([str(s.factor) for s in path.steps] + [str(path.keeps)])
+        lines.append(f"  = {factors} = {path.value}")
+    lines.append("")
+    if explanation.complete:
+        check = "=" if explanation.shown_value == c.share else "!="
+        lines.append(f"sum of the {len(explanation.paths)} paths: {explanation.shown_value} {check} "
+                     f"share {c.share}")
+    else:
+        lines.append(f"showing {len(explanation.paths)} of {explanation.total_paths} paths, worth "
+                     f"{explanation.shown_value} of the share {c.share}; use --max-paths to see more")
+    return lines

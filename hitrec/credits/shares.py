@@ -1,0 +1,447 @@
+"""Contributor shares of a piece: its value (1) flows down the lineage, exactly, once per node.
+
+Each fragment keeps part of the value that reaches it for its author and passes the rest to its sources:
+
+- an original keeps all of it;
+- a remix keeps ``editor_share`` (its timeline's override, else the rule) for its editor and splits the
+  rest among its clips in proportion to their use (weight, else seconds); text clips are the editor's;
+  a timeline whose clips have no use at all leaves everything with the editor;
+- a derivative keeps ``derivative_share`` and splits the rest evenly among its parents.
+
+The nodes are visited in topological order (a fragment after every fragment that uses it), so the value
+reaching a fragment is summed from all its users before it is passed on: a diamond costs one visit per
+node and one step per edge, never one per path. Arithmetic is exact (integers over one common
+denominator, results as ``Fraction``): the shares sum to exactly 1.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import gcd
+
+from hitrec.credits.graph import CreditRules, LineageGraph, Node
+from hitrec.credits.mailmap import Mailmap
+from hitrec.errors import CreditsError
+from hitrec.store.model import Person
+
+Progress = Callable[..., None]
+
+
+# A step passes value from fragment ``v`` to one of its sources: ``(source, num, part)`` means
+# ``num / den[v]`` of the value reaching ``v``; ``part`` is the part of v's output the source fills
+# (its clips' seconds over the remix's length; 1 for a derivative's parent). Fragments are numbered in
+# the order they were read (the piece is 0); plain tuples and lists, as a lineage can be large.
+Step = tuple[int, int, float]
+
+
+@dataclass(slots=True)
+class Lineage:
+    """The part of a lineage that a piece reaches: each fragment's keep-share and steps, as integers.
+
+    Fragment ``i`` passes ``num / den[i]`` of the value reaching it along each step and keeps
+    ``keep[i] / den[i]`` for its author; ``keep[i] + sum(nums) == den[i]`` exactly.
+    """
+
+    nodes: list[Node]  # nodes[0] is the piece
+    index: dict[str, int]  # fragment id -> number
+    steps: list[list[Step]]
+    den: list[int]
+    keep: list[int]
+    shares_used: list[Fraction | None]  # editor_share / derivative_share applied at each fragment
+    order: list[int]  # topological, in waves: every fragment after all fragments that use it
+    waves: list[int]  # where each wave starts in ``order``; a wave's index = longest path from the piece
+    rules: CreditRules
+
+    @property
+    def piece(self) -> Node:
+        return self.nodes[0]
+
+    @property
+    def edges(self) -> int:
+        return sum(len(s) for s in self.steps)
+
+    def factor(self, i: int, step: Step) -> Fraction:
+        return Fraction(step[1], self.den[i])
+
+    def keeps(self, i: int) -> Fraction:
+        return Fraction(self.keep[i], self.den[i])
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentCredit:
+    id: str
+    title: str
+    kind: str
+    role: str  # original | remix | derivative
+    flow_num: int  # flow = flow_num / scale: the part of the piece's value reaching this fragment
+    kept_num: int  # kept = kept_num / scale: what its author keeps of the piece's value through it
+    scale: int
+    seconds: float  # how long it is on screen or heard in the piece
+
+    @property
+    def flow(self) -> Fraction:
+        return Fraction(self.flow_num, self.scale)
+
+    @property
+    def kept(self) -> Fraction:
+        return Fraction(self.kept_num, self.scale)
+
+
+@dataclass(slots=True)
+class ContributorShare:
+    id: str  # the canonical e-mail, lowercased: how a contributor is known
+    name: str
+    email: str
+    share: Fraction
+    seconds: float  # how long their fragments are on screen or heard in the piece, summed
+    fragments: list[FragmentCredit] = field(default_factory=list)  # most kept first
+
+
+@dataclass(slots=True)
+class Shares:
+    lineage: Lineage
+    contributors: list[ContributorShare]  # largest share first, ties by id
+    editor: str  # contributor id of the piece's author
+    seconds: float  # the piece's length in seconds (0 for a still)
+    fragments_reached: int
+    overrides: dict[str, Fraction]  # fragments reached whose timeline overrides editor_share
+
+    @property
+    def piece(self) -> Node:
+        return self.lineage.nodes[0]
+
+    @property
+    def rules(self) -> CreditRules:
+        return self.lineage.rules
+
+    def contributor(self, cid: str) -> ContributorShare:
+        for c in self.contributors:
+            if c.id == cid:
+                return c
+        raise KeyError(cid)
+
+
+def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
+                  progress: Progress | None = None) -> Lineage:
+    """Read every fragment ``piece`` reaches and order them; a missing fragment is an error naming it."""
+    piece_id = graph.resolve(piece)
+    root = graph.get(piece_id)
+    if root is None:
+        raise CreditsError(f"fragment {piece_id} is not in this repo")
+    nodes: list[Node] = [root]
+    index: dict[str, int] = {piece_id: 0}
+    steps: list[list[Step]] = [[]]
+    den: list[int] = [1]
+    keep: list[int] = [1]
+    used: list[Fraction | None] = [None]
+    indegree: list[int] = [0]
+    stack = [0]
+    get = graph.get
+    split = _split
+    while stack:
+        i = stack.pop()
+        node = nodes[i]
+        raw, keep[i], den[i], used[i] = split(node, rules)
+        mine = steps[i]
+        for sid, num, part in raw:
+            j = index.get(sid)
+            if j is None:
+                child = get(sid)
+                if child is None:
+                    raise CreditsError(_missing(node, sid))
+                j = index[sid] = len(nodes)
+                nodes.append(child)
+                steps.append([])
+                den.append(1)
+                keep.append(1)
+                used.append(None)
+                indegree.append(0)
+                stack.append(j)
+            indegree[j] += 1
+            mine.append((j, num, part))
+        if progress is not None and len(nodes) % 4096 == 0:
+            progress(0, description=f"reading lineage ({len(nodes)} fragments)")
+    order, waves = _topological(steps, indegree)
+    return Lineage(nodes, index, steps, den, keep, used, order, waves, rules)
+
+
+def _missing(user: Node, sid: str) -> str:
+    what = "timeline of remix" if user.timeline is not None else "derivative"
+    title = f" ({user.title!r})" if user.title else ""
+    return (f"the {what} {user.id[:10]}{title} uses fragment {sid}, which is not in this repo; "
+            "fetch it with `hitrec pull` (or record it), then run credits again")
+
+
+def _split(node: Node, rules: CreditRules) -> tuple[list[tuple[str, int, float]], int, int, Fraction | None]:
+    """How a fragment divides the value reaching it: (steps, keep, den, the share rule it applied)."""
+    timeline = node.timeline
+    if timeline is not None:
+        editor = timeline.editor_share if timeline.editor_share is not None else rules.editor_share
+        clips = timeline.clips
+        common = 1  # a common denominator of all uses, so uses become integers
+        for clip in clips:
+            d = clip.use.denominator
+            if common % d:
+                common = common // gcd(common, d) * d
+        uses: dict[str, list] = {}
+        text = 0
+        length = 0.0
+        for clip in clips:
+            use = clip.use
+            u = use.numerator * (common // use.denominator)
+            seconds = clip.seconds
+            end = clip.at + seconds
+            if end > length:
+                length = end
+            fid = clip.fragment
+            if fid is None:
+                text += u
+                continue
+            entry = uses.get(fid)
+            if entry is None:
+                uses[fid] = [u, seconds]
+            else:
+                entry[0] += u
+                entry[1] += seconds
+        inverse = 1.0 / length if length > 0 else 0.0
+        total = text
+        for entry in uses.values():
+            total += entry[0]
+        if total == 0:  # nothing has any use: everything stays with the editor
+            return [(s, 0, sec * inverse) for s, (_, sec) in uses.items()], 1, 1, editor
+        en, ed = editor.numerator, editor.denominator
+        rest = ed - en
+        den = ed * total
+        keep = en * total + rest * text
+        g = gcd(den, keep, rest * gcd(*(u for u, _ in uses.values())))
+        if g > 1:
+            keep //= g
+            den //= g
+        return [(s, rest * u // g, sec * inverse) for s, (u, sec) in uses.items()], keep, den, editor
+    if node.parents:
+        parents = list(dict.fromkeys(node.parents))
+        share = rules.derivative_share
+        k = len(parents)
+        dn, dd = share.numerator, share.denominator
+        g = gcd(dd * k, dn * k, dd - dn)
+        each = (dd - dn) // g
+        return [(p, each, 1.0) for p in parents], dn * k // g, dd * k // g, share
+    return [], 1, 1, None
+
+
+def _topological(steps: list[list[Step]], indegree: list[int]) -> tuple[list[int], list[int]]:
+    """Kahn's algorithm in waves: wave ``k`` holds the fragments whose longest path from the piece is k."""
+    if indegree[0]:
+        raise CreditsError("the lineage loops back to the piece; a fragment cannot remix itself")
+    order = [0]
+    waves = [0]
+    start = 0
+    while start < len(order):
+        end = len(order)
+        for i in order[start:end]:
+            for j, _, _ in steps[i]:
+                left = indegree[j] - 1
+                indegree[j] = left
+                if left == 0:
+                    order.append(j)
+        start = end
+        if start < len(order):
+            waves.append(start)
+    if len(order) != len(steps):
+        raise CreditsError("the lineage has a loop: a fragment is, through others, a remix of itself")
+    return order, waves
+
+
+@dataclass(slots=True)
+class Flows:
+    """The exact part of the piece's value reaching each fragment, over one common denominator."""
+
+    scale: int
+    flow: list[int]  # fragment i receives flow[i] / scale of the piece's value
+    kept: list[int]  # and its author keeps kept[i] / scale of it
+    seconds: list[float]  # how long fragment i is on screen or heard in the piece
+
+
+def flows(lineage: Lineage) -> Flows:
+    """Push the piece's value down the lineage as integers over one common denominator ``scale``.
+
+    ``scale`` (see ``common_scale``) makes ``scale * flow(i) / den[i]`` whole for every fragment, so
+    each fragment costs one exact division and each edge one small product and an addition.
+
+    Seconds ride along: the piece counts its whole length; a source of a remix counts the seconds its
+    clips last in the remix, scaled by how much of the remix the piece shows; a derivative's parents
+    count as long as it.
+    """
+    scale = common_scale(lineage)
+    n = len(lineage.nodes)
+    den, keep, steps = lineage.den, lineage.keep, lineage.steps
+    piece = lineage.nodes[0]
+    flow = [0] * n
+    kept = [0] * n
+    seconds = [0.0] * n
+    flow[0] = scale
+    seconds[0] = piece.timeline.length if piece.timeline is not None else (piece.duration or 0.0)
+    for i in lineage.order:
+        per, rem = divmod(flow[i], den[i])
+        if rem:  # cannot happen (see common_scale); refuse rather than round
+            raise CreditsError(f"internal error: inexact flow at {lineage.nodes[i].id}; please report it")
+        kept[i] = per * keep[i]
+        here = seconds[i]
+        for j, num, part in steps[i]:
+            flow[j] += per * num
+            seconds[j] += here * part
+    return Flows(scale, flow, kept, seconds)
+
+
+def common_scale(lineage: Lineage) -> int:
+    """An integer ``D`` such that ``D * flow(i) / den[i]`` is whole for every fragment ``i``.
+
+    The value reaching ``i`` is a sum over paths of products of ``num/den`` factors, so ``D`` = the
+    product, over each factor ``a`` of the dens, of ``a`` to the most times it divides the dens along
+    one path: a longest-path computation per factor, vectorised over the waves of the DAG. The ``a`` are
+    primes under 1000 plus whatever cofactor is left (any atoms are correct; primes keep ``D`` small).
+    An atom not tracked is bounded by the sum of its exponents over all fragments (a path visits each
+    fragment once).
+    """
+    counts: dict[int, int] = {}
+    for d in lineage.den:
+        counts[d] = counts.get(d, 0) + 1
+    atoms = _factorizations(counts)
+    present: dict[int, int] = {}  # atom -> sum over fragments of its exponent
+    for d, count in counts.items():
+        for atom, e in atoms[d]:
+            present[atom] = present.get(atom, 0) + e * count
+    if len(lineage.nodes) < 64 or len(lineage.waves) < 3:  # small or shallow: the sum bound is fine
+        return _product(present)
+    ranked = sorted(present, key=lambda a: (present[a] * a.bit_length(), a), reverse=True)
+    bound = {a: present[a] for a in ranked[_TRACKED:]}
+    bound.update(_longest_exponents(lineage, atoms, ranked[:_TRACKED]))
+    return _product(bound)
+
+
+_TRACKED = 48
+
+
+def _product(exponents: dict[int, int]) -> int:
+    result = 1
+    for atom, e in exponents.items():
+        result *= atom**e
+    return result
+
+
+_SMALL_PRIMES: list[int] = []
+
+
+def _factorizations(values: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+    if not _SMALL_PRIMES:
+        sieve = bytearray([1]) * 1000
+        for i in range(2, 1000):
+            if sieve[i]:
+                _SMALL_PRIMES.append(i)
+                sieve[i * i::i] = bytearray(len(sieve[i * i::i]))
+    result = {}
+    for value in values:
+        parts = []
+        n = value
+        for p in _SMALL_PRIMES:
+            if p * p > n:
+                break
+            if n % p == 0:
+                e = 0
+                while n % p == 0:
+                    n //= p
+                    e += 1
+                parts.append((p, e))
+        if n > 1:
+            parts.append((n, 1))  # a prime, or a cofactor with no factor under 1000: fine as an atom
+        result[value] = parts
+    return result
+
+
+def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]],
+                       tracked: list[int]) -> dict[int, int]:
+    """For each tracked atom, the most times it divides the dens along one path from the piece."""
+    import numpy as np
+
+    column = {a: j for j, a in enumerate(tracked)}
+    dens = sorted(atoms)
+    den_row = {d: r for r, d in enumerate(dens)}
+    per_den = np.zeros((len(dens), len(tracked)), dtype=np.int32)
+    for d, r in den_row.items():
+        for atom, e in atoms[d]:
+            j = column.get(atom)
+            if j is not None:
+                per_den[r, j] = e
+    n = len(lineage.nodes)
+    own = per_den[np.fromiter(map(den_row.__getitem__, lineage.den), dtype=np.int64, count=n)]
+    order = lineage.order
+    steps = [lineage.steps[i] for i in order]
+    fan = np.fromiter(map(len, steps), dtype=np.int64, count=n)
+    sources = np.fromiter((j for node_steps in steps for j, _, _ in node_steps), dtype=np.int64,
+                          count=int(fan.sum()))
+    users = np.repeat(np.asarray(order, dtype=np.int64), fan)
+    edge_start = np.concatenate(([0], np.cumsum(fan)))
+    before = np.zeros_like(own)  # the most times each atom divides the dens strictly above a fragment
+    bounds = [*lineage.waves, n]
+    for w in range(len(bounds) - 1):  # a wave's users are final once the waves above are done
+        lo, hi = edge_start[bounds[w]], edge_start[bounds[w + 1]]
+        if hi > lo:
+            u = users[lo:hi]
+            np.maximum.at(before, sources[lo:hi], before[u] + own[u])
+    most = (before + own).max(axis=0)
+    return {a: int(most[j]) for a, j in column.items()}
+
+
+def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = None,
+                   mailmap: Mailmap | None = None, progress: Progress | None = None) -> Shares:
+    """Each contributor's exact share of ``piece``, with the fragments that earned it."""
+    rules = rules or CreditRules()
+    lineage = build_lineage(graph, piece, rules, progress)
+    result = flows(lineage)
+    flow, kept, scale, seconds = result.flow, result.kept, result.scale, result.seconds
+    mailmap = mailmap or Mailmap()
+    nodes = lineage.nodes
+    by_author: dict[Person, list[int]] = {}
+    for i in range(len(nodes)):
+        if flow[i]:
+            author = nodes[i].author
+            group = by_author.get(author)
+            if group is None:
+                by_author[author] = [i]
+            else:
+                group.append(i)
+    by_id: dict[str, ContributorShare] = {}
+    kept_sum: dict[str, int] = {}
+    names: dict[str, Counter[str]] = {}
+    for author, members in by_author.items():
+        person = mailmap.canonical(author)
+        cid = (person.email or person.name).lower()
+        entry = by_id.get(cid)
+        if entry is None:
+            entry = by_id[cid] = ContributorShare(cid, person.name, person.email, Fraction(0), 0.0)
+            names[cid] = Counter()
+            kept_sum[cid] = 0
+        names[cid][person.name] += len(members)
+        kept_sum[cid] += sum(kept[i] for i in members)
+        entry.seconds += sum(seconds[i] for i in members)
+        for i in members:
+            node = nodes[i]
+            entry.fragments.append(FragmentCredit(node.id, node.title, node.kind, node.role, flow[i],
+                                                  kept[i], scale, seconds[i]))
+    positive = sorted((cid for cid in by_id if kept_sum[cid]), key=lambda c: (-kept_sum[c], c))
+    for cid in positive:
+        entry = by_id[cid]
+        entry.share = Fraction(kept_sum[cid], scale)
+        # the name used most often, ties by the smallest: independent of the order fragments were read
+        entry.name = min(names[cid].items(), key=lambda item: (-item[1], item[0]))[0]
+        entry.fragments.sort(key=lambda f: (-f.kept_num, -f.flow_num, f.id))
+    editor = mailmap.canonical(nodes[0].author)
+    overrides = {}
+    for i, node in enumerate(nodes):
+        if flow[i] and node.timeline is not None and node.timeline.editor_share is not None:
+            overrides[node.id] = node.timeline.editor_share
+    return Shares(lineage, [by_id[cid] for cid in positive], (editor.email or editor.name).lower(),
+                  seconds[0], sum(1 for f in flow if f), overrides)
