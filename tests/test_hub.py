@@ -377,3 +377,23 @@ def test_health_and_unknown_routes(hub: HubProcess) -> None:
     assert dumb.status_code == 403 and "smart HTTP" in dumb.text
     assert json.loads(httpx.get(hub.collaboration_url("x") + "/info/lfs/locks",
                                 auth=("ada", hub.tokens["ada"])).text)["message"]
+
+
+@pytest.mark.parametrize("size", [8 << 20, (9 << 20) + 123])
+def test_large_uploads_verified_and_whole(hub: HubProcess, size: int) -> None:
+    """Large media takes the O_DIRECT path: aligned blocks plus an unaligned tail."""
+    url = hub.collaboration_url("large")
+    auth = ("ada", hub.tokens["ada"])
+    data = os.urandom(size)
+    oid = hashlib.sha256(data).hexdigest()
+    corrupt = bytearray(data)
+    corrupt[-1] ^= 1
+    assert httpx.put(f"{url}/info/lfs/objects/{oid}", content=bytes(corrupt), auth=auth).status_code == 422
+    assert not hub.media_path("large", oid).exists()
+    pieces = [data[i:i + 700_001] for i in range(0, size, 700_001)]
+    put = httpx.put(f"{url}/info/lfs/objects/{oid}", content=iter(pieces), auth=auth,
+                    headers={"Content-Length": str(size)})
+    assert put.status_code == 200
+    assert sha256_file(hub.media_path("large", oid)) == oid
+    got = httpx.get(f"{url}/info/lfs/objects/{oid}", auth=auth)
+    assert got.content == data

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
 import os
@@ -48,7 +47,7 @@ _OBJECT = re.compile(r"info/lfs/objects/(?P<oid>[^/]+)")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 _RANGE = re.compile(r"bytes=([0-9]+)-")
 _CHUNK = 1 << 20
-_SINK_BATCH = 4 << 20
+_SINK_BATCH = 1 << 20
 GIB = 1 << 30
 
 
@@ -337,7 +336,8 @@ class HubApp:
             raise Reply(413, f"media is larger than this hub's limit of {self.config.max_object_size} bytes",
                         lfs_json=True)
         sink = await asyncio.to_thread(lfs.MediaSink, repo, oid, expected, self.config.max_object_size)
-        pending: asyncio.Future[None] | None = None
+        # Hash and write in the event loop, a batch at a time: measured faster than handing batches
+        # to a thread (the GIL hand-offs cost more than the hashing), and it keeps memory flat.
         buffer: list[bytes] = []
         buffered = 0
         try:
@@ -345,21 +345,13 @@ class HubApp:
                 buffer.append(chunk)
                 buffered += len(chunk)
                 if buffered >= _SINK_BATCH:
-                    if pending is not None:
-                        await pending
-                    pending = asyncio.ensure_future(asyncio.to_thread(sink.write, b"".join(buffer)))
+                    sink.write(buffer)
                     buffer, buffered = [], 0
-            if pending is not None:
-                await pending
-                pending = None
             if buffer:
-                await asyncio.to_thread(sink.write, b"".join(buffer))
+                sink.write(buffer)
             await asyncio.to_thread(sink.finish)
         except BaseException:
-            if pending is not None:
-                with contextlib.suppress(BaseException):  # the first error is the one to report
-                    await pending
-            await asyncio.to_thread(sink.abort)
+            sink.abort()
             raise
         await self._send_bytes(request, 200, b"{}", lfs.LFS_JSON.encode())
 
