@@ -335,7 +335,7 @@ class HubApp:
         if expected is not None and expected > self.config.max_object_size:
             raise Reply(413, f"media is larger than this hub's limit of {self.config.max_object_size} bytes",
                         lfs_json=True)
-        sink = await asyncio.to_thread(lfs.MediaSink, repo, oid, expected, self.config.max_object_size)
+        sink = lfs.MediaSink(repo, oid, expected, self.config.max_object_size)  # an open(): no thread hop
         # Hash and write in the event loop, a batch at a time: measured faster than handing batches
         # to a thread (the GIL hand-offs cost more than the hashing), and it keeps memory flat.
         buffer: list[bytes] = []
