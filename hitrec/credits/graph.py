@@ -228,9 +228,13 @@ def rules_from_config(repo: Repo) -> CreditRules:
     values = {}
     for name, default in (("editor_share", DEFAULT_EDITOR_SHARE),
                           ("derivative_share", DEFAULT_DERIVATIVE_SHARE)):
-        raw = repo.config_get(f"credits.{name}")
+        raw = config_value(repo, f"credits.{name}")
         values[name] = default if raw in (None, "") else parse_share(raw, f"config credits.{name}")
     return CreditRules(**values)
+
+
+def config_value(repo: Repo, key: str) -> str | None:
+    return repo.config_get(key)
 
 
 class RepoGraph:
