@@ -88,8 +88,53 @@ def _describe(fragment: Fragment) -> str:
     return describe_media(fragment)
 
 
+DEMO_TIMELINE = """\
+hitrec: 1
+title: Morgan M. Morgansen's Date With Destiny
+output: {{size: [320, 180], fps: 24, sample_rate: 48000, format: mp4}}
+credits: {{editor_share: 0.2}}
+tracks:
+  - kind: video
+    name: picture
+    clips:
+      - {{fragment: {shot}, from: 0, to: 2.5, mute: true}}
+      - {{fragment: {drawing}, duration: 2, fit: contain, transition: {{type: crossfade, duration: 0.5}}}}
+      - {{fragment: {sky}, to: 2, mute: true, fade_out: 0.5, transition: {{type: crossfade, duration: 0.5}}}}
+  - kind: audio
+    name: voice
+    clips:
+      - {{fragment: {voice}, at: 1, gain: -2, fade_in: 0.1, fade_out: 0.3}}
+  - kind: audio
+    name: music
+    clips:
+      - {{fragment: {chords}, at: 0, duration: 5.5, loop: true, gain: -10, fade_out: 1, duck_under: voice}}
+  - kind: text
+    clips:
+      - {{text: "Morgan M. Morgansen's Date With Destiny", at: 0.2, duration: 2, size: 14, position: bottom,
+         fade_in: 0.3, fade_out: 0.3}}
+"""
+
+
+def remix_piece(state: DemoState) -> None:
+    step("4. The editor remixes them: hitrec remix timeline.yaml")
+    from hitrec.render.ops import remix, verify
+
+    ids = {key: state.fragments[key].short_id for key in ("shot", "drawing", "sky", "voice", "chords")}
+    timeline = state.repo.root / "timeline.yaml"
+    timeline.write_text(DEMO_TIMELINE.format(**ids), encoding="utf-8")
+    result = remix(state.repo, timeline, author=CONTRIBUTORS["editor"])
+    piece = result.fragment
+    state.fragments["piece"] = piece
+    console.print(f"  {CONTRIBUTORS['editor'].name:<12} hitrec remix timeline.yaml -> [bold]{piece.short_id}[/] "
+                  f"{piece.kind} {_describe(piece)}")
+    console.print(f"  {'':<12} remix of {', '.join(p[:10] for p in piece.parents)}; licence {piece.license}")
+    checked = verify(state.repo, piece.id)
+    console.print(f"  {'':<12} hitrec verify {piece.short_id} -> "
+                  + ("re-renders to identical bytes" if checked.ok else "[red]MISMATCH[/]"))
+
+
 # Steps in order. Later capabilities (remix, credits, hub) add their step functions to this list.
-STEPS = [contribute, show_log, show_lineage]
+STEPS = [contribute, show_log, show_lineage, remix_piece]
 
 
 @app.command()

@@ -140,8 +140,11 @@ def prepare_remix(resolver: Resolver, timeline_path: Path, title: str | None = N
 
 
 def remix(repo: Any, timeline_path: Path, title: str | None = None, dry_run: bool = False,
-          progress: ProgressFn | None = None, engine: str = "ffmpeg") -> RemixResult:
-    """Render a timeline and record the result as a fragment whose parents are the fragments it uses."""
+          progress: ProgressFn | None = None, engine: str = "ffmpeg", author: Any = None) -> RemixResult:
+    """Render a timeline and record the result as a fragment whose parents are the fragments it uses.
+
+    ``author`` (a Person) defaults to the repo's identity: the editor who made the remix.
+    """
     from hitrec.store import FragmentSpec
 
     result = prepare_remix(RepoResolver(repo), timeline_path, title)
@@ -151,7 +154,7 @@ def remix(repo: Any, timeline_path: Path, title: str | None = None, dry_run: boo
         media = Path(work) / f"{slugify(result.title)}.{result.plan.format}"
         render_plan(result.plan, media, progress, engine)
         spec = FragmentSpec(path=media, title=result.title, parents=result.parents, license=result.license,
-                            extra_files={"timeline.yaml": result.normalized})
+                            extra_files={"timeline.yaml": result.normalized}, author=author)
         try:
             (fragment,) = repo.record([spec])
         except DuplicateMediaError as exc:
