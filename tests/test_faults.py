@@ -146,3 +146,27 @@ def test_fsck_finds_flipped_byte_and_missing_media(project: Path, cli) -> None:
     report = cli("fsck", "--json")
     assert report.exit_code == 1
     assert {p["fragment"] for p in report.json()["problems"]} == {fa["id"], fb["id"]}
+
+
+def test_write_failure_mid_add_is_one_line_and_leaves_nothing(project: Path) -> None:
+    """A file-size limit makes writes fail part-way (EFBIG), like a full disk (ENOSPC) would."""
+    import resource
+
+    make_wav(project / "big.wav", seconds=3, freq=500)  # ~576 KB; the limit below stops the copy at 256 KB
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
+
+    before = snapshot(project)
+    proc = subprocess.run([sys.executable, "-m", "hitrec", "add", "big.wav"], cwd=project, capture_output=True,
+                          text=True, preexec_fn=limit_file_size, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("error:") == 1 and "Traceback" not in proc.stderr
+    assert "too large" in proc.stderr.lower() or "space" in proc.stderr.lower()
+    assert snapshot(project) == before
+    repo = Repo.find(project)
+    try:
+        assert repo.media.temp_files() == []  # the partial copy was removed
+    finally:
+        repo.close()
+    assert_fsck_clean(project)

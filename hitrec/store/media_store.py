@@ -92,11 +92,12 @@ class MediaStore:
         try:
             digest = hashlib.sha256()
             size = 0
-            with os.fdopen(fd, "wb", buffering=0) as out:
+            with os.fdopen(fd, "wb", buffering=CHUNK) as out:  # buffered: write() never stops short
                 for chunk in chunks:
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
+                out.flush()
                 if sync:
                     os.fsync(out.fileno())
             oid = digest.hexdigest()
