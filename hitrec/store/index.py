@@ -14,7 +14,7 @@ from typing import Any
 
 from hitrec.store.model import Fragment, MediaInfo, Person
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS fragments (
@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS fragments (
 );
 CREATE INDEX IF NOT EXISTS fragments_oid ON fragments (oid);
 CREATE INDEX IF NOT EXISTS fragments_created ON fragments (created);
-CREATE TABLE IF NOT EXISTS edges (child TEXT NOT NULL, parent TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS edges (child TEXT NOT NULL, parent TEXT NOT NULL, PRIMARY KEY (child, parent));
 CREATE INDEX IF NOT EXISTS edges_parent ON edges (parent);
 """
 COLUMNS = ("id, kind, title, author_name, author_email, created, tz, parents, tags, license, project, "
@@ -101,7 +101,7 @@ class Index:
             edges.extend((f.id, p) for p in f.parents)
         self.db.executemany(f"INSERT OR REPLACE INTO fragments ({COLUMNS}, doc) VALUES "
                             "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        self.db.executemany("INSERT INTO edges VALUES (?, ?)", edges)
+        self.db.executemany("INSERT OR IGNORE INTO edges VALUES (?, ?)", edges)
 
     # --- queries -------------------------------------------------------------------------------
     def count(self) -> int:
