@@ -307,3 +307,27 @@ def _ffmpeg_child(pid: int) -> bool:
         except (OSError, ValueError, IndexError):
             continue
     return False
+
+
+def test_output_problems_are_one_line_errors(project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
+    write_timeline(project / "a.yaml", {"hitrec": 1, "tracks": [{"kind": "audio", "clips": [
+        {"fragment": frags["tone"]}]}]})
+    r = cli("render", "a.yaml", "-o", "missing/out.wav")
+    assert r.exit_code == 2 and "does not exist" in r.stderr
+    (project / "dir.wav").mkdir()
+    r = cli("render", "a.yaml", "-o", "dir.wav")
+    assert r.exit_code == 2 and "is a folder" in r.stderr
+    r = cli("render", "a.yaml", "-o", "out.mp4")
+    assert r.exit_code == 1 and "audio-only timeline cannot render to .mp4" in r.stderr
+    r = cli("render", "nope.yaml", "-o", "out.wav")
+    assert r.exit_code == 1 and "nope.yaml: no such file" in r.stderr
+
+
+@pytest.mark.slow
+def test_demo_remixes_and_verifies(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    r = cli("demo", str(tmp_path / "demo"))
+    assert r.exit_code == 0, r.output
+    assert "hitrec remix timeline.yaml" in r.stdout and "re-renders to identical bytes" in r.stdout
+    repo = Repo(tmp_path / "demo" / "studio")
+    pieces = [f for f in repo.fragments() if f.has_timeline]
+    assert len(pieces) == 1 and len(pieces[0].parents) == 5

@@ -104,14 +104,20 @@ def render_plan(plan: Plan, out: Path, progress: ProgressFn | None = None, engin
     if not out.parent.exists():
         raise UsageError(f"folder {out.parent} does not exist; create it first")
     renderer = get_engine(engine)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=out.parent)
+    except OSError as exc:
+        raise UsageError(f"cannot write into {out.parent}: {exc.strerror}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         renderer.render(plan, tmp, progress)
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise RenderError(f"the {engine} engine produced no output")
-        os.replace(tmp, out)
+        try:
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror}") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
