@@ -1,0 +1,27 @@
+"""`hitrec demo`: the README's main job runs end to end and leaves a clean repo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import run_hitrec
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    r = run_hitrec("demo", str(target), cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert "demo complete" in r.stdout
+    studio = target / "studio"
+    log = json.loads(run_hitrec("log", "--json", cwd=studio).stdout)
+    authors = {f["author"]["email"] for f in log}
+    assert len(authors) >= 4  # several contributors
+    assert any(f["parents"] for f in log)  # at least one derivative or remix
+    fsck = run_hitrec("fsck", cwd=studio)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    # running it again into the same folder needs --force
+    again = run_hitrec("demo", str(target), cwd=tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr
