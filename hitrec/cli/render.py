@@ -38,14 +38,16 @@ def remix(
     timeline: Path = typer.Argument(..., help="A timeline YAML file (see DESIGN.md)."),
     title: str = typer.Option(None, "--title", "-t", help="Title of the remix (default: the timeline's)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan; render and record nothing."),
-    engine: str = ENGINE,
     json_: bool = JSON,
 ) -> None:
-    """Render a timeline and record the result as a fragment remixing the fragments it uses."""
+    """Render a timeline and record the result as a fragment remixing the fragments it uses.
+
+    Remixes always render with the default ffmpeg engine, so `hitrec verify` can re-render them.
+    """
     from hitrec.render.ops import remix as run_remix
 
     with open_repo() as repo, progress("rendering", unit="seconds") as bar:
-        result = run_remix(repo, timeline, title=title, dry_run=dry_run, progress=bar, engine=engine)
+        result = run_remix(repo, timeline, title=title, dry_run=dry_run, progress=bar)
     if json_:
         print_json(result.to_json())
         return
