@@ -251,3 +251,25 @@ def test_small_load_many_git_lfs_clients(hub: HubProcess, tmp_path: Path) -> Non
     for file, data in written.items():
         assert (final / file).read_bytes() == data
     assert " 500 " not in hub.log_text()
+
+
+def test_a_push_based_on_an_old_catalog_is_refused_the_standard_way(hub: HubProcess, tmp_path: Path) -> None:
+    """git's own "fetch first" answer (clients retry on it), not a hook refusal; nothing lands."""
+    url = hub.collaboration_url("stale")
+    token = hub.tokens["ada"]
+    first = lfs_work_tree(tmp_path / "first")
+    commit_file(first, "a.bin", b"a")
+    git("push", url, "main", cwd=first, token=token)
+    second = tmp_path / "second"
+    git("clone", "-q", url, str(second), token=token, env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    git("lfs", "install", "--local", cwd=second)
+    landed = commit_file(first, "b.bin", b"b")
+    git("push", url, "main", cwd=first, token=token)
+    # a stale push, even one the hook would refuse (someone else's e-mail), gets git's own answer
+    stale = commit_file(second, "c.bin", b"c", env={"GIT_AUTHOR_EMAIL": "mallory@example.org"})
+    refused = git("push", url, "main", cwd=second, token=token, check=False)
+    assert refused.returncode != 0
+    assert "fetch first" in refused.stderr and "hook declined" not in refused.stderr
+    assert hub.catalog_head("stale") == landed
+    assert git("--git-dir", str(hub.collaboration_path("stale")), "merge-base", "--is-ancestor", stale,
+               "main", check=False).returncode != 0

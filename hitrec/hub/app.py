@@ -284,8 +284,15 @@ class HubApp:
             check = await asyncio.to_thread(repos.author_check, repo)
             hook_env = {"HITREC_HUB_USER": user.name, "HITREC_HUB_EMAIL": user.email,
                         "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0"}
+            commands, body = await git.peek_commands(body)
+            # Pushes to one collaboration run one at a time, so the catalog cannot move between this
+            # check and git's compare-and-set: a push based on an old catalog will be refused by git
+            # ("fetch first"), and its hook may skip the checks (no Python start for a lost race).
             lock = self._receive_locks.setdefault(name, asyncio.Lock())
             await lock.acquire()
+            current = git.read_ref(repo) or git.ZERO
+            if len(commands) == 1 and commands[0][2] == "refs/heads/main" and commands[0][0] != current:
+                hook_env["HITREC_HUB_STALE"] = "1"
         try:
             code, stderr = await git.run_service(repo, service, body, start, send,
                                                  git_protocol=request.headers.get("git-protocol"),

@@ -20,6 +20,7 @@ from pathlib import Path
 import hitrec
 
 SERVICES = ("git-upload-pack", "git-receive-pack")
+ZERO = "0" * 40
 _PROTOCOL = re.compile(r"[A-Za-z0-9=:.,_-]{1,64}")
 _PACKAGE_PARENT = str(Path(hitrec.__file__).resolve().parent.parent)
 
@@ -85,6 +86,72 @@ async def decoded_body(
             if total > limit:
                 raise BodyTooLarge(f"request body is larger than this hub's limit of {limit} bytes")
             yield tail
+
+
+async def peek_commands(
+    body: AsyncIterator[bytes], limit: int = 1 << 20
+) -> tuple[list[tuple[str, str, str]], AsyncIterator[bytes]]:
+    """The ref updates at the head of a receive-pack request, and the whole body to pass on.
+
+    Reads pkt-lines up to the first flush; gives up quietly (no commands) on anything unexpected.
+    """
+    head = bytearray()
+    commands: list[tuple[str, str, str]] = []
+    iterator = body.__aiter__()
+    done = False
+    while not done and len(head) < limit:
+        try:
+            head += await iterator.__anext__()
+        except StopAsyncIteration:
+            break
+        commands, done = _parse_commands(bytes(head))
+
+    async def whole() -> AsyncIterator[bytes]:
+        if head:
+            yield bytes(head)
+        async for chunk in iterator:
+            yield chunk
+
+    return (commands if done else []), whole()
+
+
+def _parse_commands(data: bytes) -> tuple[list[tuple[str, str, str]], bool]:
+    commands = []
+    pos = 0
+    while pos + 4 <= len(data):
+        try:
+            size = int(data[pos:pos + 4], 16)
+        except ValueError:
+            return [], True
+        if size == 0:
+            return commands, True
+        if size < 4 or pos + size > len(data):
+            return commands, size < 4
+        line = data[pos + 4:pos + size].split(b"\0", 1)[0].decode("latin-1").strip()
+        parts = line.split(" ")
+        if len(parts) == 3 and len(parts[0]) == 40 and len(parts[1]) == 40:
+            commands.append((parts[0], parts[1], parts[2]))
+        pos += size
+    return commands, False
+
+
+def read_ref(repo: Path, ref: str = "refs/heads/main") -> str | None:
+    """A ref's value read from the files (loose, then packed-refs), without running git."""
+    try:
+        value = (repo / ref).read_text(encoding="ascii").strip()
+        if len(value) == 40:
+            return value
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    try:
+        packed = (repo / "packed-refs").read_text(encoding="ascii")
+    except FileNotFoundError:
+        return None
+    for line in packed.splitlines():
+        sha, _, name = line.partition(" ")
+        if name == ref and len(sha) == 40:
+            return sha
+    return None
 
 
 async def run_service(
