@@ -176,10 +176,41 @@ def _pull(session: _Session, progress: ProgressFn | None) -> PullResult:
     new_ids = repo.fragment_ids_between(fetched, before)
     result.fragments = len(new_ids)
     wanted = {oid: size for oid, size in repo.media_oids(new_ids).items() if not repo.has_media(oid)}
-    result.media = session.lfs.download(wanted, repo.ingest_media_stream, progress)
+    result.media = session.lfs.download(wanted, _ingest_unsynced(repo), progress)
+    if result.media.objects:
+        _sync_filesystem(repo.git_dir)  # one flush for every object, before the catalog points at them
     result.head = repo.merge_catalog(fetched)
     session.set_tracking(fetched)
     return result
+
+
+def _ingest_unsynced(repo: Repo) -> Callable[..., Any]:
+    """Verify and store each object without its own fsync (about 9 ms each here); the pull flushes
+    them all at once before merging, so the catalog still never points at media not on disk."""
+    media = getattr(repo, "media", None)
+    if media is None or not hasattr(media, "ingest_stream"):
+        return repo.ingest_media_stream
+
+    def ingest(chunks: Any, oid: str, size: int) -> Any:
+        return media.ingest_stream(chunks, oid, size, sync=False)
+
+    return ingest
+
+
+def _sync_filesystem(path: Path) -> None:
+    """syncfs(2) on the filesystem holding ``path`` (one call instead of an fsync per file)."""
+    import ctypes
+    import os
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
+            os.sync()
+    except OSError:
+        os.sync()
+    finally:
+        os.close(fd)
 
 
 def pull(repo: Repo, remote: str | None = None, progress: ProgressFn | None = None, *,

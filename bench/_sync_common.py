@@ -1,0 +1,56 @@
+"""Shared helpers for the sync benchmarks: a hub subprocess, client repos, memory readings."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from hub_process import HubProcess  # noqa: E402
+from sync_helpers import noise_wav, user_env  # noqa: E402
+
+__all__ = ["HubProcess", "hitrec", "isolated_env", "noise_wav", "peak_rss_mb", "user_env"]
+
+
+def isolated_env(base: Path) -> dict[str, str]:
+    home = base / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "GIT_CONFIG_NOSYSTEM": "1",
+           "NO_COLOR": "1"}
+    os.environ.update(env)
+    return env
+
+
+def hitrec(*args: str, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Run hitrec as a user would; returns (seconds, stdout)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=cwd, env={**os.environ, **env},
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"hitrec {' '.join(args)} failed:\n{done.stderr}")
+    return seconds, done.stdout
+
+
+def peak_rss_mb(pid: int | None = None) -> float:
+    """Peak resident memory (VmHWM) of a live process, or of all waited-for children."""
+    if pid is None:
+        return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
