@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -30,28 +29,16 @@ ENV = {**os.environ, "HITREC_AUTHOR_NAME": "Bench", "HITREC_AUTHOR_EMAIL": "benc
        "GIT_COMMITTER_EMAIL": "bench@example.org"}
 
 
-def run(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=ENV, check=True, stdout=subprocess.DEVNULL)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(after, before) / 1024
-
-
 def rss_of(cmd: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and max RSS in MB, measured with GNU time when present (per process, not cumulative)."""
-    if shutil.which("time") or Path("/usr/bin/time").exists():
-        out = tempfile.NamedTemporaryFile(delete=False)
-        start = time.perf_counter()
-        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name, *cmd], cwd=cwd, env=ENV, check=True,
-                       stdout=subprocess.DEVNULL)
-        wall = time.perf_counter() - start
-        kb = int(Path(out.name).read_text().split()[-1])
-        os.unlink(out.name)
-        return wall, kb / 1024
-    return run(cmd, cwd)
+    """Wall seconds and peak RSS (MB) of one child process, read from wait4()'s rusage."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    return wall, usage.ru_maxrss / 1024
 
 
 def limit(path: Path, dest: Path, fsync: bool) -> float:
@@ -88,7 +75,7 @@ def git_lfs_add(folder: Path, names: list[str], pattern: str) -> tuple[float, fl
     subprocess.run(["git", "lfs", "install", "--local"], cwd=folder, check=True, env=ENV, stdout=subprocess.DEVNULL)
     start = time.perf_counter()
     subprocess.run(["git", "lfs", "track", pattern], cwd=folder, check=True, env=ENV, stdout=subprocess.DEVNULL)
-    wall_add, rss = rss_of(["git", "add", ".gitattributes", *names], folder)
+    _, rss = rss_of(["git", "add", ".gitattributes", *names], folder)
     subprocess.run(["git", "commit", "-qm", "add"], cwd=folder, check=True, env=ENV)
     return time.perf_counter() - start, rss
 
