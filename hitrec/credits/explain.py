@@ -83,7 +83,7 @@ def explain(shares: Shares, who: str, mailmap: Mailmap | None = None,
     count = [0] * n
     for i in reversed(lineage.order):
         total = 1 if mine[i] else 0
-        for j, num, _ in lineage.steps[i]:
+        for j, num, _ in lineage.steps(i):
             if num:
                 total += count[j]
         count[i] = total
@@ -103,7 +103,7 @@ def _walk(lineage: Lineage, i: int, trail: list[PathStep], value: Fraction, mine
         keeps = lineage.keeps(i)
         found.append(CreditPath(tuple(trail), node.id, node.title, keeps, _why_keep(lineage, i),
                                 value * keeps))
-    for step in lineage.steps[i]:
+    for step in lineage.steps(i):
         j, num, _ = step
         if not num or not count[j]:
             continue

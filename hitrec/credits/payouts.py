@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
+from math import gcd
 from typing import TYPE_CHECKING
 
 from hitrec.errors import UsageError
@@ -87,17 +88,27 @@ def parse_share(text: str | Decimal | Fraction) -> Fraction:
 
 def largest_remainder(shares: list[tuple[str, Fraction]], pool: int) -> dict[str, int]:
     """Split ``pool`` whole units by exact ``shares`` (summing to 1); ties go to the smaller id."""
+    scale = 1
+    for _, share in shares:
+        d = share.denominator
+        if scale % d:
+            scale = scale // gcd(scale, d) * d
+    return largest_remainder_scaled([(cid, s.numerator * (scale // s.denominator)) for cid, s in shares],
+                                    scale, pool)
+
+
+def largest_remainder_scaled(shares: list[tuple[str, int]], scale: int, pool: int) -> dict[str, int]:
+    """The same with each share given as a numerator over one ``scale``: integer arithmetic only."""
     cents: dict[str, int] = {}
     remainders = []
-    for cid, share in shares:
-        exact = share * pool
-        whole = exact.numerator // exact.denominator
+    for cid, num in shares:
+        whole, rest = divmod(num * pool, scale)
         cents[cid] = whole
-        remainders.append((exact - whole, cid))
+        remainders.append((-rest, cid))
     left = pool - sum(cents.values())
     if left < 0 or left > len(shares):
         raise ValueError("shares must be non-negative and sum to 1")
-    remainders.sort(key=lambda item: (-item[0], item[1]))
+    remainders.sort()
     for _, cid in remainders[:left]:
         cents[cid] += 1
     return cents
@@ -110,7 +121,7 @@ def compute_payouts(shares: Shares, profit: str | Decimal, community_share: str 
     share = parse_share(community_share)
     exact_pool = profit_minor * share
     pool = int(exact_pool + Fraction(1, 2)) if exact_pool else 0  # nearest cent, half up (non-negative)
-    split = largest_remainder([(c.id, c.share) for c in shares.contributors], pool)
+    split = largest_remainder_scaled([(c.id, c.share_num) for c in shares.contributors], shares.scale, pool)
     payouts = [Payout(c.id, c.name, c.share, split[c.id], format_amount(split[c.id], digits))
                for c in shares.contributors]
     return Payouts(currency.upper(), format_amount(profit_minor, digits), _share_text(share),

@@ -16,6 +16,7 @@ denominator, results as ``Fraction``): the shares sum to exactly 1.
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ Progress = Callable[..., None]
 # A step passes value from fragment ``v`` to one of its sources: ``(source, num, part)`` means
 # ``num / den[v]`` of the value reaching ``v``; ``part`` is the part of v's output the source fills
 # (its clips' seconds over the remix's length; 1 for a derivative's parent). Fragments are numbered in
-# the order they were read (the piece is 0); plain tuples and lists, as a lineage can be large.
+# the order they were read (the piece is 0).
 Step = tuple[int, int, float]
 
 
@@ -42,12 +43,19 @@ class Lineage:
     """The part of a lineage that a piece reaches: each fragment's keep-share and steps, as integers.
 
     Fragment ``i`` passes ``num / den[i]`` of the value reaching it along each step and keeps
-    ``keep[i] / den[i]`` for its author; ``keep[i] + sum(nums) == den[i]`` exactly.
+    ``keep[i] / den[i]`` for its author; ``keep[i] + sum(nums) == den[i]`` exactly. The steps of all
+    fragments sit in three flat lists (``source``, ``num``, ``part``; fragment i's are at
+    ``first[i]:first[i + 1]`` of the order they were read), so a large lineage is a few lists of numbers
+    rather than a million small objects for the garbage collector to scan.
     """
 
     nodes: list[Node]  # nodes[0] is the piece
     index: dict[str, int]  # fragment id -> number
-    steps: list[list[Step]]
+    source: list[int]
+    num: list[int]
+    part: list[float]
+    first: list[int]  # fragment i's steps are source[first[i]:first[i] + count[i]] (and num, part)
+    count: list[int]
     den: list[int]
     keep: list[int]
     shares_used: list[Fraction | None]  # editor_share / derivative_share applied at each fragment
@@ -61,7 +69,12 @@ class Lineage:
 
     @property
     def edges(self) -> int:
-        return sum(len(s) for s in self.steps)
+        return len(self.source)
+
+    def steps(self, i: int) -> list[Step]:
+        a = self.first[i]
+        b = a + self.count[i]
+        return list(zip(self.source[a:b], self.num[a:b], self.part[a:b], strict=True))
 
     def factor(self, i: int, step: Step) -> Fraction:
         return Fraction(step[1], self.den[i])
@@ -70,7 +83,7 @@ class Lineage:
         return Fraction(self.keep[i], self.den[i])
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FragmentCredit:
     id: str
     title: str
@@ -98,6 +111,7 @@ class ContributorShare:
     share: Fraction
     seconds: float  # how long their fragments are on screen or heard in the piece, summed
     fragments: list[FragmentCredit] = field(default_factory=list)  # most kept first
+    share_num: int = 0  # share == share_num / scale (the Shares' common denominator)
 
 
 @dataclass(slots=True)
@@ -108,6 +122,7 @@ class Shares:
     seconds: float  # the piece's length in seconds (0 for a still)
     fragments_reached: int
     overrides: dict[str, Fraction]  # fragments reached whose timeline overrides editor_share
+    scale: int = 1  # a common denominator of every share
 
     @property
     def piece(self) -> Node:
@@ -133,20 +148,27 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
         raise CreditsError(f"fragment {piece_id} is not in this repo")
     nodes: list[Node] = [root]
     index: dict[str, int] = {piece_id: 0}
-    steps: list[list[Step]] = [[]]
+    source: list[int] = []
+    num: list[int] = []
+    part: list[float] = []
+    first: list[int] = [0]
+    count: list[int] = [0]
     den: list[int] = [1]
     keep: list[int] = [1]
     used: list[Fraction | None] = [None]
-    indegree: list[int] = [0]
     stack = [0]
     get = graph.get
     split = _split
+    append = source.append
     while stack:
         i = stack.pop()
         node = nodes[i]
-        raw, keep[i], den[i], used[i] = split(node, rules)
-        mine = steps[i]
-        for sid, num, part in raw:
+        sids, nums, parts, keep[i], den[i], used[i] = split(node, rules)
+        first[i] = len(source)
+        count[i] = len(sids)
+        num.extend(nums)
+        part.extend(parts)
+        for sid in sids:
             j = index.get(sid)
             if j is None:
                 child = get(sid)
@@ -154,18 +176,20 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
                     raise CreditsError(_missing(node, sid))
                 j = index[sid] = len(nodes)
                 nodes.append(child)
-                steps.append([])
+                first.append(0)
+                count.append(0)
                 den.append(1)
                 keep.append(1)
                 used.append(None)
-                indegree.append(0)
                 stack.append(j)
-            indegree[j] += 1
-            mine.append((j, num, part))
+            append(j)
         if progress is not None and len(nodes) % 4096 == 0:
             progress(0, description=f"reading lineage ({len(nodes)} fragments)")
-    order, waves = _topological(steps, indegree)
-    return Lineage(nodes, index, steps, den, keep, used, order, waves, rules)
+    indegree = [0] * len(nodes)
+    for j, c in Counter(source).items():
+        indegree[j] = c
+    order, waves = _topological(source, first, count, indegree)
+    return Lineage(nodes, index, source, num, part, first, count, den, keep, used, order, waves, rules)
 
 
 def _missing(user: Node, sid: str) -> str:
@@ -175,8 +199,10 @@ def _missing(user: Node, sid: str) -> str:
             "fetch it with `hitrec pull` (or record it), then run credits again")
 
 
-def _split(node: Node, rules: CreditRules) -> tuple[list[tuple[str, int, float]], int, int, Fraction | None]:
-    """How a fragment divides the value reaching it: (steps, keep, den, the share rule it applied)."""
+def _split(node: Node, rules: CreditRules) -> tuple[list[str], list[int], list[float], int, int,
+                                                    Fraction | None]:
+    """How a fragment divides the value reaching it: its steps as (sources, nums, parts), then keep, den
+    and the share rule it applied."""
     timeline = node.timeline
     if timeline is not None:
         editor = timeline.editor_share if timeline.editor_share is not None else rules.editor_share
@@ -211,7 +237,7 @@ def _split(node: Node, rules: CreditRules) -> tuple[list[tuple[str, int, float]]
         for entry in uses.values():
             total += entry[0]
         if total == 0:  # nothing has any use: everything stays with the editor
-            return [(s, 0, sec * inverse) for s, (_, sec) in uses.items()], 1, 1, editor
+            return list(uses), [0] * len(uses), [sec * inverse for _, sec in uses.values()], 1, 1, editor
         en, ed = editor.numerator, editor.denominator
         rest = ed - en
         den = ed * total
@@ -220,7 +246,9 @@ def _split(node: Node, rules: CreditRules) -> tuple[list[tuple[str, int, float]]
         if g > 1:
             keep //= g
             den //= g
-        return [(s, rest * u // g, sec * inverse) for s, (u, sec) in uses.items()], keep, den, editor
+        values = uses.values()
+        return (list(uses), [rest * u // g for u, _ in values], [sec * inverse for _, sec in values], keep, den,
+                editor)
     if node.parents:
         parents = list(dict.fromkeys(node.parents))
         share = rules.derivative_share
@@ -228,11 +256,12 @@ def _split(node: Node, rules: CreditRules) -> tuple[list[tuple[str, int, float]]
         dn, dd = share.numerator, share.denominator
         g = gcd(dd * k, dn * k, dd - dn)
         each = (dd - dn) // g
-        return [(p, each, 1.0) for p in parents], dn * k // g, dd * k // g, share
-    return [], 1, 1, None
+        return parents, [each] * k, [1.0] * k, dn * k // g, dd * k // g, share
+    return [], [], [], 1, 1, None
 
 
-def _topological(steps: list[list[Step]], indegree: list[int]) -> tuple[list[int], list[int]]:
+def _topological(source: list[int], first: list[int], count: list[int],
+                 indegree: list[int]) -> tuple[list[int], list[int]]:
     """Kahn's algorithm in waves: wave ``k`` holds the fragments whose longest path from the piece is k."""
     if indegree[0]:
         raise CreditsError("the lineage loops back to the piece; a fragment cannot remix itself")
@@ -242,7 +271,8 @@ def _topological(steps: list[list[Step]], indegree: list[int]) -> tuple[list[int
     while start < len(order):
         end = len(order)
         for i in order[start:end]:
-            for j, _, _ in steps[i]:
+            a = first[i]
+            for j in source[a:a + count[i]]:
                 left = indegree[j] - 1
                 indegree[j] = left
                 if left == 0:
@@ -250,7 +280,7 @@ def _topological(steps: list[list[Step]], indegree: list[int]) -> tuple[list[int
         start = end
         if start < len(order):
             waves.append(start)
-    if len(order) != len(steps):
+    if len(order) != len(indegree):
         raise CreditsError("the lineage has a loop: a fragment is, through others, a remix of itself")
     return order, waves
 
@@ -277,7 +307,8 @@ def flows(lineage: Lineage) -> Flows:
     """
     scale = common_scale(lineage)
     n = len(lineage.nodes)
-    den, keep, steps = lineage.den, lineage.keep, lineage.steps
+    den, keep = lineage.den, lineage.keep
+    source, num, part, first, count = lineage.source, lineage.num, lineage.part, lineage.first, lineage.count
     piece = lineage.nodes[0]
     flow = [0] * n
     kept = [0] * n
@@ -290,9 +321,11 @@ def flows(lineage: Lineage) -> Flows:
             raise CreditsError(f"internal error: inexact flow at {lineage.nodes[i].id}; please report it")
         kept[i] = per * keep[i]
         here = seconds[i]
-        for j, num, part in steps[i]:
-            flow[j] += per * num
-            seconds[j] += here * part
+        a = first[i]
+        b = a + count[i]
+        for j, n, p in zip(source[a:b], num[a:b], part[a:b], strict=True):
+            flow[j] += per * n
+            seconds[j] += here * p
     return Flows(scale, flow, kept, seconds)
 
 
@@ -377,13 +410,16 @@ def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]]
                 per_den[r, j] = e
     n = len(lineage.nodes)
     own = per_den[np.fromiter(map(den_row.__getitem__, lineage.den), dtype=np.int64, count=n)]
-    order = lineage.order
-    steps = [lineage.steps[i] for i in order]
-    fan = np.fromiter(map(len, steps), dtype=np.int64, count=n)
-    sources = np.fromiter((j for node_steps in steps for j, _, _ in node_steps), dtype=np.int64,
-                          count=int(fan.sum()))
-    users = np.repeat(np.asarray(order, dtype=np.int64), fan)
+    order = np.asarray(lineage.order, dtype=np.int64)
+    fan = np.asarray(lineage.count, dtype=np.int64)[order]
+    firsts = np.asarray(lineage.first, dtype=np.int64)[order]
+    all_sources = np.asarray(lineage.source, dtype=np.int64)
+    # the steps of the fragments in topological order, concatenated: gather each fragment's range
     edge_start = np.concatenate(([0], np.cumsum(fan)))
+    total = int(edge_start[-1])
+    offsets = np.arange(total, dtype=np.int64) - np.repeat(edge_start[:-1], fan)
+    sources = all_sources[np.repeat(firsts, fan) + offsets]
+    users = np.repeat(order, fan)
     before = np.zeros_like(own)  # the most times each atom divides the dens strictly above a fragment
     bounds = [*lineage.waves, n]
     for w in range(len(bounds) - 1):  # a wave's users are final once the waves above are done
@@ -398,15 +434,26 @@ def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]]
 def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = None,
                    mailmap: Mailmap | None = None, progress: Progress | None = None) -> Shares:
     """Each contributor's exact share of ``piece``, with the fragments that earned it."""
-    rules = rules or CreditRules()
+    # Hundreds of thousands of small objects are made and none become garbage: the cyclic collector
+    # would only rescan them again and again (a third of the time on a large lineage).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _compute_shares(graph, piece, rules or CreditRules(), mailmap or Mailmap(), progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _compute_shares(graph: LineageGraph, piece: str, rules: CreditRules, mailmap: Mailmap,
+                    progress: Progress | None) -> Shares:
     lineage = build_lineage(graph, piece, rules, progress)
     result = flows(lineage)
     flow, kept, scale, seconds = result.flow, result.kept, result.scale, result.seconds
-    mailmap = mailmap or Mailmap()
     nodes = lineage.nodes
     by_author: dict[Person, list[int]] = {}
-    for i in range(len(nodes)):
-        if flow[i]:
+    for i, value in enumerate(flow):
+        if value:
             author = nodes[i].author
             group = by_author.get(author)
             if group is None:
@@ -414,7 +461,6 @@ def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = 
             else:
                 group.append(i)
     by_id: dict[str, ContributorShare] = {}
-    kept_sum: dict[str, int] = {}
     names: dict[str, Counter[str]] = {}
     for author, members in by_author.items():
         person = mailmap.canonical(author)
@@ -423,25 +469,29 @@ def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = 
         if entry is None:
             entry = by_id[cid] = ContributorShare(cid, person.name, person.email, Fraction(0), 0.0)
             names[cid] = Counter()
-            kept_sum[cid] = 0
         names[cid][person.name] += len(members)
-        kept_sum[cid] += sum(kept[i] for i in members)
-        entry.seconds += sum(seconds[i] for i in members)
+        total = entry.share_num
+        time = entry.seconds
+        fragments = entry.fragments
         for i in members:
             node = nodes[i]
-            entry.fragments.append(FragmentCredit(node.id, node.title, node.kind, node.role, flow[i],
-                                                  kept[i], scale, seconds[i]))
-    positive = sorted((cid for cid in by_id if kept_sum[cid]), key=lambda c: (-kept_sum[c], c))
-    for cid in positive:
-        entry = by_id[cid]
-        entry.share = Fraction(kept_sum[cid], scale)
+            total += kept[i]
+            time += seconds[i]
+            fragments.append(FragmentCredit(node.id, node.title, node.kind, node.role, flow[i], kept[i], scale,
+                                            seconds[i]))
+        entry.share_num = total
+        entry.seconds = time
+    positive = sorted((c for c in by_id.values() if c.share_num), key=lambda c: (-c.share_num, c.id))
+    for entry in positive:
+        entry.share = Fraction(entry.share_num, scale)
         # the name used most often, ties by the smallest: independent of the order fragments were read
-        entry.name = min(names[cid].items(), key=lambda item: (-item[1], item[0]))[0]
-        entry.fragments.sort(key=lambda f: (-f.kept_num, -f.flow_num, f.id))
+        entry.name = min(names[entry.id].items(), key=lambda item: (-item[1], item[0]))[0]
+        if len(entry.fragments) > 1:
+            entry.fragments.sort(key=lambda f: (-f.kept_num, -f.flow_num, f.id))
     editor = mailmap.canonical(nodes[0].author)
     overrides = {}
     for i, node in enumerate(nodes):
         if flow[i] and node.timeline is not None and node.timeline.editor_share is not None:
             overrides[node.id] = node.timeline.editor_share
-    return Shares(lineage, [by_id[cid] for cid in positive], (editor.email or editor.name).lower(),
-                  seconds[0], sum(1 for f in flow if f), overrides)
+    return Shares(lineage, positive, (editor.email or editor.name).lower(), seconds[0],
+                  sum(1 for f in flow if f), overrides, scale)
