@@ -136,6 +136,10 @@ def remix_piece(state: DemoState) -> None:
 # Steps in order. Later capabilities (remix, credits, hub) add their step functions to this list.
 STEPS = [contribute, show_log, show_lineage, remix_piece]
 
+from hitrec.cli.demo_hub import share_through_hub  # noqa: E402  (the hub step runs last)
+
+STEPS.append(share_through_hub)
+
 
 @app.command()
 def demo(

@@ -286,7 +286,8 @@ def _add_media(total: TransferStats, more: TransferStats) -> None:
     total.present += more.present
 
 
-def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None) -> tuple[Repo, PullResult]:
+def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None, *,
+          auth: Auth | None = None) -> tuple[Repo, PullResult]:
     """Create a repo at ``dest`` (default: the collaboration's name) with remote ``origin`` and pull."""
     from hitrec.store import Repo
 
@@ -294,7 +295,7 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
     dest = Path(dest) if dest is not None else Path.cwd() / name_from_url(clean)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest} already exists and is not empty: choose another folder.")
-    auth = credentials.lookup(clean, url_creds)
+    auth = auth or credentials.lookup(clean, url_creds)
     # Check the collaboration exists and we may read it before creating anything.
     with new_http_client(auth) as http:
         try:
