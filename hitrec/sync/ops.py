@@ -131,14 +131,25 @@ class _Session:
         return f"refs/hitrec/incoming/{self.name}"
 
     def tracking(self) -> str | None:
+        """The remote-tracking ref, read from its file (no dulwich import on the no-op pull path)."""
+        name = self.tracking_ref.decode()
         try:
-            value = self.repo.dulwich.refs[self.tracking_ref]
-        except KeyError:
-            return None
-        return value.decode()
+            value = (self.repo.git_dir / name).read_text().strip()
+            if value:
+                return value
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        packed = self.repo.git_dir / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                sha, _, ref = line.partition(" ")
+                if ref == name:
+                    return sha
+        return None
 
     def set_tracking(self, sha: str) -> None:
-        self.repo.dulwich.refs[self.tracking_ref] = sha.encode()
+        if self.tracking() != sha:
+            self.repo.dulwich.refs[self.tracking_ref] = sha.encode()
 
     def hub_head(self) -> tuple[bool, str | None]:
         """(collaboration exists, its catalog commit)."""
