@@ -41,6 +41,7 @@ from sync_helpers import noise_wav
 from hitrec.store import FragmentSpec, Repo
 from hitrec.sync import ops
 root, name, seconds, size = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+attempts = int(sys.argv[5])
 repo = Repo(root)
 errors, rounds, made = [], 0, []
 deadline = time.monotonic() + seconds
@@ -51,7 +52,7 @@ while time.monotonic() < deadline:
     made += [f.id for f in repo.record([FragmentSpec(path)])]
     for step in (ops.push, ops.pull):
         try:
-            step(repo)
+            step(repo, max_attempts=attempts) if attempts and step is ops.push else step(repo)
         except Exception as exc:
             errors.append(f"{{step.__name__}}: {{exc}}")
 print(json.dumps({{"rounds": rounds, "errors": errors, "made": made}}))
@@ -70,6 +71,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--size", type=int, default=20_000, help="bytes of media per fragment")
+    parser.add_argument("--push-attempts", type=int, default=0,
+                        help="max_attempts for each push (0: the client's default)")
+    parser.add_argument("--client-nice", type=int, default=10, help="niceness of the client processes")
+    parser.add_argument("--log", type=Path, default=None, help="keep the hub's log here")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="hub-load-"))
     home = base / "home"
@@ -104,9 +109,12 @@ def main() -> None:
                 repo.close()
                 procs[name] = (root, env)
             started = time.perf_counter()
+            # Clients run at a lower priority: on this 2-core box 16 client processes (and their git
+            # children) would otherwise starve the hub, which on a real network has its own machine.
             running = {name: subprocess.Popen([sys.executable, str(script), str(root), name, str(args.seconds),
-                                               str(args.size)], env=env, stdout=subprocess.PIPE,
-                                              stderr=subprocess.PIPE)
+                                               str(args.size), str(args.push_attempts)], env=env,
+                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              preexec_fn=(lambda: os.nice(args.client_nice)))
                        for name, (root, env) in procs.items()}
             results = {}
             for name, proc in running.items():
@@ -134,6 +142,8 @@ def main() -> None:
                     incomplete.append(f"{name}: {len(made - ids)} fragments and {len(lacking)} media missing")
                 repo.close()
             log = hub.log_text()
+            if args.log:
+                args.log.write_text(log)
         requests = re.findall(r'"(\w+) (\S+)" (\d+) in=\d+ out=\d+ ([\d.]+)s', log)
         statuses: dict[str, int] = {}
         for _, _, status, _ in requests:
