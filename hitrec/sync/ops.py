@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[..., None]
 MAX_PUSH_ATTEMPTS = 8
+SYNC_EACH = 4 << 20  # media this big gets its own writeback + fsync on pull
 MAIN = "refs/heads/main"
 
 
@@ -196,14 +197,16 @@ def _pull(session: _Session, progress: ProgressFn | None) -> PullResult:
 
 
 def _ingest_unsynced(repo: Repo) -> Callable[..., Any]:
-    """Verify and store each object without its own fsync (about 9 ms each here); the pull flushes
-    them all at once before merging, so the catalog still never points at media not on disk."""
+    """Verify and store each object. Small ones skip their own fsync (about 9 ms each here) and the
+    pull flushes them all at once before merging; large ones are written back as they arrive and
+    fsynced (the store's own path), so the final flush finds little left. Either way the catalog never
+    points at media that is not on disk."""
     media = getattr(repo, "media", None)
     if media is None or not hasattr(media, "ingest_stream"):
         return repo.ingest_media_stream
 
     def ingest(chunks: Any, oid: str, size: int) -> Any:
-        return media.ingest_stream(chunks, oid, size, sync=False)
+        return media.ingest_stream(chunks, oid, size, sync=size >= SYNC_EACH)
 
     return ingest
 
