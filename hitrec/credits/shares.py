@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from math import gcd
+from typing import Any
 
 from hitrec.credits.graph import CreditRules, LineageGraph, Node
 from hitrec.credits.mailmap import Mailmap
@@ -62,6 +63,7 @@ class Lineage:
     order: list[int]  # topological, in waves: every fragment after all fragments that use it
     waves: list[int]  # where each wave starts in ``order``; a wave's index = longest path from the piece
     rules: CreditRules
+    wave_steps: list[Any] = field(default_factory=list)  # per wave: (users, step positions), numpy arrays
 
     @property
     def piece(self) -> Node:
@@ -110,8 +112,34 @@ class ContributorShare:
     email: str
     share: Fraction
     seconds: float  # how long their fragments are on screen or heard in the piece, summed
-    fragments: list[FragmentCredit] = field(default_factory=list)  # most kept first
     share_num: int = 0  # share == share_num / scale (the Shares' common denominator)
+    members: list[int] = field(default_factory=list)  # their fragments' numbers in the lineage
+    _made: _FragmentCredits | None = None
+    _fragments: list[FragmentCredit] | None = None
+
+    @property
+    def fragments(self) -> list[FragmentCredit]:
+        """Their fragments that the piece's value reaches, most kept first (made when first asked for)."""
+        if self._fragments is None:
+            made = self._made
+            self._fragments = [] if made is None else made.credits(self.members)
+        return self._fragments
+
+
+@dataclass(slots=True)
+class _FragmentCredits:
+    nodes: list[Node]
+    flow: list[int]
+    kept: list[int]
+    seconds: list[float]
+    scale: int
+
+    def credits(self, members: list[int]) -> list[FragmentCredit]:
+        nodes, flow, kept, seconds, scale = self.nodes, self.flow, self.kept, self.seconds, self.scale
+        made = [FragmentCredit(nodes[i].id, nodes[i].title, nodes[i].kind, nodes[i].role, flow[i], kept[i],
+                               scale, seconds[i]) for i in members]
+        made.sort(key=lambda f: (-f.kept_num, -f.flow_num, f.id))
+        return made
 
 
 @dataclass(slots=True)
@@ -159,7 +187,7 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
     stack = [0]
     get = graph.get
     split = _split
-    append = source.append
+    known = index.get
     while stack:
         i = stack.pop()
         node = nodes[i]
@@ -168,28 +196,31 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
         count[i] = len(sids)
         num.extend(nums)
         part.extend(parts)
-        for sid in sids:
-            j = index.get(sid)
-            if j is None:
-                child = get(sid)
-                if child is None:
-                    raise CreditsError(_missing(node, sid))
-                j = index[sid] = len(nodes)
-                nodes.append(child)
-                first.append(0)
-                count.append(0)
-                den.append(1)
-                keep.append(1)
-                used.append(None)
-                stack.append(j)
-            append(j)
+        numbers = [known(sid) for sid in sids]
+        if None in numbers:  # fragments met for the first time: read them
+            for k, sid in enumerate(sids):
+                if numbers[k] is not None:
+                    continue
+                j = known(sid)  # the same source twice in one list
+                if j is None:
+                    child = get(sid)
+                    if child is None:
+                        raise CreditsError(_missing(node, sid))
+                    j = index[sid] = len(nodes)
+                    nodes.append(child)
+                    first.append(0)
+                    count.append(0)
+                    den.append(1)
+                    keep.append(1)
+                    used.append(None)
+                    stack.append(j)
+                numbers[k] = j
+        source.extend(numbers)
         if progress is not None and len(nodes) % 4096 == 0:
             progress(0, description=f"reading lineage ({len(nodes)} fragments)")
-    indegree = [0] * len(nodes)
-    for j, c in Counter(source).items():
-        indegree[j] = c
-    order, waves = _topological(source, first, count, indegree)
-    return Lineage(nodes, index, source, num, part, first, count, den, keep, used, order, waves, rules)
+    order, waves, wave_steps = _topological(source, first, count)
+    return Lineage(nodes, index, source, num, part, first, count, den, keep, used, order, waves, rules,
+                   wave_steps)
 
 
 def _missing(user: Node, sid: str) -> str:
@@ -260,29 +291,39 @@ def _split(node: Node, rules: CreditRules) -> tuple[list[str], list[int], list[f
     return [], [], [], 1, 1, None
 
 
-def _topological(source: list[int], first: list[int], count: list[int],
-                 indegree: list[int]) -> tuple[list[int], list[int]]:
-    """Kahn's algorithm in waves: wave ``k`` holds the fragments whose longest path from the piece is k."""
+def _topological(source: list[int], first: list[int], count: list[int]) -> tuple[list[int], list[int], list[Any]]:
+    """Kahn's algorithm a wave at a time, vectorised: wave ``k`` holds the fragments whose longest path
+    from the piece is ``k``; they all sit below the fragments of earlier waves, so a wave's steps can be
+    processed together (seconds on screen, and the common denominator's longest paths)."""
+    import numpy as np
+
+    n = len(first)
+    src = np.asarray(source, dtype=np.int64)
+    starts = np.asarray(first, dtype=np.int64)
+    counts = np.asarray(count, dtype=np.int64)
+    indegree = np.bincount(src, minlength=n)
     if indegree[0]:
         raise CreditsError("the lineage loops back to the piece; a fragment cannot remix itself")
-    order = [0]
-    waves = [0]
-    start = 0
-    while start < len(order):
-        end = len(order)
-        for i in order[start:end]:
-            a = first[i]
-            for j in source[a:a + count[i]]:
-                left = indegree[j] - 1
-                indegree[j] = left
-                if left == 0:
-                    order.append(j)
-        start = end
-        if start < len(order):
-            waves.append(start)
-    if len(order) != len(indegree):
+    frontier = np.zeros(1, dtype=np.int64)
+    parts, waves, wave_steps = [], [], []
+    done = 0
+    while frontier.size:
+        waves.append(done)
+        parts.append(frontier)
+        done += frontier.size
+        fan = counts[frontier]
+        total = int(fan.sum())
+        if not total:
+            break
+        ends = np.cumsum(fan)
+        positions = np.repeat(starts[frontier] - (ends - fan), fan) + np.arange(total, dtype=np.int64)
+        wave_steps.append((np.repeat(frontier, fan), positions))
+        targets, hits = np.unique(src[positions], return_counts=True)
+        indegree[targets] -= hits
+        frontier = targets[indegree[targets] == 0]
+    if done != n:
         raise CreditsError("the lineage has a loop: a fragment is, through others, a remix of itself")
-    return order, waves
+    return np.concatenate(parts).tolist(), waves, wave_steps
 
 
 @dataclass(slots=True)
@@ -306,26 +347,22 @@ def flows(lineage: Lineage) -> Flows:
     count as long as it.
     """
     scale = common_scale(lineage)
+    seconds = seconds_on_screen(lineage)
     n = len(lineage.nodes)
     den, keep = lineage.den, lineage.keep
-    source, num, part, first, count = lineage.source, lineage.num, lineage.part, lineage.first, lineage.count
-    piece = lineage.nodes[0]
+    source, num, first, count = lineage.source, lineage.num, lineage.first, lineage.count
     flow = [0] * n
     kept = [0] * n
-    seconds = [0.0] * n
     flow[0] = scale
-    seconds[0] = piece.timeline.length if piece.timeline is not None else (piece.duration or 0.0)
     for i in lineage.order:
         per, rem = divmod(flow[i], den[i])
         if rem:  # cannot happen (see common_scale); refuse rather than round
             raise CreditsError(f"internal error: inexact flow at {lineage.nodes[i].id}; please report it")
         kept[i] = per * keep[i]
-        here = seconds[i]
         a = first[i]
         b = a + count[i]
-        for j, n, p in zip(source[a:b], num[a:b], part[a:b], strict=True):
+        for j, n in zip(source[a:b], num[a:b], strict=True):
             flow[j] += per * n
-            seconds[j] += here * p
     return Flows(scale, flow, kept, seconds)
 
 
@@ -410,25 +447,30 @@ def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]]
                 per_den[r, j] = e
     n = len(lineage.nodes)
     own = per_den[np.fromiter(map(den_row.__getitem__, lineage.den), dtype=np.int64, count=n)]
-    order = np.asarray(lineage.order, dtype=np.int64)
-    fan = np.asarray(lineage.count, dtype=np.int64)[order]
-    firsts = np.asarray(lineage.first, dtype=np.int64)[order]
-    all_sources = np.asarray(lineage.source, dtype=np.int64)
-    # the steps of the fragments in topological order, concatenated: gather each fragment's range
-    edge_start = np.concatenate(([0], np.cumsum(fan)))
-    total = int(edge_start[-1])
-    offsets = np.arange(total, dtype=np.int64) - np.repeat(edge_start[:-1], fan)
-    sources = all_sources[np.repeat(firsts, fan) + offsets]
-    users = np.repeat(order, fan)
+    src = np.asarray(lineage.source, dtype=np.int64)
     before = np.zeros_like(own)  # the most times each atom divides the dens strictly above a fragment
-    bounds = [*lineage.waves, n]
-    for w in range(len(bounds) - 1):  # a wave's users are final once the waves above are done
-        lo, hi = edge_start[bounds[w]], edge_start[bounds[w + 1]]
-        if hi > lo:
-            u = users[lo:hi]
-            np.maximum.at(before, sources[lo:hi], before[u] + own[u])
+    for users, positions in lineage.wave_steps:  # a wave's users are final once the waves above are done
+        np.maximum.at(before, src[positions], before[users] + own[users])
     most = (before + own).max(axis=0)
     return {a: int(most[j]) for a, j in column.items()}
+
+
+def seconds_on_screen(lineage: Lineage) -> list[float]:
+    """How long each fragment is on screen or heard in the piece.
+
+    The piece counts its whole length; a source of a remix counts the seconds its clips last in the
+    remix, scaled by how much of the remix the piece shows; a derivative's parents count as long as it.
+    """
+    import numpy as np
+
+    piece = lineage.nodes[0]
+    seconds = np.zeros(len(lineage.nodes))
+    seconds[0] = piece.timeline.length if piece.timeline is not None else (piece.duration or 0.0)
+    src = np.asarray(lineage.source, dtype=np.int64)
+    part = np.asarray(lineage.part, dtype=np.float64)
+    for users, positions in lineage.wave_steps:
+        np.add.at(seconds, src[positions], seconds[users] * part[positions])
+    return seconds.tolist()
 
 
 def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = None,
@@ -462,32 +504,23 @@ def _compute_shares(graph: LineageGraph, piece: str, rules: CreditRules, mailmap
                 group.append(i)
     by_id: dict[str, ContributorShare] = {}
     names: dict[str, Counter[str]] = {}
+    made = _FragmentCredits(nodes, flow, kept, seconds, scale)
     for author, members in by_author.items():
         person = mailmap.canonical(author)
         cid = (person.email or person.name).lower()
         entry = by_id.get(cid)
         if entry is None:
-            entry = by_id[cid] = ContributorShare(cid, person.name, person.email, Fraction(0), 0.0)
+            entry = by_id[cid] = ContributorShare(cid, person.name, person.email, Fraction(0), 0.0, _made=made)
             names[cid] = Counter()
         names[cid][person.name] += len(members)
-        total = entry.share_num
-        time = entry.seconds
-        fragments = entry.fragments
-        for i in members:
-            node = nodes[i]
-            total += kept[i]
-            time += seconds[i]
-            fragments.append(FragmentCredit(node.id, node.title, node.kind, node.role, flow[i], kept[i], scale,
-                                            seconds[i]))
-        entry.share_num = total
-        entry.seconds = time
+        entry.share_num += sum([kept[i] for i in members])
+        entry.seconds += sum([seconds[i] for i in members])
+        entry.members += members
     positive = sorted((c for c in by_id.values() if c.share_num), key=lambda c: (-c.share_num, c.id))
     for entry in positive:
         entry.share = Fraction(entry.share_num, scale)
         # the name used most often, ties by the smallest: independent of the order fragments were read
         entry.name = min(names[entry.id].items(), key=lambda item: (-item[1], item[0]))[0]
-        if len(entry.fragments) > 1:
-            entry.fragments.sort(key=lambda f: (-f.kept_num, -f.flow_num, f.id))
     editor = mailmap.canonical(nodes[0].author)
     overrides = {}
     for i, node in enumerate(nodes):
