@@ -73,8 +73,8 @@ def login(
     from hitrec.sync import credentials
     from hitrec.sync.remotes import split_url
 
-    clean, _ = split_url(url)
-    token = os.environ.get("HITREC_TOKEN")
+    clean, in_url = split_url(url)
+    token = os.environ.get("HITREC_TOKEN") or in_url.token
     if not token:
         token = typer.prompt(f"token for {user} at {clean}", hide_input=True, err=True)
     token = (token or "").strip()
