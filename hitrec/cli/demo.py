@@ -141,6 +141,18 @@ from hitrec.cli.demo_hub import share_through_hub  # noqa: E402  (the hub step r
 STEPS.append(share_through_hub)
 
 
+def show_credits(state: DemoState) -> None:
+    from hitrec.cli.credits import credits
+
+    piece = state.fragments["piece"]
+    step(f"{STEPS.index(show_credits) + 1}. Credits and payouts: hitrec credits {piece.short_id} --profit 1000")
+    credits(piece=piece.id, profit="1000.00", community_share=None, currency="USD", explain=None, max_paths=200,
+            format_="table", json_=False)
+
+
+STEPS.append(show_credits)  # the demo ends with who gets what
+
+
 @app.command()
 def demo(
     directory: Path = typer.Argument(Path("hitrec-demo"), help="Folder to build the demo in."),

@@ -149,20 +149,28 @@ def explanation_json(explanation: Explanation) -> dict[str, Any]:
 # --- rows: table, CSV, Markdown ----------------------------------------------------------------------
 
 
+def _short(text: str, width: int = 28) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
 def _fragment_list(c: ContributorShare, limit: int) -> str:
-    names = [f"{f.id[:7]} {f.title}".strip() for f in c.fragments[:limit]]
+    names = [_short(f.title) if f.title else f.id[:7] for f in c.fragments[:limit]]
     if len(c.fragments) > limit:
         names.append(f"+{len(c.fragments) - limit} more")
     return ", ".join(names)
 
 
-def rows(report: CreditsReport, fragment_limit: int = 3) -> tuple[list[str], list[list[str]]]:
+def rows(report: CreditsReport, fragment_limit: int = 2) -> tuple[list[str], list[list[str]]]:
+    """The table: one row per contributor, known by name (and e-mail where two share a name)."""
     headers = ["contributor", "share %", "fragments", "seconds"]
     if report.payouts is not None:
         headers.append(f"payout {report.payouts.currency}")
+    contributors = report.shares.contributors
+    names = [c.name for c in contributors]
     body = []
-    for c in report.shares.contributors:
-        row = [f"{c.name} <{c.email}>", percent(c.share), f"{len(c.fragments)}: {_fragment_list(c, fragment_limit)}",
+    for c in contributors:
+        who = f"{c.name} <{c.email}>" if names.count(c.name) > 1 or not c.name else c.name
+        row = [who, percent(c.share), f"{len(c.fragments)}: {_fragment_list(c, fragment_limit)}",
                seconds_text(c.seconds)]
         if report.payouts is not None:
             row.append(report.payout_of(c.id).amount)
