@@ -243,7 +243,7 @@ def test_table_csv_markdown_roll(repo: Repo, lineage: LineageBuilder, cli) -> No
     # uses: alice 3, bob 1, the title (zoe's) 2: zoe 1/5 + 4/5 * 2/6 = 7/15, alice 2/5, bob 2/15
     table = cli("credits", piece[:8])
     assert table.exit_code == 0, table
-    assert "Alice <alice@example.org>" in table.stdout and "40.00" in table.stdout and "46.67" in table.stdout
+    assert "Alice " in table.stdout and "40.00" in table.stdout and "46.67" in table.stdout
     assert "editor_share 1/5 (default)" in table.stdout and "Morgan's big line" in table.stdout
     rows = list(csv.DictReader(io.StringIO(cli("credits", piece, "--format", "csv").stdout)))
     assert [r["contributor_id"] for r in rows] == ["zoe@example.org", "alice@example.org", "bob@example.org"]
@@ -251,7 +251,7 @@ def test_table_csv_markdown_roll(repo: Repo, lineage: LineageBuilder, cli) -> No
     assert rows[0]["share"] == "7/15" and rows[0]["percent"] == "46.6667"
     markdown = cli("credits", piece, "--format", "markdown").stdout
     assert markdown.startswith("# Credits: Date With Destiny")
-    assert "| Alice &lt;alice@example.org&gt; | 40.00 |" in markdown
+    assert "| Alice | 40.00 |" in markdown
     roll = cli("credits", piece, "--format", "roll").stdout
     lines = roll.splitlines()
     assert lines[0] == "Date With Destiny" and lines[2:4] == ["Edited by", "Zoe"]
