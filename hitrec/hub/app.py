@@ -387,6 +387,9 @@ class HubApp:
             if request.method == "HEAD" or remaining == 0:
                 await request.body(b"")
                 return
+            if remaining <= _CHUNK:  # small media: one read, no thread hop
+                await request.body(fh.read(remaining))
+                return
             while remaining > 0:
                 data = await asyncio.to_thread(fh.read, min(_CHUNK * 4, remaining))
                 if not data:

@@ -52,7 +52,8 @@ class MediaSink:
         self.expected_size = expected_size
         self.max_size = max_size
         tmp_dir = repo / "lfs" / "tmp"
-        tmp_dir.mkdir(parents=True, exist_ok=True)
+        if not tmp_dir.is_dir():
+            tmp_dir.mkdir(parents=True, exist_ok=True)
         self.tmp = tmp_dir / f"{oid}.{secrets.token_hex(6)}"
         self._hash = hashlib.sha256()
         self.size = 0
@@ -124,8 +125,11 @@ class MediaSink:
             self._flush_tail()
             os.fsync(self._fd)
             self._close()
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.tmp, self.final)
+            try:
+                os.replace(self.tmp, self.final)
+            except FileNotFoundError:  # the first object under this ab/cd/ prefix
+                self.final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.tmp, self.final)
             _fsync_dir(self.final.parent)
         except BaseException:
             self.abort()
