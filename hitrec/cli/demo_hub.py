@@ -128,15 +128,15 @@ def share_through_hub(state: DemoState) -> None:
             console.print(f"  {maya.name:<12} hitrec add voice-take-2.wav && hitrec push -> {_sent(pushed)}",
                           soft_wrap=True)
 
-            # Jo has not pulled Maya's take, records a sting of their own and pushes: the hub says
-            # non-fast-forward, so the push pulls, merges the catalogs by union and pushes again.
+            # Jo has not pulled Maya's take, records a sting of their own and pushes: the hub moved, so
+            # the push merges both catalogs by union, pushes that, then pulls Maya's media.
             sting = _take(state.folder / "media" / "sting.wav", 523.25, seconds=0.8)
             studio.record([FragmentSpec(sting, title="Closing sting", tags=("music",),
                                         project="date-with-destiny", author=jo)])
             pushed = ops.push(studio, auth=auth["jo"])
             merged = sum(p.fragments for p in pushed.pulls)
-            console.print(f"  {jo.name:<12} hitrec add sting.wav && hitrec push -> merged {merged} new "
-                          f"fragment(s) from the hub first (no conflict to resolve), then {_sent(pushed)}",
+            console.print(f"  {jo.name:<12} hitrec add sting.wav && hitrec push -> {_sent(pushed)}; the hub "
+                          f"had {merged} new fragment(s): merged by union, no conflict to resolve",
                           soft_wrap=True)
             pulled = ops.pull(maya_repo, auth=auth["maya"])
             console.print(f"  {maya.name:<12} hitrec pull -> {pulled.fragments} fragment(s), "

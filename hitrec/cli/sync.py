@@ -9,7 +9,7 @@ import typer
 
 from hitrec.cli.app import app
 from hitrec.cli.common import human_size, open_repo
-from hitrec.cli.output import console, err_console, print_json, progress
+from hitrec.cli.output import console, err_console, print_json, progress, warn
 from hitrec.errors import UsageError
 
 remote_app = typer.Typer(help="Name the hubs this repo syncs with.", no_args_is_help=True)
@@ -119,10 +119,13 @@ def push(
     if result.up_to_date and not result.pulls:
         console.print(f"{result.remote} is up to date ({result.url})")
         return
+    console.print(_summary(f"pushed to {result.remote} ({result.url}):", result))
     for pulled in result.pulls:
         if not pulled.up_to_date:
-            console.print(_summary("merged others' work first: received", pulled))
-    console.print(_summary(f"pushed to {result.remote} ({result.url}):", result))
+            console.print(_summary("others had pushed too; merged by union and received", pulled))
+    if result.pull_error:
+        warn(f"the push landed, but bringing in the others' work failed: {result.pull_error} "
+             "Run `hitrec pull`.")
 
 
 @app.command()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from hitrec.errors import HitrecError, RemoteError, SyncError, UsageError
 from hitrec.sync import credentials, git
 from hitrec.sync.credentials import Auth
+from hitrec.sync.git import GitStats
 from hitrec.sync.lfs import LfsClient, TransferStats, new_http_client
 from hitrec.sync.remotes import add_remote, name_from_url, resolve_remote, split_url
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from hitrec.store import Repo
 
 ProgressFn = Callable[..., None]
-MAX_PUSH_ATTEMPTS = 8
+MAX_PUSH_ATTEMPTS = 40  # rejected pushes (non-fast-forward) before giving up
 SYNC_EACH = 4 << 20  # media this big gets its own writeback + fsync on pull
 MAIN = "refs/heads/main"
 
@@ -82,6 +83,8 @@ class PushResult:
     pulls: list[PullResult] = field(default_factory=list)  # merges needed because others pushed first
     up_to_date: bool = False
     created: bool = False  # the push created the collaboration on the hub
+    received: GitStats = field(default_factory=GitStats)  # hub commits fetched to merge them
+    pull_error: str | None = None  # the follow-up pull failed (the push itself landed): run `hitrec pull`
 
     @property
     def objects(self) -> int:
@@ -104,6 +107,7 @@ class PushResult:
             "media": self.media.to_json(),
             "attempts": self.attempts,
             "merged": [p.to_json() for p in self.pulls if not p.up_to_date],
+            "pull_error": self.pull_error,
         }
 
 
@@ -249,10 +253,13 @@ def push(repo: Repo, remote: str | None = None, progress: ProgressFn | None = No
 
 
 def _push(session: _Session, progress: ProgressFn | None, max_attempts: int) -> PushResult:
+    from hitrec.sync.merge import union_commit
+
     repo = session.repo
     result = PushResult(session.name, session.url, None)
-    for attempt in range(1, max_attempts + 1):
-        result.attempts = attempt
+    rejected = 0
+    for _ in range(max_attempts * 4):  # bounded even if the hub keeps moving between our requests
+        result.attempts += 1
         head = repo.catalog_head()
         exists, hub_sha = session.hub_head()
         if head is None:
@@ -267,31 +274,56 @@ def _push(session: _Session, progress: ProgressFn | None, max_attempts: int) -> 
             result.up_to_date = result.objects == 0
             result.head = head
             return result
+        target, base = head, hub_sha
         if hub_sha is not None and hub_sha != session.tracking():
-            # The hub moved since we last talked to it: take its fragments first.
-            result.pulls.append(_pull(session, progress))
-            continue
+            # Someone pushed since we last synced: take their commits (not yet their media) and push
+            # the union of both catalogs right away; the local catalog follows in the pull below.
+            if progress:
+                progress(0, description="receiving commits")
+            fetched = git.fetch(repo.git_dir, session.url, session.auth, session.incoming_ref, progress=progress)
+            result.received.objects += fetched.objects
+            result.received.bytes += fetched.bytes
+            base = repo.dulwich.refs[session.incoming_ref.encode()].decode()
+            target = union_commit(repo, head, base)
+            if target == base:  # the hub already holds all our fragments
+                result.head = base
+                result.up_to_date = result.objects == 0
+                return _follow(session, result, progress)
         result.created = result.created or not exists
-        new_ids = repo.fragment_ids_between(head, hub_sha)
+        new_ids = repo.fragment_ids_between(target, base)
         result.fragments = max(result.fragments, len(new_ids))
         sent = session.lfs.upload(repo.media_oids(new_ids), repo.media_path, progress)
         _add_media(result.media, sent)
         if progress:
             progress(0, description="sending commits")
-        outcome = git.push(repo.git_dir, session.url, session.auth, head, progress=progress)
+        outcome = git.push(repo.git_dir, session.url, session.auth, target, progress=progress)
         result.git.objects += outcome.stats.objects
         result.git.bytes += outcome.stats.bytes
         if outcome.status in ("ok", "up-to-date"):
-            session.set_tracking(head)
-            result.head = head
-            return result
-        if outcome.status == "non-fast-forward":
-            time.sleep(random.uniform(0.0, 0.05 * attempt))
-            result.pulls.append(_pull(session, progress))
-            continue
-        raise RemoteError(f"the hub refused the push: {outcome.reason or 'no reason given'}")
-    raise SyncError(f"gave up after {max_attempts} attempts: others kept pushing to {session.url} "
-                    "while this push merged their work. Run `hitrec push` again.")
+            result.head = target
+            if target == head:
+                session.set_tracking(head)
+                return result
+            return _follow(session, result, progress)
+        if outcome.status != "non-fast-forward":
+            raise RemoteError(f"the hub refused the push: {outcome.reason or 'no reason given'}")
+        rejected += 1  # noqa: SIM113  (counts rejections, not loop turns)
+        if rejected >= max_attempts:
+            break
+        # Back off a random, growing while so racing pushers spread out instead of colliding again.
+        time.sleep(random.uniform(0.0, min(1.5, 0.05 * 2 ** rejected)))
+    raise SyncError(f"gave up after {result.attempts} attempts: others kept pushing to {session.url} "
+                    "faster than this push could merge their work. Run `hitrec push` again.")
+
+
+def _follow(session: _Session, result: PushResult, progress: ProgressFn | None) -> PushResult:
+    """After pushing a union (or finding the hub ahead), bring the local catalog up to the hub: its
+    media first, then the merge. The push itself has landed even if this pull fails."""
+    try:
+        result.pulls.append(_pull(session, progress))
+    except HitrecError as exc:
+        result.pull_error = str(exc)
+    return result
 
 
 def _add_media(total: TransferStats, more: TransferStats) -> None:
