@@ -1,6 +1,6 @@
 """`hitrec render` mixing eight 60 s stereo tracks to WAV against one hand-written ffmpeg `amix` command.
 
-    python bench/render_mix.py [--rounds 5]
+    python bench/render_mix.py [--rounds 5] [--seconds 60]
 
 Each track has its own gain and a fade in and out; all eight start at 0 and are summed (amix
 normalize=0) to 16-bit WAV at 48 kHz. Limit: hitrec <= 1.2x the hand-written command. Two figures for
@@ -31,7 +31,6 @@ from hitrec.media.ffmpeg import ffmpeg_exe
 
 ENV = {**os.environ, "HITREC_AUTHOR_NAME": "Bench", "HITREC_AUTHOR_EMAIL": "bench@example.org"}
 TRACKS = 8
-SECONDS = 60
 
 
 def gain(i: int) -> int:
@@ -41,7 +40,9 @@ def gain(i: int) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=60, help="length of each track")
     args = parser.parse_args()
+    seconds = args.seconds
     with tempfile.TemporaryDirectory(prefix="hitrec-bench-mix-") as tmp:
         folder = Path(tmp)
         project = folder / "project"
@@ -50,8 +51,8 @@ def main() -> None:
         files = []
         for i in range(TRACKS):
             path = folder / f"track{i}.wav"
-            ffmpeg("-f", "lavfi", "-i", f"sine=frequency={110 * (i + 1)}:duration={SECONDS}:sample_rate=48000",
-                   "-f", "lavfi", "-i", f"anoisesrc=d={SECONDS}:r=48000:a=0.05:seed={i}",
+            ffmpeg("-f", "lavfi", "-i", f"sine=frequency={110 * (i + 1)}:duration={seconds}:sample_rate=48000",
+                   "-f", "lavfi", "-i", f"anoisesrc=d={seconds}:r=48000:a=0.05:seed={i}",
                    "-filter_complex", "[0][1]amerge=inputs=2", "-c:a", "pcm_s16le", str(path))
             files.append(path)
         out = subprocess.run([*hitrec, "add", *map(str, files), "--json"], cwd=project, env=ENV, check=True,
@@ -63,7 +64,7 @@ def main() -> None:
                          "fade_in: 2, fade_out: 3}]}")
         (project / "mix.yaml").write_text("\n".join(lines) + "\n")
         inputs = [a for f in files for a in ("-i", str(f))]
-        chains = ";".join(f"[{i}:a]volume={gain(i)}dB,afade=t=in:d=2,afade=t=out:st={SECONDS - 3}:d=3[a{i}]"
+        chains = ";".join(f"[{i}:a]volume={gain(i)}dB,afade=t=in:d=2,afade=t=out:st={seconds - 3}:d=3[a{i}]"
                           for i in range(TRACKS))
         mix = "".join(f"[a{i}]" for i in range(TRACKS)) + f"amix=inputs={TRACKS}:normalize=0[a]"
         hand = [ffmpeg_exe(), "-v", "error", "-y", *inputs, "-filter_complex", f"{chains};{mix}", "-map", "[a]",
@@ -85,7 +86,7 @@ def main() -> None:
                            stdout=subprocess.DEVNULL)
             cli.append(time.perf_counter() - start)
         o, c, t = statistics.median(ours), statistics.median(cli), statistics.median(theirs)
-        print(f"8 x 60 s stereo mix to WAV: ffmpeg amix {t:.2f} s   hitrec render() {o:.2f} s   "
+        print(f"8 x {seconds} s stereo mix to WAV: ffmpeg amix {t:.2f} s   hitrec render() {o:.2f} s   "
               f"ratio {o / t:.2f} (limit 1.2)   hitrec CLI {c:.2f} s   ratio {c / t:.2f}")
 
 

@@ -394,7 +394,8 @@ class _Graph:
         rate = self.rate
         start = self.sample(clip.at)
         samples = max(1, self.sample(clip.end) - start)
-        parts = ["asetpts=PTS-STARTPTS", f"aresample={rate}",
+        # aformat makes ffmpeg insert a resampler only where the source's rate or layout differs
+        parts = ["asetpts=PTS-STARTPTS",
                  f"aformat=sample_fmts=fltp:sample_rates={rate}:channel_layouts={self.layout}"]
         if clip.loop:
             period = max(1, self.sample(clip.src_len))
@@ -402,7 +403,13 @@ class _Graph:
                       f"aloop=loop=-1:size={period}:start=0"]
         if clip.speed != 1:
             parts += atempo_chain(clip.speed)
-        parts += [f"atrim=end_sample={samples}", f"apad=whole_len={samples}", "asetpts=N/SR/TB"]
+        parts.append(f"atrim=end_sample={samples}")
+        assert clip.source is not None
+        known = clip.source.media.duration
+        if clip.loop or known is None or clip.src_from + clip.duration * clip.speed > known - 0.1:
+            parts.append(f"apad=whole_len={samples}")  # the source may end a little early: pad to length
+        if clip.loop or clip.speed != 1:
+            parts.append("asetpts=N/SR/TB")  # afade counts from timestamp 0
         if clip.mute:
             parts.append("volume=0")
         elif clip.gain:
