@@ -180,15 +180,14 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
     source: list[int] = []
     num: list[int] = []
     part: list[float] = []
-    first: list[int] = [0]
-    count: list[int] = [0]
-    den: list[int] = [1]
-    keep: list[int] = [1]
-    used: list[Fraction | None] = [None]
+    room = 1024  # per-fragment lists grow in blocks, not one append per fragment
+    first, count, den, keep = [0] * room, [0] * room, [1] * room, [1] * room
+    used: list[Fraction | None] = [None] * room
     stack = [0]
     get = graph.get
     split = _split
     known = index.get
+    report_at = 4096
     while stack:
         i = stack.pop()
         node = nodes[i]
@@ -209,16 +208,21 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
                         raise CreditsError(_missing(node, sid))
                     j = index[sid] = len(nodes)
                     nodes.append(child)
-                    first.append(0)
-                    count.append(0)
-                    den.append(1)
-                    keep.append(1)
-                    used.append(None)
                     stack.append(j)
+                    if j >= room:
+                        first += [0] * room
+                        count += [0] * room
+                        den += [1] * room
+                        keep += [1] * room
+                        used += [None] * room
+                        room *= 2
                 numbers[k] = j
         source.extend(numbers)
-        if progress is not None and len(nodes) % 4096 == 0:
+        if progress is not None and len(nodes) >= report_at:
             progress(0, description=f"reading lineage ({len(nodes)} fragments)")
+            report_at += 4096
+    n = len(nodes)
+    del first[n:], count[n:], den[n:], keep[n:], used[n:]
     order, waves, wave_steps = _topological(source, first, count)
     return Lineage(nodes, index, source, num, part, first, count, den, keep, used, order, waves, rules,
                    wave_steps)
