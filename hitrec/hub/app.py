@@ -118,6 +118,8 @@ class HubApp:
         self.root = Path(config.root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.users = UserStore(self.root)
+        self.spool_dir = self.root / ".spool"  # not a valid collaboration name: no clash
+        self.spool_dir.mkdir(exist_ok=True)
         self._receive_locks: dict[str, asyncio.Lock] = {}
         self._create_lock = asyncio.Lock()
         for name in repos.list_collaborations(self.root):
@@ -279,12 +281,15 @@ class HubApp:
 
         hook_env = None
         lock = None
+        spooled = None
         if write:
             assert user is not None
             check = await asyncio.to_thread(repos.author_check, repo)
             hook_env = {"HITREC_HUB_USER": user.name, "HITREC_HUB_EMAIL": user.email,
                         "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0"}
-            commands, body = await git.peek_commands(body)
+            spooled = await git.spool(body, self.spool_dir)
+            commands = git.receive_commands(spooled)
+            body = git.spooled_chunks(spooled)
             # Pushes to one collaboration run one at a time, so the catalog cannot move between this
             # check and git's compare-and-set: a push based on an old catalog will be refused by git
             # ("fetch first"), and its hook may skip the checks (no Python start for a lost race).
@@ -300,6 +305,8 @@ class HubApp:
         finally:
             if lock is not None:
                 lock.release()
+            if spooled is not None:
+                spooled.close()
         if stderr.strip() and code != 0:
             log.warning("git %s for %s exited %d: %s", service, name, code, stderr.strip()[:2000])
         if not request.status:

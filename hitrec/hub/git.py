@@ -13,9 +13,11 @@ import contextlib
 import os
 import re
 import sys
+import tempfile
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import IO
 
 import hitrec
 
@@ -88,31 +90,33 @@ async def decoded_body(
             yield tail
 
 
-async def peek_commands(
-    body: AsyncIterator[bytes], limit: int = 1 << 20
-) -> tuple[list[tuple[str, str, str]], AsyncIterator[bytes]]:
-    """The ref updates at the head of a receive-pack request, and the whole body to pass on.
+async def spool(body: AsyncIterator[bytes], folder: Path, memory: int = 8 << 20) -> IO[bytes]:
+    """Receive a whole request body first (in memory, or a temp file past ``memory`` bytes).
 
-    Reads pkt-lines up to the first flush; gives up quietly (no commands) on anything unexpected.
+    A push holds its collaboration's lock only while git works, never while a slow client uploads.
     """
-    head = bytearray()
-    commands: list[tuple[str, str, str]] = []
-    iterator = body.__aiter__()
-    done = False
-    while not done and len(head) < limit:
-        try:
-            head += await iterator.__anext__()
-        except StopAsyncIteration:
-            break
-        commands, done = _parse_commands(bytes(head))
+    spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=memory, dir=folder)  # noqa: SIM115
+    try:
+        async for chunk in body:
+            spooled.write(chunk)
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled
 
-    async def whole() -> AsyncIterator[bytes]:
-        if head:
-            yield bytes(head)
-        async for chunk in iterator:
-            yield chunk
 
-    return (commands if done else []), whole()
+async def spooled_chunks(spooled: IO[bytes]) -> AsyncIterator[bytes]:
+    while data := spooled.read(1 << 20):
+        yield data
+
+
+def receive_commands(spooled: IO[bytes]) -> list[tuple[str, str, str]]:
+    """The ref updates (old, new, ref) at the head of a spooled receive-pack request."""
+    head = spooled.read(1 << 20)
+    spooled.seek(0)
+    commands, done = _parse_commands(head)
+    return commands if done else []
 
 
 def _parse_commands(data: bytes) -> tuple[list[tuple[str, str, str]], bool]:
