@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import os
-import tempfile
+import secrets
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hitrec.errors import MediaError, SyncError
 from hitrec.store.pointer import is_oid
 
 CHUNK = 1 << 20
+_counter = itertools.count()
 WRITEBACK_STEP = 16 << 20
 ProgressFn = Callable[..., None]
 
@@ -89,8 +91,9 @@ class MediaStore:
     def _ingest(self, chunks: Iterable[bytes], expected_oid: str | None, expected_size: int | None,
                 *, sync: bool) -> tuple[str, int]:
         self._ensure_dir(self.tmp_dir)
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp_dir, prefix="ingest-")
-        tmp = Path(tmp_name)
+        # Created read-only (objects are immutable); the open descriptor can still write it.
+        tmp = self.tmp_dir / f"ingest-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
             digest = hashlib.sha256()
             size = 0
@@ -118,7 +121,6 @@ class MediaStore:
                 tmp.unlink()
             else:
                 self._ensure_dir(final.parent)
-                os.chmod(tmp, 0o444)
                 os.replace(tmp, final)
                 if sync:
                     _fsync_dir(final.parent)
