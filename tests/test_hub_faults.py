@@ -273,3 +273,26 @@ def test_a_push_based_on_an_old_catalog_is_refused_the_standard_way(hub: HubProc
     assert hub.catalog_head("stale") == landed
     assert git("--git-dir", str(hub.collaboration_path("stale")), "merge-base", "--is-ancestor", stale,
                "main", check=False).returncode != 0
+
+
+def _pkt(text: str) -> bytes:
+    return f"{len(text) + 4:04x}".encode() + text.encode()
+
+
+def test_gzip_request_bodies_are_understood_and_limited(hub: HubProcess, tmp_path: Path) -> None:
+    import gzip
+
+    work = lfs_work_tree(tmp_path / "work")
+    head = commit_file(work, "a.bin", b"gz")
+    url = hub.collaboration_url("gz")
+    git("push", url, "main", cwd=work, token=hub.tokens["ada"])
+    headers = {"Content-Type": "application/x-git-upload-pack-request", "Content-Encoding": "gzip",
+               "Git-Protocol": "version=2"}
+    body = _pkt("command=ls-refs\n") + b"0001" + _pkt("ref-prefix refs/heads/\n") + b"0000"
+    listed = httpx.post(url + "/git-upload-pack", content=gzip.compress(body), headers=headers,
+                        auth=("ada", hub.tokens["ada"]))
+    assert listed.status_code == 200 and f"{head} refs/heads/main".encode() in listed.content
+    bomb = gzip.compress(body + b"0" * 2_000_000)  # ~2 KB compressed, 2 MB inflated: over the limit
+    refused = httpx.post(url + "/git-upload-pack", content=bomb, headers=headers,
+                         auth=("ada", hub.tokens["ada"]))
+    assert refused.status_code == 413
