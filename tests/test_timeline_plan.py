@@ -112,6 +112,11 @@ def test_fragment_of_the_wrong_kind(repo_and_fragments, frags, track, key, words
     assert err.field == "tracks[0].clips[0].fragment" and words in err.problem
 
 
+def test_picture_keys_on_sound_are_refused(repo_and_fragments, frags) -> None:  # type: ignore[no-untyped-def]
+    err = error_of(repo_and_fragments, audio(f"      - {{fragment: {frags['tone']}, fit: cover}}\n"))
+    assert err.field == "tracks[0].clips[0].fit" and "does not apply to sound" in err.problem
+
+
 def test_image_without_duration(repo_and_fragments, frags) -> None:  # type: ignore[no-untyped-def]
     err = error_of(repo_and_fragments, video(f"      - {{fragment: {frags['green']}}}\n"))
     assert err.field == "tracks[0].clips[0].duration" and "still image needs `duration:`" in err.problem

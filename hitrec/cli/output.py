@@ -26,6 +26,13 @@ class _LazyConsole:
             self._console = Console(**self._options)
         return getattr(self._console, name)
 
+    # rich's live displays use `with console:`; special methods bypass __getattr__
+    def __enter__(self) -> Any:
+        return self.__getattr__("__enter__")()
+
+    def __exit__(self, *exc: object) -> Any:
+        return self.__getattr__("__exit__")(*exc)
+
 
 console: Console = _LazyConsole(highlight=False)  # type: ignore[assignment]
 err_console: Console = _LazyConsole(stderr=True, highlight=False)  # type: ignore[assignment]

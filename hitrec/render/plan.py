@@ -341,6 +341,10 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Sou
                            "its own)", "duration")
             pc.duration = clip.duration
         else:
+            if kind == "audio":
+                for key in ("fit", "position"):
+                    if key in clip.raw:
+                        raise fail(f"{key!r} does not apply to sound (fragment {source.id[:10]} is audio)", key)
             total = source.media.duration
             if total is None or total <= 0:
                 raise fail(f"fragment {source.id[:10]} has no known duration; re-add its media", "fragment")
