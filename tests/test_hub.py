@@ -397,3 +397,12 @@ def test_large_uploads_verified_and_whole(hub: HubProcess, size: int) -> None:
     assert sha256_file(hub.media_path("large", oid)) == oid
     got = httpx.get(f"{url}/info/lfs/objects/{oid}", auth=auth)
     assert got.content == data
+
+
+def test_quiet_hub_logs_no_requests(tmp_path: Path) -> None:
+    with HubProcess(tmp_path / "hub", extra_args=["--quiet"]) as quiet:
+        token = quiet.add_user("ada", "ada@example.org")
+        assert httpx.get(quiet.collaboration_url("q") + "/info/refs?service=git-receive-pack",
+                         auth=("ada", token)).status_code == 200
+        assert "hitrec hub serving" in quiet.log_text()
+        assert "info/refs" not in quiet.log_text()

@@ -44,6 +44,7 @@ def serve(
     public_read: bool = typer.Option(False, "--public-read", help="Let anyone clone and pull."),
     max_object_size: str = typer.Option("64G", "--max-object-size", help="Largest media upload."),
     max_push_size: str = typer.Option("4G", "--max-push-size", help="Largest git request body."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log problems only, not every request."),
 ) -> None:
     """Serve every collaboration under ROOT at http://HOST:PORT/<name>.git until interrupted."""
     import logging
@@ -51,7 +52,8 @@ def serve(
     from hitrec.hub.app import HubConfig
     from hitrec.hub.server import serve as run
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = HubConfig(root=root, public_read=public_read, max_object_size=_size(max_object_size),
                        max_push_size=_size(max_push_size))
 
