@@ -196,7 +196,7 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
         count[i] = len(sids)
         num.extend(nums)
         part.extend(parts)
-        numbers = [known(sid) for sid in sids]
+        numbers = list(map(known, sids))
         if None in numbers:  # fragments met for the first time: read them
             for k, sid in enumerate(sids):
                 if numbers[k] is not None:
@@ -406,7 +406,9 @@ def common_scale(lineage: Lineage) -> int:
         return _product(present)
     ranked = sorted(present, key=lambda a: (present[a] * a.bit_length(), a), reverse=True)
     bound = {a: present[a] for a in ranked[_TRACKED:]}
-    bound.update(_longest_exponents(lineage, atoms, ranked[:_TRACKED]))
+    tracked = ranked[:_TRACKED]
+    small = max(present[a] for a in tracked) < 2**15  # no path can go past it: 16-bit counts suffice
+    bound.update(_longest_exponents(lineage, atoms, tracked, "int16" if small else "int32"))
     return _product(bound)
 
 
@@ -449,15 +451,15 @@ def _factorizations(values: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
     return result
 
 
-def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]],
-                       tracked: list[int]) -> dict[int, int]:
+def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]], tracked: list[int],
+                       dtype: str = "int32") -> dict[int, int]:
     """For each tracked atom, the most times it divides the dens along one path from the piece."""
     import numpy as np
 
     column = {a: j for j, a in enumerate(tracked)}
     dens = sorted(atoms)
     den_row = {d: r for r, d in enumerate(dens)}
-    per_den = np.zeros((len(dens), len(tracked)), dtype=np.int32)
+    per_den = np.zeros((len(dens), len(tracked)), dtype=dtype)
     for d, r in den_row.items():
         for atom, e in atoms[d]:
             j = column.get(atom)
