@@ -331,3 +331,36 @@ def test_demo_remixes_and_verifies(tmp_path: Path, cli) -> None:  # type: ignore
     repo = Repo(tmp_path / "demo" / "studio")
     pieces = [f for f in repo.fragments() if f.has_timeline]
     assert len(pieces) == 1 and len(pieces[0].parents) == 5
+
+
+def test_progress_bar_on_a_terminal(project: Path, frags: dict[str, str]) -> None:
+    import pty
+    import threading
+
+    write_timeline(project / "t.yaml", video_timeline(frags))
+    leader, follower = pty.openpty()
+    drawn = bytearray()
+
+    def drain() -> None:  # keep reading so the child never blocks on a full terminal buffer
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            drawn.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "hitrec", "render", "t.yaml", "-o", "out.mp4"], cwd=project,
+                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower, timeout=120,
+                              env={**os.environ, "TERM": "xterm"})
+    finally:
+        os.close(follower)
+        reader.join(timeout=10)
+        os.close(leader)
+    assert proc.returncode == 0, drawn.decode(errors="replace")
+    assert b"rendering" in drawn and b"Traceback" not in drawn
+    assert (project / "out.mp4").exists()
