@@ -241,50 +241,60 @@ def _split(node: Node, rules: CreditRules) -> tuple[list[str], list[int], list[f
     and the share rule it applied."""
     timeline = node.timeline
     if timeline is not None:
-        editor = timeline.editor_share if timeline.editor_share is not None else rules.editor_share
-        clips = timeline.clips
+        editor = timeline.editor_share
+        if editor is None:
+            editor = rules.editor_share
+        fids: list[str] = []
+        ratios: list[tuple[int, int]] = []
+        secs: list[float] = []
+        text: list[tuple[int, int]] = []
         common = 1  # a common denominator of all uses, so uses become integers
-        for clip in clips:
-            d = clip.use.denominator
+        length = 0.0
+        for clip in timeline.clips:
+            ratio = clip.use.as_integer_ratio()
+            d = ratio[1]
             if common % d:
                 common = common // gcd(common, d) * d
-        uses: dict[str, list] = {}
-        text = 0
-        length = 0.0
-        for clip in clips:
-            use = clip.use
-            u = use.numerator * (common // use.denominator)
             seconds = clip.seconds
             end = clip.at + seconds
             if end > length:
                 length = end
             fid = clip.fragment
-            if fid is None:
-                text += u
+            if fid is None:  # a text clip: the editor's
+                text.append(ratio)
                 continue
-            entry = uses.get(fid)
-            if entry is None:
-                uses[fid] = [u, seconds]
-            else:
-                entry[0] += u
-                entry[1] += seconds
+            fids.append(fid)
+            ratios.append(ratio)
+            secs.append(seconds)
+        if common == 1:
+            uses = [u for u, _ in ratios]
+            titles = sum([u for u, _ in text])
+        else:
+            uses = [u * (common // d) for u, d in ratios]
+            titles = sum([u * (common // d) for u, d in text])
         inverse = 1.0 / length if length > 0 else 0.0
-        total = text
-        for entry in uses.values():
-            total += entry[0]
+        if len(set(fids)) != len(fids):  # one fragment in several clips: add them up
+            merged: dict[str, list] = {}
+            for fid, u, sec in zip(fids, uses, secs, strict=True):
+                entry = merged.get(fid)
+                if entry is None:
+                    merged[fid] = [u, sec]
+                else:
+                    entry[0] += u
+                    entry[1] += sec
+            fids = list(merged)
+            uses = [u for u, _ in merged.values()]
+            secs = [sec for _, sec in merged.values()]
+        total = titles + sum(uses)
+        parts = [sec * inverse for sec in secs]
         if total == 0:  # nothing has any use: everything stays with the editor
-            return list(uses), [0] * len(uses), [sec * inverse for _, sec in uses.values()], 1, 1, editor
-        en, ed = editor.numerator, editor.denominator
+            return fids, [0] * len(fids), parts, 1, 1, editor
+        en, ed = editor.as_integer_ratio()
         rest = ed - en
         den = ed * total
-        keep = en * total + rest * text
-        g = gcd(den, keep, rest * gcd(*(u for u, _ in uses.values())))
-        if g > 1:
-            keep //= g
-            den //= g
-        values = uses.values()
-        return (list(uses), [rest * u // g for u, _ in values], [sec * inverse for _, sec in values], keep, den,
-                editor)
+        keep = en * total + rest * titles
+        g = gcd(den, keep, rest * gcd(*uses))
+        return fids, [rest * u // g for u in uses], parts, keep // g, den // g, editor
     if node.parents:
         parents = list(dict.fromkeys(node.parents))
         share = rules.derivative_share
