@@ -96,6 +96,14 @@ def run(n: int, runs: int) -> tuple[float, float]:
     return wall, cpu
 
 
+def _reference_loop() -> float:
+    start = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.process_time() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
@@ -103,6 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     import os
 
+    reference = min(_reference_loop() for _ in range(3))
+    print(f"reference: a 5M-step Python loop takes {reference:.3f} s cpu here (the machine's speed right now)")
     times = [run(n, args.runs) for n in args.sizes]
     for i in range(1, len(times)):
         n1, n2 = args.sizes[i - 1], args.sizes[i]
