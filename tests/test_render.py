@@ -364,3 +364,24 @@ def test_progress_bar_on_a_terminal(project: Path, frags: dict[str, str]) -> Non
     assert proc.returncode == 0, drawn.decode(errors="replace")
     assert b"rendering" in drawn and b"Traceback" not in drawn
     assert (project / "out.mp4").exists()
+
+
+def test_picture_shorter_than_its_container_keeps_the_timing(project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
+    from media import ffmpeg
+
+    path = project / "short-picture.mp4"  # 1 s of picture, 2 s of sound: the container lasts 2 s
+    ffmpeg("-f", "lavfi", "-i", "color=c=white:size=160x90:rate=24:duration=1", "-f", "lavfi", "-i",
+           "sine=frequency=500:duration=2:sample_rate=48000", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+           str(path))
+    short = record(Repo.find(), path)
+    assert short.media.duration and short.media.duration > 1.9
+    write_timeline(project / "t.yaml", {"hitrec": 1, "output": {"size": [160, 90], "fps": 24}, "tracks": [
+        {"kind": "video", "clips": [{"fragment": short.id}, {"fragment": frags["blue"], "to": 1}]}]})
+    r = cli("render", "t.yaml", "-o", "out.mp4", "--json")
+    assert r.exit_code == 0, r.output
+    length = r.json()["length"]
+    frames = decode_video(project / "out.mp4", 160, 90)
+    assert len(frames) == round(length * 24)
+    assert mean_rgb(frames[36])[0] > 200  # 1.5 s: the last white frame held
+    blue = mean_rgb(frames[round((length - 0.5) * 24)])
+    assert blue[2] > 200 and blue[0] < 40  # the next clip starts where the plan put it

@@ -284,9 +284,11 @@ class _Graph:
             parts = [f"setpts=(PTS-STARTPTS){speed}", f"fps={self.fps}", fit]
             if clip.loop:
                 period = max(1, self.frame(clip.src_len / clip.speed))
-                parts += [f"tpad=stop_mode=clone:stop={period}", f"trim=end_frame={period}",
+                parts += ["tpad=stop_mode=clone:stop=-1", f"trim=end_frame={period}",
                           f"loop=loop=-1:size={period}:start=0"]
-            parts.append(f"tpad=stop_mode=clone:stop={max(2, frames // 4)}")
+            # a source whose picture ends before its probed duration (container duration is the longest
+            # stream) holds its last frame, so the clip keeps its planned length and later clips their place
+            parts.append("tpad=stop_mode=clone:stop=-1")
         parts.append(f"trim=end_frame={frames}")
         alpha = "" if fmt == "yuv420p" else ":alpha=1"
         seconds = Fraction(frames) / self.fps
