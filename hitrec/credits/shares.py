@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import accumulate
 from math import gcd
 from operator import mul
 from typing import Any
@@ -114,7 +115,7 @@ class ContributorShare:
     share: Fraction
     seconds: float  # how long their fragments are on screen or heard in the piece, summed
     share_num: int = 0  # share == share_num / scale (the Shares' common denominator)
-    members: list[int] = field(default_factory=list)  # their fragments' numbers in the lineage
+    number: int = 0  # their number among the lineage's contributors
     _made: _FragmentCredits | None = None
     _fragments: list[FragmentCredit] | None = None
 
@@ -123,22 +124,30 @@ class ContributorShare:
         """Their fragments that the piece's value reaches, most kept first (made when first asked for)."""
         if self._fragments is None:
             made = self._made
-            self._fragments = [] if made is None else made.credits(self.members)
+            self._fragments = [] if made is None else made.credits(self.number)
         return self._fragments
 
 
 @dataclass(slots=True)
 class _FragmentCredits:
-    nodes: list[Node]
-    flow: list[int]
-    kept: list[int]
-    seconds: list[float]
-    scale: int
+    """Makes the per-fragment records of each contributor on demand, from the flows."""
 
-    def credits(self, members: list[int]) -> list[FragmentCredit]:
-        nodes, flow, kept, seconds, scale = self.nodes, self.flow, self.kept, self.seconds, self.scale
-        made = [FragmentCredit(nodes[i].id, nodes[i].title, nodes[i].kind, nodes[i].role, flow[i], kept[i],
-                               scale, seconds[i]) for i in members]
+    lineage: Lineage
+    result: Flows
+    owner: list[int]  # each fragment's contributor number
+    _members: dict[int, list[int]] | None = None
+
+    def credits(self, number: int) -> list[FragmentCredit]:
+        if self._members is None:
+            members: dict[int, list[int]] = {}
+            for i, (who, unit) in enumerate(zip(self.owner, self.result.unit, strict=True)):
+                if unit:
+                    members.setdefault(who, []).append(i)
+            self._members = members
+        nodes, den, keep = self.lineage.nodes, self.lineage.den, self.lineage.keep
+        unit, seconds, scale = self.result.unit, self.result.seconds, self.result.scale
+        made = [FragmentCredit(nodes[i].id, nodes[i].title, nodes[i].kind, nodes[i].role, unit[i] * den[i],
+                               unit[i] * keep[i], scale, seconds[i]) for i in self._members.get(number, [])]
         made.sort(key=lambda f: (-f.kept_num, -f.flow_num, f.id))
         return made
 
@@ -175,57 +184,43 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
     root = graph.get(piece_id)
     if root is None:
         raise CreditsError(f"fragment {piece_id} is not in this repo")
-    nodes: list[Node] = [root]
-    index: dict[str, int] = {piece_id: 0}
-    source: list[int] = []
+    nodes: list[Node] = []  # numbered in the order they are split
+    source_ids: list[str] = []
     num: list[int] = []
     part: list[float] = []
-    room = 1024  # per-fragment lists grow in blocks, not one append per fragment
-    first, count, den, keep = [0] * room, [0] * room, [1] * room, [1] * room
-    used: list[Fraction | None] = [None] * room
-    stack = [0]
+    splits: list[tuple[int, int, int, Fraction | None]] = []  # (steps, keep, den, share) per fragment
+    seen = {piece_id}
+    mark = seen.add
+    stack = [root]
     get = graph.get
     split = _split
-    known = index.get
     report_at = 4096
     while stack:
-        i = stack.pop()
-        node = nodes[i]
-        sids, nums, parts, keep[i], den[i], used[i] = split(node, rules)
-        first[i] = len(source)
-        count[i] = len(sids)
-        num.extend(nums)
-        part.extend(parts)
-        numbers = list(map(known, sids))
-        if None in numbers:  # fragments met for the first time: read them
-            for k, sid in enumerate(sids):
-                if numbers[k] is not None:
-                    continue
-                j = known(sid)  # the same source twice in one list
-                if j is None:
-                    child = get(sid)
-                    if child is None:
-                        raise CreditsError(_missing(node, sid))
-                    j = index[sid] = len(nodes)
-                    nodes.append(child)
-                    stack.append(j)
-                    if j >= room:
-                        first += [0] * room
-                        count += [0] * room
-                        den += [1] * room
-                        keep += [1] * room
-                        used += [None] * room
-                        room *= 2
-                numbers[k] = j
-        source.extend(numbers)
-        if progress is not None and len(nodes) >= report_at:
-            progress(0, description=f"reading lineage ({len(nodes)} fragments)")
+        node = stack.pop()
+        nodes.append(node)
+        sids, nums, parts, keep, den, used = split(node, rules)
+        splits.append((len(sids), keep, den, used))
+        source_ids += sids
+        num += nums
+        part += parts
+        for sid in sids:
+            if sid not in seen:
+                mark(sid)
+                child = get(sid)
+                if child is None:
+                    raise CreditsError(_missing(node, sid))
+                stack.append(child)
+        if progress is not None and len(seen) >= report_at:
+            progress(0, description=f"reading lineage ({len(seen)} fragments)")
             report_at += 4096
-    n = len(nodes)
-    del first[n:], count[n:], den[n:], keep[n:], used[n:]
+    index = {node.id: i for i, node in enumerate(nodes)}
+    source = list(map(index.__getitem__, source_ids))
+    count, keep_list, den_list, used_list = (list(column) for column in zip(*splits, strict=True))
+    first = [0, *accumulate(count)]
+    first.pop()
     order, waves, wave_steps = _topological(source, first, count)
-    return Lineage(nodes, index, source, num, part, first, count, den, keep, used, order, waves, rules,
-                   wave_steps)
+    return Lineage(nodes, index, source, num, part, first, count, den_list, keep_list, used_list, order, waves,
+                   rules, wave_steps)
 
 
 def _missing(user: Node, sid: str) -> str:
@@ -346,52 +341,69 @@ class Flows:
     """The exact part of the piece's value reaching each fragment, over one common denominator."""
 
     scale: int
-    flow: list[int]  # fragment i receives flow[i] / scale of the piece's value
-    kept: list[int]  # and its author keeps kept[i] / scale of it
+    unit: list[int]  # fragment i receives unit[i] * den[i] / scale and its author keeps unit[i] * keep[i] / scale
     seconds: list[float]  # how long fragment i is on screen or heard in the piece
+    totals: list[int]  # per group (see ``flows``): the sum of what its fragments' authors keep, over scale
+
+    def flow(self, lineage: Lineage, i: int) -> Fraction:
+        return Fraction(self.unit[i] * lineage.den[i], self.scale)
+
+    def kept(self, lineage: Lineage, i: int) -> Fraction:
+        return Fraction(self.unit[i] * lineage.keep[i], self.scale)
 
 
-def flows(lineage: Lineage) -> Flows:
+def flows(lineage: Lineage, group: list[int] | None = None, groups: int = 0) -> Flows:
     """The piece's value reaching each fragment, as integers over one common denominator ``scale``.
 
     ``scale`` (see ``common_scale``) makes ``unit[i] = scale * flow(i) / den[i]`` whole for every
     fragment. Fragments are taken in topological order and each gathers what its users pass it,
     ``sum(unit[user] * num)`` over its incoming steps: one exact division per fragment and one small
-    product per edge, summed in C (``sum(map(...))``) rather than step by step.
+    product per edge, summed in C (``sum(map(...))``) rather than step by step. With ``group`` (a group
+    number per fragment, e.g. its contributor), what each group's authors keep is summed on the way.
     """
     import numpy as np
 
     scale = common_scale(lineage)
     seconds = seconds_on_screen(lineage)
     n = len(lineage.nodes)
-    den, keep = lineage.den, lineage.keep
-    # the steps grouped by the fragment they lead to: users[k] passes num[k] / den[user] to it
-    src = np.asarray(lineage.source, dtype=np.int64)
-    by_source = np.argsort(src, kind="stable")
+    den, keep, order = lineage.den, lineage.keep, lineage.order
+    # the steps sorted by the position of the fragment they lead to in ``order``
+    position = np.empty(n, dtype=np.int64)
+    position[np.asarray(order, dtype=np.int64)] = np.arange(n, dtype=np.int64)
+    target = position[np.asarray(lineage.source, dtype=np.int64)]
+    by_target = np.argsort(target, kind="stable")
     counts = np.asarray(lineage.count, dtype=np.int64)
-    by_first = np.argsort(np.asarray(lineage.first, dtype=np.int64), kind="stable")
-    user_of_step = np.repeat(by_first, counts[by_first])
-    users = user_of_step[by_source].tolist()
+    user_of_step = np.repeat(np.arange(n, dtype=np.int64), counts)  # steps are stored fragment by fragment
+    users = user_of_step[by_target].tolist()
     num = lineage.num
     if max(num, default=0) < 2**62:
-        nums = np.asarray(num, dtype=np.int64)[by_source].tolist()
+        nums = np.asarray(num, dtype=np.int64)[by_target].tolist()
     else:  # a step with a huge numerator: keep Python ints
-        nums = [num[k] for k in by_source.tolist()]
-    bounds = np.concatenate(([0], np.cumsum(np.bincount(src, minlength=n)))).tolist()
+        nums = [num[k] for k in by_target.tolist()]
+    incoming = np.bincount(target, minlength=n).tolist()
     unit = [0] * n
-    flow = [0] * n
-    kept = [0] * n
+    totals = [0] * max(groups, 1)
+    owner = group if group is not None else [0] * n
     get = unit.__getitem__
-    for i in lineage.order:
-        a, b = bounds[i], bounds[i + 1]
-        value = sum(map(mul, map(get, users[a:b]), nums[a:b])) if i else scale
-        flow[i] = value
-        per, rem = divmod(value, den[i])
-        if rem:  # cannot happen (see common_scale); refuse rather than round
-            raise CreditsError(f"internal error: inexact flow at {lineage.nodes[i].id}; please report it")
+    start = 0
+    for k, i in enumerate(order):
+        if k:
+            end = start + incoming[k]
+            value = sum(map(mul, map(get, users[start:end]), nums[start:end]))
+            start = end
+        else:
+            value = scale
+        d = den[i]
+        if d == 1:
+            per = value
+        else:
+            per, rem = divmod(value, d)
+            if rem:  # cannot happen (see common_scale); refuse rather than round
+                raise CreditsError(f"internal error: inexact flow at {lineage.nodes[i].id}; please report it")
         unit[i] = per
-        kept[i] = per * keep[i]
-    return Flows(scale, flow, kept, seconds)
+        if per:
+            totals[owner[i]] += per * keep[i]
+    return Flows(scale, unit, seconds, totals)
 
 
 def common_scale(lineage: Lineage) -> int:
@@ -520,41 +532,63 @@ def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = 
 def _compute_shares(graph: LineageGraph, piece: str, rules: CreditRules, mailmap: Mailmap,
                     progress: Progress | None) -> Shares:
     lineage = build_lineage(graph, piece, rules, progress)
-    result = flows(lineage)
-    flow, kept, scale, seconds = result.flow, result.kept, result.scale, result.seconds
     nodes = lineage.nodes
-    by_author: dict[Person, list[int]] = {}
-    for i, value in enumerate(flow):
-        if value:
-            author = nodes[i].author
-            group = by_author.get(author)
-            if group is None:
-                by_author[author] = [i]
-            else:
-                group.append(i)
+    # each fragment's contributor: authors grouped by object first (cheap), then by canonical e-mail
+    objects: dict[int, int] = {}
+    authors: list[Person] = []
+    kinds = []
+    for node in nodes:
+        author = node.author
+        k = objects.get(id(author))
+        if k is None:
+            k = objects[id(author)] = len(authors)
+            authors.append(author)
+        kinds.append(k)
     by_id: dict[str, ContributorShare] = {}
-    names: dict[str, Counter[str]] = {}
-    made = _FragmentCredits(nodes, flow, kept, seconds, scale)
-    for author, members in by_author.items():
-        person = mailmap.canonical(author)
-        cid = (person.email or person.name).lower()
-        entry = by_id.get(cid)
-        if entry is None:
-            entry = by_id[cid] = ContributorShare(cid, person.name, person.email, Fraction(0), 0.0, _made=made)
-            names[cid] = Counter()
-        names[cid][person.name] += len(members)
-        entry.share_num += sum([kept[i] for i in members])
-        entry.seconds += sum([seconds[i] for i in members])
-        entry.members += members
-    positive = sorted((c for c in by_id.values() if c.share_num), key=lambda c: (-c.share_num, c.id))
+    canonical: dict[Person, tuple[Person, int]] = {}
+    of_author: list[int] = []
+    for author in authors:
+        known = canonical.get(author)
+        if known is None:
+            person = mailmap.canonical(author)
+            cid = (person.email or person.name).lower()
+            entry = by_id.get(cid)
+            if entry is None:
+                entry = by_id[cid] = ContributorShare(cid, person.name, person.email, Fraction(0), 0.0,
+                                                      number=len(by_id))
+            known = canonical[author] = (person, entry.number)
+        of_author.append(known[1])
+    owner = [of_author[k] for k in kinds]
+    result = flows(lineage, owner, len(by_id))
+    unit, seconds, scale = result.unit, result.seconds, result.scale
+    made = _FragmentCredits(lineage, result, owner)
+    contributors = list(by_id.values())
+    # seconds and the names each contributor's reached fragments carry
+    time = [0.0] * len(contributors)
+    names: list[Counter[str]] = [Counter() for _ in contributors]
+    used_by_author = Counter(kinds[i] for i, u in enumerate(unit) if u)
+    for k, times in used_by_author.items():
+        names[of_author[k]][canonical[authors[k]][0].name] += times
+    for i, u in enumerate(unit):
+        if u:
+            time[owner[i]] += seconds[i]
+    for entry in contributors:
+        entry.share_num = result.totals[entry.number]
+        entry.seconds = time[entry.number]
+        entry._made = made
+    positive = sorted((c for c in contributors if c.share_num), key=lambda c: (-c.share_num, c.id))
     for entry in positive:
         entry.share = Fraction(entry.share_num, scale)
         # the name used most often, ties by the smallest: independent of the order fragments were read
-        entry.name = min(names[entry.id].items(), key=lambda item: (-item[1], item[0]))[0]
+        entry.name = min(names[entry.number].items(), key=lambda item: (-item[1], item[0]))[0]
     editor = mailmap.canonical(nodes[0].author)
     overrides = {}
     for i, node in enumerate(nodes):
-        if flow[i] and node.timeline is not None and node.timeline.editor_share is not None:
+        if unit[i] and node.timeline is not None and node.timeline.editor_share is not None:
             overrides[node.id] = node.timeline.editor_share
     return Shares(lineage, positive, (editor.email or editor.name).lower(), seconds[0],
-                  sum(1 for f in flow if f), overrides, scale)
+                  n_reached(unit), overrides, scale)
+
+
+def n_reached(unit: list[int]) -> int:
+    return len(unit) - unit.count(0)
