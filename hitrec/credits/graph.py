@@ -107,6 +107,7 @@ class MemoryGraph:
     def __init__(self, nodes: Iterable[Node] = ()) -> None:
         self._nodes: dict[str, Node] = {}
         self._sorted: list[str] | None = None
+        self.get = self._nodes.get  # type: ignore[method-assign]  # the dict's own lookup: no Python frame
         for node in nodes:
             self.add(node)
 
