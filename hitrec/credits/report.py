@@ -219,7 +219,7 @@ def to_csv(report: CreditsReport) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("<", "&lt;")
 
 
 def to_markdown(report: CreditsReport) -> str:
@@ -283,13 +283,14 @@ def explanation_lines(explanation: Explanation) -> list[str]:
             lines.append(f"  {step.fragment[:10]}{title} by {step.author}: x {step.factor}  ({step.why})")
         title = f" {path.title!r}" if path.title else ""
         lines.append(f"  {path.fragment[:10]}{title} by {c.name}: keeps {path.keeps}  ({path.why})")
-        factors = " x ".join([str(s.factor) for s in path.steps] + [str(path.keeps)])
-        lines.append(f"  = {factors} = {path.value}")
+        if path.steps:
+            factors = " x ".join([str(s.factor) for s in path.steps] + [str(path.keeps)])
+            lines.append(f"  = {factors} = {path.value}")
     lines.append("")
     if explanation.complete:
         check = "=" if explanation.shown_value == c.share else "!="
-        lines.append(f"sum of the {len(explanation.paths)} paths: {explanation.shown_value} {check} "
-                     f"share {c.share}")
+        paths = "the path" if len(explanation.paths) == 1 else f"the {len(explanation.paths)} paths"
+        lines.append(f"sum of {paths}: {explanation.shown_value} {check} share {c.share}")
     else:
         lines.append(f"showing {len(explanation.paths)} of {explanation.total_paths} paths, worth "
                      f"{explanation.shown_value} of the share {c.share}; use --max-paths to see more")
