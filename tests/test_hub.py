@@ -406,3 +406,27 @@ def test_quiet_hub_logs_no_requests(tmp_path: Path) -> None:
                          auth=("ada", token)).status_code == 200
         assert "hitrec hub serving" in quiet.log_text()
         assert "info/refs" not in quiet.log_text()
+
+
+def test_interrupted_large_upload_leaves_nothing(hub: HubProcess) -> None:
+    import socket
+    import time
+
+    from hub_git import auth_header
+
+    data = os.urandom(12 << 20)
+    oid = hashlib.sha256(data).hexdigest()
+    port = int(hub.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(f"PUT /dropped.git/info/lfs/objects/{oid} HTTP/1.1\r\nHost: x\r\n"
+                     f"{auth_header('ada', hub.tokens['ada'])}\r\nContent-Length: {len(data)}\r\n\r\n".encode())
+        sock.sendall(data[: 9 << 20])  # past two full 4 MiB buffers, then the connection drops
+    tmp = hub.collaboration_path("dropped") / "lfs" / "tmp"
+    deadline = time.monotonic() + 10
+    while (not tmp.is_dir() or list(tmp.iterdir())) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp.iterdir()) == []
+    assert not hub.media_path("dropped", oid).exists()
+    ok = httpx.put(f"{hub.collaboration_url('dropped')}/info/lfs/objects/{oid}", content=data,
+                   auth=("ada", hub.tokens["ada"]))
+    assert ok.status_code == 200 and sha256_file(hub.media_path("dropped", oid)) == oid
