@@ -322,3 +322,28 @@ def test_a_clone_of_the_git_repo_gives_identical_credits(repo: Repo, lineage: Li
     there = cli("credits", piece, "--profit", "99.99", "--json")
     assert there.exit_code == 0, there
     assert there.json() == here
+
+
+def test_timelines_read_through_git_or_dulwich_agree(repo: Repo, lineage: LineageBuilder) -> None:
+    from hitrec.credits.graph import RepoGraph
+    from hitrec.credits.shares import compute_shares
+
+    a, b = lineage.original("alice"), lineage.original("bob")
+    inner = lineage.remix("ed", [{"fragment": a, "duration": 3}, {"fragment": b, "duration": 1}])
+    piece = lineage.remix("zoe", [{"fragment": inner, "duration": 2}, {"fragment": a, "duration": 1}])
+    with RepoGraph(repo) as through_git:
+        fast = {c.id: c.share for c in compute_shares(through_git, piece).contributors}
+        assert through_git._batch  # git is installed in the test environment
+    plain = RepoGraph(repo)
+    plain._batch = False  # as on a machine without git
+    assert {c.id: c.share for c in compute_shares(plain, piece).contributors} == fast
+    assert sum(fast.values()) == 1
+
+
+def test_a_real_process_reports_errors_in_one_line(project: Path, tmp_path: Path) -> None:
+    from conftest import run_hitrec
+
+    result = run_hitrec("credits", "abcdef12", cwd=project)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().startswith("error: unknown fragment 'abcdef12'")
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -239,12 +239,72 @@ def config_value(repo: Repo, key: str) -> str | None:
 
 
 class RepoGraph:
-    """The lineage stored in a hitrec repo, read lazily and cached: fragment commits and their timelines."""
+    """The lineage stored in a hitrec repo, read lazily and cached: fragment commits and their timelines.
+
+    Timelines are read through one ``git cat-file --batch`` process when git is installed (about ten
+    times faster than three dulwich object reads per remix), else through dulwich. ``close()`` (or
+    ``with``) ends that process.
+    """
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._cache: dict[str, Node | None] = {}
         self._index: Any = None
+        self._batch: Any = None  # the cat-file process; False once it is known to be unavailable
+
+    def __enter__(self) -> RepoGraph:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        batch, self._batch = self._batch, False
+        if batch:
+            try:
+                batch.stdin.close()
+                batch.wait(timeout=5)
+            except Exception:  # a process that will not end on EOF
+                batch.kill()
+                batch.wait()
+
+    def _timeline_bytes(self, fragment_id: str) -> bytes | None:
+        if self._batch is None:
+            self._batch = self._start_batch()
+        if self._batch:
+            try:
+                return self._read_batch(fragment_id)
+            except (OSError, ValueError):
+                self.close()  # fall back to dulwich from here on
+        return self.repo.read_fragment_file(fragment_id, "timeline.yaml")
+
+    def _start_batch(self) -> Any:
+        import shutil
+        import subprocess
+
+        git = shutil.which("git")
+        if git is None:
+            return False
+        try:
+            return subprocess.Popen([git, "--git-dir", str(self.repo.git_dir), "cat-file", "--batch"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError:
+            return False
+
+    def _read_batch(self, fragment_id: str) -> bytes | None:
+        batch = self._batch
+        batch.stdin.write(f"{fragment_id}:timeline.yaml\n".encode())
+        batch.stdin.flush()
+        header = batch.stdout.readline().split()
+        if len(header) != 3:  # "<name> missing" (or git is gone: ValueError below)
+            if len(header) == 2 and header[1] == b"missing":
+                return None
+            raise ValueError(f"unexpected git cat-file answer {header!r}")
+        size = int(header[2])
+        data = batch.stdout.read(size + 1)  # the content and a newline
+        if len(data) != size + 1:
+            raise ValueError("git cat-file ended early")
+        return data[:size]
 
     def resolve(self, ref: str) -> str:
         return self.repo.resolve(ref)
@@ -267,7 +327,7 @@ class RepoGraph:
             return None
         timeline = None
         if fragment.has_timeline:
-            raw = self.repo.read_fragment_file(fragment.id, "timeline.yaml")
+            raw = self._timeline_bytes(fragment.id)
             if raw is not None:
                 where = f"timeline.yaml of {fragment.id[:10]}"
                 timeline = timeline_from_data(load_yaml(raw, where), where)

@@ -55,7 +55,8 @@ def credits(repo: Repo, piece: str, *, profit: str | None = None,
     sources = {name: "config" if config_value(repo, f"credits.{name}") not in (None, "") else "default"
                for name in ("editor_share", "derivative_share")}
     mailmap = mailmap_of(repo)
-    shares = compute_shares(RepoGraph(repo), piece, rules, mailmap, progress)
+    with RepoGraph(repo) as graph:
+        shares = compute_shares(graph, piece, rules, mailmap, progress)
     report = CreditsReport(shares, rule_sources=sources)
     if profit is not None:
         report.payouts = compute_payouts(shares, profit, community_share or DEFAULT_COMMUNITY_SHARE,
