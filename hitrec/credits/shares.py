@@ -65,7 +65,9 @@ class Lineage:
     order: list[int]  # topological, in waves: every fragment after all fragments that use it
     waves: list[int]  # where each wave starts in ``order``; a wave's index = longest path from the piece
     rules: CreditRules
-    wave_steps: list[Any] = field(default_factory=list)  # per wave: (users, step positions), numpy arrays
+    # per wave, numpy arrays: its steps' users and positions, grouped by source; where each group starts,
+    # and each group's source
+    wave_steps: list[Any] = field(default_factory=list)
 
     @property
     def piece(self) -> Node:
@@ -327,9 +329,15 @@ def _topological(source: list[int], first: list[int], count: list[int]) -> tuple
             break
         ends = np.cumsum(fan)
         positions = np.repeat(starts[frontier] - (ends - fan), fan) + np.arange(total, dtype=np.int64)
-        wave_steps.append((np.repeat(frontier, fan), positions))
-        targets, hits = np.unique(src[positions], return_counts=True)
-        indegree[targets] -= hits
+        users = np.repeat(frontier, fan)
+        by_source = np.argsort(src[positions], kind="stable")  # the wave's steps grouped by source
+        positions, users = positions[by_source], users[by_source]
+        reached = src[positions]
+        cuts = np.flatnonzero(np.diff(reached)) + 1
+        heads = np.concatenate(([0], cuts))
+        targets = reached[heads]
+        wave_steps.append((users, positions, heads, targets))
+        indegree[targets] -= np.diff(np.concatenate((heads, [total])))
         frontier = targets[indegree[targets] == 0]
     if done != n:
         raise CreditsError("the lineage has a loop: a fragment is, through others, a remix of itself")
@@ -489,10 +497,11 @@ def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]]
                 per_den[r, j] = e
     n = len(lineage.nodes)
     own = per_den[np.fromiter(map(den_row.__getitem__, lineage.den), dtype=np.int64, count=n)]
-    src = np.asarray(lineage.source, dtype=np.int64)
     before = np.zeros_like(own)  # the most times each atom divides the dens strictly above a fragment
-    for users, positions in lineage.wave_steps:  # a wave's users are final once the waves above are done
-        np.maximum.at(before, src[positions], before[users] + own[users])
+    for users, _, heads, targets in lineage.wave_steps:  # a wave's users are final once those above are
+        most = np.maximum.reduceat(before[users] + own[users], heads, axis=0)
+        np.maximum(before[targets], most, out=most)
+        before[targets] = most
     most = (before + own).max(axis=0)
     return {a: int(most[j]) for a, j in column.items()}
 
@@ -508,10 +517,9 @@ def seconds_on_screen(lineage: Lineage) -> list[float]:
     piece = lineage.nodes[0]
     seconds = np.zeros(len(lineage.nodes))
     seconds[0] = piece.timeline.length if piece.timeline is not None else (piece.duration or 0.0)
-    src = np.asarray(lineage.source, dtype=np.int64)
     part = np.asarray(lineage.part, dtype=np.float64)
-    for users, positions in lineage.wave_steps:
-        np.add.at(seconds, src[positions], seconds[users] * part[positions])
+    for users, positions, heads, targets in lineage.wave_steps:
+        seconds[targets] += np.add.reduceat(seconds[users] * part[positions], heads)
     return seconds.tolist()
 
 
