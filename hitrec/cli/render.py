@@ -10,6 +10,13 @@ from hitrec.cli.app import app
 from hitrec.cli.common import open_repo
 from hitrec.cli.output import console, print_json, progress
 
+
+def _esc(text: object) -> str:
+    """Titles, texts and paths are data, not rich markup."""
+    from rich.markup import escape
+
+    return escape(str(text))
+
 JSON = typer.Option(False, "--json", help="Print JSON.")
 ENGINE = typer.Option("ffmpeg", "--engine", help="ffmpeg (default, one filter graph) or moviepy (reference).")
 
@@ -29,7 +36,7 @@ def render(
     if json_:
         print_json(result.to_json())
         return
-    console.print(f"rendered {result.output} ({result.plan.length:.2f}s {result.plan.format}, "
+    console.print(f"rendered {_esc(result.output)} ({result.plan.length:.2f}s {result.plan.format}, "
                   f"{len(result.plan.fragment_ids)} fragments)", soft_wrap=True)
 
 
@@ -55,7 +62,7 @@ def remix(
         _print_plan(result)
         return
     fragment = result.fragment
-    console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {fragment.title}", soft_wrap=True)
+    console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {_esc(fragment.title)}", soft_wrap=True)
     console.print(f"  remix of {len(result.parents)} fragments, {result.plan.length:.2f}s "
                   f"{result.plan.format}, licence {result.license}", soft_wrap=True)
 
@@ -87,16 +94,16 @@ def _print_plan(result) -> None:  # type: ignore[no-untyped-def]
     plan = result.plan
     o = plan.output
     size = f"{o.size[0]}x{o.size[1]} {o.fps:g}fps, " if o.size else "audio only, "
-    console.print(f"[bold]plan[/] {result.title!r}: {plan.length:.3f}s, {size}{o.sample_rate} Hz, "
+    console.print(f"[bold]plan[/] {_esc(repr(result.title))}: {plan.length:.3f}s, {size}{o.sample_rate} Hz, "
                   f"{o.format}; licence {result.license}", soft_wrap=True)
     console.print("fragments:")
     for source in plan.sources.values():
-        console.print(f"  {source.id}  {source.kind:5}  {source.license:16} {source.title}", soft_wrap=True)
+        console.print(f"  {source.id}  {source.kind:5}  {source.license:16} {_esc(source.title)}", soft_wrap=True)
     console.print("tracks:")
     for track in plan.tracks:
-        console.print(f"  {track.kind} {track.name!r}")
+        console.print(f"  {track.kind} {_esc(repr(track.name))}")
         for clip in track.clips:
-            what = clip.source.id[:10] if clip.source else repr(clip.text)
+            what = clip.source.id[:10] if clip.source else _esc(repr(clip.text))
             src = f" from {clip.src_from:g}s" if clip.source and clip.kind != "image" else ""
             console.print(f"    {clip.at:8.3f} - {clip.end:8.3f}s  {clip.kind:5} {what}{src}", soft_wrap=True)
     console.print("dry run: nothing rendered or recorded")
