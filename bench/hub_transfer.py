@@ -5,7 +5,8 @@
 Starts a real hub (``python -m hitrec hub serve``) on 127.0.0.1 and moves one random media file:
 - raw httpx PUT (streamed from the file, 1 MiB chunks) and raw-socket ``sendfile`` PUT (the hub's own
   ceiling, no client overhead); the limit is 500 MB/s for pushing;
-- raw httpx GET streamed and hashed (what a verifying client does); the limit is 400 MB/s for pulling;
+- raw httpx GET streamed and hashed (what a verifying client does), and a raw-socket GET hashed with
+  ``recv_into`` (the hub's ceiling); the limit is 400 MB/s for pulling;
 - the real git-lfs client: ``git lfs push`` and ``git clone`` + ``git lfs pull`` of a plain repo
   (peers measured on this machine: git-lfs to giftless 1.47 s for 864 MB = 588 MB/s push; ``git lfs
   pull`` from it 14.6 s).
@@ -91,6 +92,29 @@ def sendfile_put(hub: HubProcess, target: str, path: Path, token: str) -> float:
     return time.perf_counter() - started
 
 
+def socket_get(hub: HubProcess, target: str, oid: str, token: str) -> float:
+    """GET read with recv_into and hashed: the hub's own ceiling, with almost no client overhead."""
+    port = int(hub.url.rsplit(":", 1)[1])
+    basic = base64.b64encode(f"ada:{token}".encode()).decode()
+    buffer = bytearray(1 << 20)
+    digest = hashlib.sha256()
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {basic}\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        head, _, rest = head.partition(b"\r\n\r\n")
+        digest.update(rest)
+        with memoryview(buffer) as view:
+            while received := sock.recv_into(buffer):
+                digest.update(view[:received])
+    if digest.hexdigest() != oid:
+        raise SystemExit("downloaded bytes do not hash to the oid")
+    return time.perf_counter() - started
+
+
 def httpx_get(url: str, oid: str, auth: tuple[str, str]) -> float:
     started = time.perf_counter()
     digest = hashlib.sha256()
@@ -133,6 +157,7 @@ def main() -> None:
                 results["push sendfile"] = min(results.get("push sendfile", 1e9),
                                                sendfile_put(hub, target, media, token))
                 results["pull httpx"] = min(results.get("pull httpx", 1e9), httpx_get(url, oid, auth))
+                results["pull socket"] = min(results.get("pull socket", 1e9), socket_get(hub, target, oid, token))
             if not args.skip_git_lfs:
                 work = lfs_work_tree(base / "work")
                 shutil.copyfile(media, work / "take.bin")
