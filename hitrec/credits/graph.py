@@ -229,21 +229,16 @@ def rules_from_config(repo: Repo) -> CreditRules:
     values = {}
     for name, default in (("editor_share", DEFAULT_EDITOR_SHARE),
                           ("derivative_share", DEFAULT_DERIVATIVE_SHARE)):
-        raw = config_value(repo, f"credits.{name}")
+        raw = repo.config_get(f"credits.{name}")
         values[name] = default if raw in (None, "") else parse_share(raw, f"config credits.{name}")
     return CreditRules(**values)
-
-
-def config_value(repo: Repo, key: str) -> str | None:
-    return repo.config_get(key)
 
 
 class RepoGraph:
     """The lineage stored in a hitrec repo, read lazily and cached: fragment commits and their timelines.
 
-    Timelines are read through one ``git cat-file --batch`` process when git is installed (about ten
-    times faster than three dulwich object reads per remix), else through dulwich. ``close()`` (or
-    ``with``) ends that process.
+    Timelines are read through one ``git cat-file --batch`` process when git is installed (faster than
+    three dulwich object reads per remix), else through dulwich. ``close()`` (or ``with``) ends it.
     """
 
     def __init__(self, repo: Repo) -> None:

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from hitrec.credits.explain import DEFAULT_MAX_PATHS, Explanation, explain
-from hitrec.credits.graph import RepoGraph, config_value, rules_from_config
+from hitrec.credits.graph import RepoGraph, rules_from_config
 from hitrec.credits.mailmap import Mailmap
 from hitrec.credits.payouts import DEFAULT_COMMUNITY_SHARE, Payouts, compute_payouts
 from hitrec.credits.shares import ContributorShare, Progress, Shares, compute_shares
@@ -52,7 +52,7 @@ def credits(repo: Repo, piece: str, *, profit: str | None = None,
     if community_share is not None:
         parse_share(community_share)
     rules = rules_from_config(repo)
-    sources = {name: "config" if config_value(repo, f"credits.{name}") not in (None, "") else "default"
+    sources = {name: "config" if repo.config_get(f"credits.{name}") not in (None, "") else "default"
                for name in ("editor_share", "derivative_share")}
     mailmap = mailmap_of(repo)
     with RepoGraph(repo) as graph:
