@@ -38,7 +38,7 @@ def test_add_show_log_lineage_cat_checkout(project: Path, cli) -> None:
     assert "Voice line" in text.stdout and "Ada Tester" in text.stdout
 
     log = cli("log", "--json").json()
-    assert [f["id"] for f in log] == [drawing["id"], voice_id] or {f["id"] for f in log} == {drawing["id"], voice_id}
+    assert [f["id"] for f in log] == [drawing["id"], voice_id]  # newest first
     assert [f["id"] for f in cli("log", "--kind", "image", "--json").json()] == [drawing["id"]]
     assert [f["id"] for f in cli("log", "--tag", "take1", "--json").json()] == [voice_id]
     assert [f["id"] for f in cli("log", "--project", "film", "--json").json()] == [voice_id]
@@ -81,6 +81,19 @@ def test_unknown_and_ambiguous_ids_are_clear_errors(project: Path, cli) -> None:
     assert r.exit_code == 1 and "unknown fragment 'deadbeef'" in r.stderr and "Traceback" not in r.output
     r = cli("show", "xyz")
     assert r.exit_code == 1 and "hex" in r.stderr
+    # record fragments until two ids share four characters, then ask for that prefix
+    seen: dict[str, str] = {}
+    batch = 0
+    while True:
+        paths = [str(make_wav(project / f"{batch}-{i}.wav", seconds=0.01, freq=40 + batch * 300 + i))
+                 for i in range(300)]
+        ids = [f["id"] for f in cli("add", *paths, "--json").json()["added"]]
+        clash = next((i for i in ids if i[:4] in seen or seen.setdefault(i[:4], i) != i), None)
+        if clash:
+            break
+        batch += 1
+    r = cli("show", clash[:4])
+    assert r.exit_code == 1 and "ambiguous" in r.stderr and clash in r.stderr
 
 
 def test_no_repo_is_a_clear_error(tmp_path: Path, cli, monkeypatch) -> None:
@@ -98,6 +111,8 @@ def test_identity_precedence(project: Path, cli, monkeypatch, isolated_env: Path
     (isolated_env / ".gitconfig").write_text("[user]\n\tname = Git Person\n\temail = git@example.org\n")
     assert cli("add", str(wav), "--json").json()["added"][0]["author"]["email"] == "git@example.org"
     assert cli("config", "--global", "user.email", "global@example.org").exit_code == 0
+    r = cli("add", str(make_wav(project / "g.wav", freq=150)), "--json")
+    assert r.json()["added"][0]["author"] == {"name": "Git Person", "email": "global@example.org"}
     assert cli("config", "user.email", "repo@example.org").exit_code == 0
     assert cli("config", "user.email").stdout.strip() == "repo@example.org"
     r = cli("add", str(make_wav(project / "b.wav", freq=200)), "--json")
@@ -128,3 +143,19 @@ def test_log_json_is_parseable_from_a_subprocess(project: Path) -> None:
     out = run_hitrec("log", "--json", cwd=project)
     assert json.loads(out.stdout)[0]["media"]["filename"] == "a.wav"
     assert os.environ.get("NO_COLOR") == "1"
+
+
+def test_markup_and_odd_bytes_in_names_are_shown_verbatim(project: Path, cli) -> None:
+    odd = make_wav(project / "[bold]loud[/bold].wav", freq=123)
+    r = cli("add", str(odd), "--title", "[/x] evil [red]title")
+    assert r.exit_code == 0 and "[/x] evil [red]title" in r.stdout
+    assert "[/x] evil [red]title" in cli("log").stdout
+    assert "[/x] evil" in cli("show", r.stdout.split()[0][:8]).stdout
+    r = cli("add", str(project / "[/missing].wav"))
+    assert r.exit_code == 1 and "[/missing].wav" in r.stderr and "Traceback" not in r.output
+    raw = os.fsencode(project) + b"/caf\xe9.wav"
+    with open(raw, "wb") as f:
+        f.write(make_wav(project / "tmp.wav", freq=321).read_bytes())
+    r = run_hitrec("add", os.fsdecode(raw), "--json", cwd=project)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["added"][0]["media"]["filename"] == "caf\ufffd.wav"

@@ -84,22 +84,35 @@ def test_sigkill_at_each_write_step(project: Path, point: str) -> None:
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments(project: Path) -> None:
-    """Kill `add` of a few MB at random moments; every time the repo is clean and the add can be redone."""
-    files = [make_wav(project / f"take{i}.wav", seconds=8, freq=200 + 50 * i) for i in range(3)]
+    """Kill `add` of a big file at random moments while it writes; every time the repo is clean, holding the
+    whole fragment or none of it, and the add can be redone."""
+    from media import make_audio
+
+    files = [make_audio(project / f"take{i}.wav", seconds=150, freq=200 + 50 * i) for i in range(2)]  # ~26 MB
+    tmp_dir = project / ".hitrec" / "lfs" / "tmp"
     rng = random.Random(7)
-    env = {**os.environ}
-    for round_ in range(8):
+    interrupted_mid_write = 0
+    for round_ in range(6):
         target = files[round_ % len(files)]
-        proc = subprocess.Popen([sys.executable, "-m", "hitrec", "add", target.name], cwd=project, env=env,
+        before = {f["id"] for f in json.loads(run_hitrec("log", "--json", cwd=project).stdout)}
+        proc = subprocess.Popen([sys.executable, "-m", "hitrec", "add", target.name], cwd=project,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, 0.6))
-        proc.send_signal(signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and not any(tmp_dir.glob("ingest-*")) and time.monotonic() < deadline:
+            time.sleep(0.002)  # wait until the media copy has begun
+        time.sleep(rng.uniform(0, 0.15))
+        if proc.poll() is None:
+            interrupted_mid_write += any(tmp_dir.glob("ingest-*"))
+            proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert_fsck_clean(project)
+        after = {f["id"] for f in json.loads(run_hitrec("log", "--json", cwd=project).stdout)}
+        assert len(after - before) <= 1  # all of the fragment or none of it
+    assert interrupted_mid_write >= 2  # the test really cut writes short
     for target in files:
         r = run_hitrec("add", target.name, cwd=project)
         assert r.returncode == 0, r.stderr
-    assert len(json.loads(run_hitrec("log", "--json", cwd=project).stdout)) == 3
+    assert len(json.loads(run_hitrec("log", "--json", cwd=project).stdout)) == 2
     assert_fsck_clean(project)
 
 

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from media import make_image, make_wav
 
-from hitrec.errors import AmbiguousFragmentError, DuplicateMediaError, NotARepoError, UnknownFragmentError
+from hitrec.errors import (
+    AmbiguousFragmentError,
+    CorruptRepoError,
+    DuplicateMediaError,
+    NotARepoError,
+    UnknownFragmentError,
+)
 from hitrec.store import FragmentSpec, Repo
 from hitrec.store.pointer import parse_pointer
 
@@ -170,3 +179,97 @@ def test_fragment_yaml_round_trips(title: str) -> None:
     assert record["title"] == title and record["tags"] == [title, "b"] and record["project"] is None
     assert record["media"]["duration"] == 1e-05 and record["media"]["fps"] == 23.976
     assert yaml.safe_load(data) == record
+
+
+def _foreign_catalog(tmp_path: Path, yaml_bytes: bytes, filename: str, media: bytes) -> tuple[Repo, str]:
+    """A repo (as a hub might send) whose one fragment carries a hand-made fragment.yaml."""
+    from hitrec.store.model import MediaInfo, Person
+    from hitrec.store.records import build_catalog_commit, build_fragment, catalog_tree_with, now_and_tz
+
+    other = Repo.init(tmp_path / "foreign")
+    oid = hashlib.sha256(media).hexdigest()
+    other.media.ingest_stream([media], oid, len(media))
+    info = MediaInfo(oid=oid, size=len(media), filename=filename, kind="audio", mime="audio/wav")
+    when, tz = now_and_tz()
+    built = build_fragment(yaml_bytes=yaml_bytes, media=info, filename=filename, title="x", parents=(),
+                           author=Person("Mallory", "m@example.org"), when=when, tz=tz)
+    store = other.dulwich.object_store
+    for obj in built.objects:
+        store.add_object(obj)
+    tree_id, objects = catalog_tree_with(store, None, {built.id: built.commit.tree})
+    catalog = build_catalog_commit(tree_id=tree_id, parents=[built.commit.id], author=Person("M", "m@e.org"),
+                                   when=when, tz=tz, message="catalog: record 1 fragment\n")
+    for obj in [*objects, catalog]:
+        store.add_object(obj)
+    return other, catalog.id.decode()
+
+
+@pytest.mark.parametrize("problem", ["future-format", "escaping-filename", "bad-size"])
+def test_merge_refuses_malformed_fragments_and_keeps_the_ref(project: Path, tmp_path: Path, problem: str) -> None:
+    repo = Repo.find()
+    mine, = repo.record([FragmentSpec(make_wav(project / "a.wav"))])
+    head = repo.catalog_head()
+    media = b"RIFF fake media"
+    oid = hashlib.sha256(media).hexdigest()
+    filename = "x.wav"
+    record = {"format": 1, "filename": "x.wav", "size": len(media)}
+    if problem == "future-format":
+        record["format"] = 2
+    elif problem == "escaping-filename":
+        record["filename"] = filename = str(tmp_path / "ESCAPED.txt")
+    else:
+        record["size"] = "3"
+    yaml_bytes = (f"hitrec-fragment: {record['format']}\nkind: audio\ntitle: x\ntags: []\nlicense: CC0-1.0\n"
+                  f"project: null\nmedia:\n  oid: {oid}\n  size: {record['size']!r}\n"
+                  f"  filename: {json.dumps(record['filename'])}\n  mime: audio/wav\n").encode()
+    other, catalog = _foreign_catalog(tmp_path, yaml_bytes, filename.rsplit("/", 1)[-1], media)
+    for sha in other.dulwich.object_store:
+        repo.dulwich.object_store.add_object(other.dulwich.object_store[sha])
+    repo.media.ingest_stream([media], oid, len(media))
+    with pytest.raises(CorruptRepoError):
+        repo.merge_catalog(catalog)
+    assert repo.catalog_head() == head
+    assert [f.id for f in repo.fragments()] == [mine.id]
+    assert not (tmp_path / "ESCAPED.txt").exists()
+
+
+def test_merge_after_a_crash_indexes_everything(project: Path, tmp_path: Path) -> None:
+    """A crash between the ref update and the index update, then a merge: no fragment goes missing."""
+    repo = Repo.find()
+    a = make_wav(project / "a.wav", freq=100)
+    r = subprocess.run([sys.executable, "-m", "hitrec", "add", "a.wav"], cwd=project, capture_output=True,
+                       env={**os.environ, "HITREC_CRASH_AT": "ref-updated"})
+    assert r.returncode != 0
+    other = Repo.init(tmp_path / "other")
+    theirs, = other.record([FragmentSpec(make_wav(tmp_path / "b.wav", freq=200))])
+    for sha in other.dulwich.object_store:
+        repo.dulwich.object_store.add_object(other.dulwich.object_store[sha])
+    repo.media.ingest_file(other.media_path(theirs.media.oid))
+    repo.merge_catalog(other.catalog_head())
+    assert len(repo.fragments()) == 2
+    with pytest.raises(DuplicateMediaError):
+        repo.record([FragmentSpec(a)])
+
+
+def test_damaged_index_is_rebuilt(project: Path) -> None:
+    repo = Repo.find()
+    repo.record([FragmentSpec(make_wav(project / "a.wav"))])
+    repo.close()
+    (project / ".hitrec" / "index.sqlite").write_bytes(os.urandom(4096))
+    for extra in ("-wal", "-shm"):
+        (project / ".hitrec" / f"index.sqlite{extra}").unlink(missing_ok=True)
+    again = Repo.find()
+    assert len(again.fragments()) == 1
+
+
+def test_readding_repairs_a_damaged_media_object(project: Path, cli) -> None:
+    a = make_wav(project / "a.wav")
+    fragment = cli("add", str(a), "--json").json()["added"][0]
+    repo = Repo.find()
+    path = repo.media_path(fragment["media"]["oid"])
+    repo.close()
+    os.chmod(path, 0o644)
+    path.write_bytes(b"garbage")
+    assert cli("fsck", "--quick").exit_code == 1  # the size differs: --quick sees it too
+    assert cli("add", str(a)).exit_code == 0  # "already recorded", and the verified bytes replace the damage
+    assert cli("fsck").exit_code == 0

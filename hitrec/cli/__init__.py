@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 from hitrec.cli import credits as _credits  # noqa: F401  (registers commands)
@@ -47,6 +48,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except sqlite3.Error as exc:  # the index is a cache; fsck rebuilds it
+        error(f"the repo index failed ({exc}); run `hitrec fsck` to rebuild it")
+        sys.exit(1)
     except BrokenPipeError:
         import os
 

@@ -9,7 +9,7 @@ import typer
 
 from hitrec.cli.app import app
 from hitrec.cli.common import describe_media, open_repo
-from hitrec.cli.output import console, print_json, print_json_lines, progress, warn
+from hitrec.cli.output import console, escape, print_json, print_json_lines, progress, warn
 from hitrec.store import Fragment
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
@@ -36,7 +36,7 @@ def add(
                     "existing": [{"path": str(p), "fragment": f.to_json()} for p, f in result.existing]})
         return
     for fragment in result.added:
-        console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {fragment.title}", soft_wrap=True)
+        console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {escape(fragment.title)}", soft_wrap=True)
     for path, held in result.existing:
         warn(f"{path}: already recorded as fragment {held.short_id} ({held.title}), "
              f"contributed first by {held.author}")
@@ -64,7 +64,7 @@ def show(fragment: str = typer.Argument(..., help="Fragment id or unique prefix.
     if found.has_timeline:
         rows.append(("timeline", "yes (hitrec verify re-renders it)"))
     for label, value in rows:
-        console.print(f"  [dim]{label:>10}[/]  {value}", markup=True, highlight=False, soft_wrap=True)
+        console.print(f"  [dim]{label:>10}[/]  {escape(value)}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -91,7 +91,7 @@ def log(
     for column in ("id", "kind", "title", "author", "created", "remix of"):
         table.add_column(column, overflow="fold")
     for f in fragments:
-        table.add_row(f.short_id, f.kind, f.title, f.author.name, f.created.strftime("%Y-%m-%d %H:%M"),
+        table.add_row(f.short_id, f.kind, escape(f.title), escape(f.author.name), f.created.strftime("%Y-%m-%d %H:%M"),
                       " ".join(p[:10] for p in f.parents))
     console.print(table)
 
@@ -115,7 +115,7 @@ def lineage(
 
     def label(f: Fragment, repeated: bool = False) -> str:
         more = " [dim](shown above)[/]" if repeated else ""
-        return f"[bold]{f.short_id}[/] {f.kind} [italic]{f.title}[/] by {f.author.name}{more}"
+        return f"[bold]{f.short_id}[/] {f.kind} [italic]{escape(f.title)}[/] by {escape(f.author.name)}{more}"
 
     def grow(tree: Tree, nodes: list) -> None:
         for node in nodes:
@@ -153,4 +153,4 @@ def checkout(
 
     with open_repo() as repo:
         found, target = run_checkout(repo, fragment, path, force=force)
-    console.print(f"wrote {target} ({found.media.size} bytes) from fragment {found.short_id}")
+    console.print(f"wrote {escape(target)} ({found.media.size} bytes) from fragment {found.short_id}")

@@ -51,11 +51,18 @@ def print_json_lines(documents: list[str]) -> None:
 
 
 def error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", soft_wrap=True)
+    err_console.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
+
+def escape(text: object) -> str:
+    """User and repo data (titles, names, paths) printed inside rich markup must not be read as markup."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(str(text))
 
 
 class Progress:

@@ -8,7 +8,7 @@ import typer
 
 from hitrec.cli.app import app
 from hitrec.cli.common import open_repo
-from hitrec.cli.output import console, err_console, print_json, progress
+from hitrec.cli.output import console, err_console, escape, print_json, progress
 from hitrec.errors import NotARepoError, UsageError
 
 
@@ -18,7 +18,7 @@ def init(directory: Path = typer.Argument(Path("."), help="Project folder (creat
     from hitrec.store import Repo
 
     repo = Repo.init(directory)
-    console.print(f"Initialised an empty hitrec repo in {repo.git_dir}")
+    console.print(f"Initialised an empty hitrec repo in {escape(repo.git_dir)}")
 
 
 @app.command()
@@ -45,7 +45,8 @@ def config(
     if list_ or key is None:
         for known, meaning in cfg.KNOWN_KEYS.items():
             current = cfg.lookup(known, repo_path)
-            console.print(f"{known} = {current if current is not None else '(unset)'}  [dim]# {meaning}[/]")
+            shown = escape(current) if current is not None else "(unset)"
+            console.print(f"{known} = {shown}  [dim]# {meaning}[/]")
         return
     if key not in cfg.KNOWN_KEYS and not key.startswith("remote."):
         import difflib
@@ -88,9 +89,9 @@ def fsck(
     else:
         for problem in result.problems:
             who = f"fragment {problem.fragment[:12]}: " if problem.fragment else ""
-            err_console.print(f"[red]problem:[/] {who}{problem.what}")
+            err_console.print(f"[red]problem:[/] {who}{escape(problem.what)}")
         for note in result.notes:
-            console.print(f"[dim]note: {note}[/]")
+            console.print(f"[dim]note: {escape(note)}[/]")
         state = "[green]clean[/]" if result.ok else f"[red]{len(result.problems)} problem(s)[/]"
         console.print(f"checked {result.fragments} fragments, {result.media_checked} media objects, "
                       f"{result.git_objects} git objects: {state}")

@@ -23,9 +23,13 @@ def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = Fa
     """Copy a fragment's media to ``dest`` (default: its file name in the current folder)."""
     fragment = repo.fragment(ref)
     source = _present(repo, fragment)
-    target = dest if dest is not None else Path(fragment.media.filename)
+    name = fragment.media.filename
+    if not name or Path(name).name != name or name in (".", ".."):  # never let a record pick the folder
+        raise CorruptRepoError(f"fragment {fragment.short_id} names its media {name!r}, which is not a plain "
+                               "file name; give a PATH to write it to")
+    target = dest if dest is not None else Path(name)
     if target.is_dir():
-        target = target / fragment.media.filename
+        target = target / name
     if target.exists() and not force:
         raise HitrecError(f"{target} already exists; use --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -63,12 +63,12 @@ def fsck(repo: Repo, *, hash_media: bool = True, progress: Callable[..., None] |
     if progress:
         progress(0, total=len(fragment_trees))
     for fragment_id, tree_id in sorted(fragment_trees.items()):
-        oid = _check_fragment(repo, fragment_id, tree_id, result)
-        if oid is not None:
+        checked_media = _check_fragment(repo, fragment_id, tree_id, result)
+        if checked_media is not None:
+            oid, size = checked_media
             referenced.add(oid)
             if oid not in checked:
-                problem = repo.media.verify(oid) if hash_media else (
-                    None if repo.media.has(oid) else "missing")
+                problem = repo.media.verify(oid) if hash_media else _quick_check(repo, oid, size)
                 result.media_checked += 1
                 checked.add(oid)
                 if problem:
@@ -87,6 +87,14 @@ def fsck(repo: Repo, *, hash_media: bool = True, progress: Callable[..., None] |
     return result
 
 
+def _quick_check(repo: Repo, oid: str, size: int) -> str | None:
+    if not repo.media.has(oid):
+        return "missing"
+    if repo.media.size(oid) != size:
+        return f"truncated or damaged ({repo.media.size(oid)} bytes, expected {size})"
+    return None
+
+
 def _check_git_objects(store: Any, result: FsckResult) -> int:
     count = 0
     for sha in store:
@@ -98,7 +106,7 @@ def _check_git_objects(store: Any, result: FsckResult) -> int:
     return count
 
 
-def _check_fragment(repo: Repo, fragment_id: str, tree_id: bytes, result: FsckResult) -> str | None:
+def _check_fragment(repo: Repo, fragment_id: str, tree_id: bytes, result: FsckResult) -> tuple[str, int] | None:
     store = repo.dulwich.object_store
     try:
         commit = store[fragment_id.encode()]
@@ -119,11 +127,15 @@ def _check_fragment(repo: Repo, fragment_id: str, tree_id: bytes, result: FsckRe
     for parent in commit.parents:
         if parent not in store:
             result.problems.append(Problem(f"its source {parent.decode()[:12]} is missing", fragment_id))
-    return oid
+    return oid, size
 
 
 def _check_index(repo: Repo, fragment_trees: dict[str, bytes], result: FsckResult) -> None:
-    indexed = set(repo.index.all_ids())
+    try:
+        indexed = set(repo.index.all_ids())
+    except HitrecError as exc:
+        result.problems.append(Problem(f"the index cannot be brought up to date: {exc}"))
+        return
     if indexed != set(fragment_trees):
         count = repo.rebuild_index()
         result.notes.append(f"the index disagreed with git; rebuilt it ({count} fragments)")

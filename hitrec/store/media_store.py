@@ -116,14 +116,13 @@ class MediaStore:
                     f"media {expected_oid[:12]} arrived damaged: got {size} bytes hashing to "
                     f"{oid[:12]}, expected {expected_size} bytes; run the command again"
                 )
+            # Replace even an existing object: these bytes were just verified, the old copy may be damaged
+            # (so re-adding or re-pulling repairs what `hitrec fsck` reported).
             final = self.path(oid)
-            if final.exists():
-                tmp.unlink()
-            else:
-                self._ensure_dir(final.parent)
-                os.replace(tmp, final)
-                if sync:
-                    _fsync_dir(final.parent)
+            self._ensure_dir(final.parent)
+            os.replace(tmp, final)
+            if sync:
+                _fsync_dir(final.parent)
             return oid, size
         except BaseException:
             tmp.unlink(missing_ok=True)

@@ -32,7 +32,10 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 def safe_filename(name: str) -> str:
     """The media's name inside a fragment tree: its base name, made harmless."""
+    name = name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # undecodable bytes -> U+FFFD
     name = _UNSAFE.sub("_", name.rsplit("/", 1)[-1]).strip() or "media"
+    if name in (".", ".."):
+        name = "media"
     if name in RESERVED_NAMES or name.startswith("."):
         name = "media-" + name.lstrip(".")
     return name[:200]

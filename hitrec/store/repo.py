@@ -7,6 +7,7 @@ and objects before the ref that reaches them, so a crash at any point leaves a v
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -62,6 +63,38 @@ class RecordResult:
     recorded: list[Fragment]
     duplicates: list[tuple[FragmentSpec, Fragment]]  # the spec, and the fragment already holding its media
     catalog: str | None
+
+
+def _check_record(record: dict[str, Any], media: dict[str, Any], where: str) -> None:
+    """fragment.yaml may come from anyone through a hub: check every field before trusting it."""
+    from hitrec.store.pointer import is_oid
+    from hitrec.store.records import safe_filename
+
+    def bad(field: str) -> CorruptRepoError:
+        return CorruptRepoError(f"{where}: fragment.yaml has a malformed {field}; run `hitrec fsck`")
+
+    if record.get("kind") not in KINDS:
+        raise bad("kind")
+    if not isinstance(record.get("title", ""), str) or not isinstance(record.get("license", ""), str):
+        raise bad("title or license")
+    tags = record.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise bad("tags")
+    if record.get("project") is not None and not isinstance(record["project"], str):
+        raise bad("project")
+    if not isinstance(media.get("oid"), str) or not is_oid(media["oid"]):
+        raise bad("media oid")
+    if not isinstance(media.get("size"), int) or isinstance(media["size"], bool) or media["size"] < 0:
+        raise bad("media size")
+    name = media.get("filename")
+    if not isinstance(name, str) or safe_filename(name) != name:
+        raise bad("media filename")
+    for key in ("duration", "fps"):
+        if media.get(key) is not None and not isinstance(media[key], int | float):
+            raise bad(f"media {key}")
+    for key in ("sample_rate", "channels", "width", "height"):
+        if media.get(key) is not None and not isinstance(media[key], int):
+            raise bad(f"media {key}")
 
 
 class Repo:
@@ -126,14 +159,25 @@ class Repo:
         return None
 
     def _set_catalog_head(self, sha: str) -> None:
+        """Move the catalog ref atomically. Callers hold the repo lock. The temp file is git's own
+        ``main.lock`` name, which git and dulwich skip when listing refs, so a crash leaves no bad ref."""
         ref = self.git_dir / "refs" / "heads" / "main"
         ref.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ref.with_name(f"main.hitrec-{os.getpid()}.tmp")
-        with open(tmp, "w") as f:
-            f.write(sha + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, ref)
+        tmp = ref.with_name("main.lock")
+        try:
+            with open(tmp, "w") as f:
+                f.write(sha + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, ref)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        fd = os.open(ref.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     # --- settings ----------------------------------------------------------------------------
     def config_get(self, key: str, default: str | None = None) -> str | None:
@@ -146,7 +190,21 @@ class Repo:
     # --- the index ---------------------------------------------------------------------------
     @cached_property
     def _index(self) -> Index:
-        return Index(self.git_dir / "index.sqlite")
+        path = self.git_dir / "index.sqlite"
+        try:
+            return Index(path)
+        except sqlite3.DatabaseError:
+            # The index is only a cache of git: a damaged one is set aside and rebuilt.
+            for suffix in ("", "-wal", "-shm"):
+                damaged = path.with_name(path.name + suffix)
+                if damaged.exists():
+                    os.replace(damaged, damaged.with_name(damaged.name + ".damaged"))
+            try:
+                return Index(path)
+            except sqlite3.Error as exc:
+                raise CorruptRepoError(f"cannot open the index {path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise CorruptRepoError(f"cannot open the index {path}: {exc}") from exc
 
     @property
     def index(self) -> Index:
@@ -160,6 +218,7 @@ class Repo:
     def _refresh_index(self, index: Index, head: str | None) -> None:
         index.begin()
         try:
+            head = self.catalog_head()  # re-read inside the transaction: a writer may have moved it
             indexed = index.indexed_catalog()
             if indexed == (head or ""):
                 index.rollback()
@@ -176,12 +235,20 @@ class Repo:
             raise
 
     def rebuild_index(self) -> int:
-        index = self._index
-        index.begin()
-        index.reset()
-        index.commit()
-        self._refresh_index(index, self.catalog_head())
-        return index.count()
+        """Rebuild the index from git in one transaction, under the writer lock."""
+        with self.lock():
+            index = self._index
+            index.begin()
+            try:
+                index.reset()
+                head = self.catalog_head()
+                index.insert(self.load_fragment(i) for i in self.fragment_ids_between(head, None))
+                index.set_catalog(head)
+                index.commit()
+            except BaseException:
+                index.rollback()
+                raise
+            return index.count()
 
     # --- reading fragments ------------------------------------------------------------------
     def _has_object(self, sha: str) -> bool:
@@ -221,8 +288,12 @@ class Repo:
         except KeyError as exc:
             raise CorruptRepoError(f"fragment {fragment_id[:12]} is missing from the git objects; "
                                    "run `hitrec fsck`") from exc
+        where = f"fragment {fragment_id[:12]}"
         media = dict(record["media"])
         media["kind"] = record.get("kind")
+        _check_record(record, media, where)
+        if media["filename"].encode() not in tree:
+            raise CorruptRepoError(f"{where}: its media file {media['filename']!r} is not in its tree")
         tz = timezone(timedelta(seconds=commit.author_timezone))
         return Fragment(
             id=fragment_id,
@@ -231,7 +302,7 @@ class Repo:
             author=Person.parse(commit.author.decode("utf-8", "replace")),
             created=datetime.fromtimestamp(commit.author_time, tz),
             parents=tuple(p.decode() for p in commit.parents),
-            tags=tuple(str(t) for t in record.get("tags") or ()),
+            tags=tuple(record.get("tags") or ()),
             license=str(record.get("license") or ""),
             project=record.get("project"),
             media=MediaInfo.from_json(media),

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dulwich.objects import ShaFile
 
-from hitrec.errors import FragmentError
+from hitrec.errors import CorruptRepoError, FragmentError
 from hitrec.store.model import Fragment, MediaInfo
 from hitrec.store.records import (
     build_catalog_commit,
@@ -74,7 +74,7 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
                 width=probe.width, height=probe.height, fps=probe.fps, codec=probe.codec,
                 has_audio=probe.has_audio,
             )
-            title = spec.title or Path(filename).stem
+            title = (spec.title or Path(filename).stem).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
             author = spec.author or default_author
             assert author is not None
             license_ = spec.license or default_license
@@ -120,6 +120,7 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
 def merge_catalog(repo: Repo, other: str) -> str:
     """Bring the fetched catalog ``other`` into ours: fast-forward or a union merge commit."""
     with repo.lock():
+        repo.index  # noqa: B018 - bring the index up to date first: below we only add what `other` brings
         ours = repo.catalog_head()
         if ours == other:
             return ours
@@ -141,9 +142,25 @@ def merge_catalog(repo: Repo, other: str) -> str:
             _write_objects(repo, [*objects, commit])
             new_head = commit.id.decode()
         new_ids = repo.fragment_ids_between(new_head, ours)
+        # The ref only ever points at complete fragments: readable records whose media is here.
+        fragments = [_checked_fragment(repo, i) for i in new_ids]
         repo._set_catalog_head(new_head)
-        _index_update(repo, [repo.load_fragment(i) for i in new_ids], new_head)
+        _index_update(repo, fragments, new_head)
         return new_head
+
+
+def _checked_fragment(repo: Repo, fragment_id: str) -> Fragment:
+    from hitrec.store.pointer import parse_pointer
+
+    fragment = repo.load_fragment(fragment_id)
+    pointer = repo.read_fragment_file(fragment_id, fragment.media.filename)
+    if pointer is None or parse_pointer(pointer) != (fragment.media.oid, fragment.media.size):
+        raise CorruptRepoError(f"fragment {fragment_id[:12]}: its LFS pointer and fragment.yaml disagree; "
+                               "the catalog was not merged")
+    if not repo.media.has(fragment.media.oid):
+        raise CorruptRepoError(f"fragment {fragment_id[:12]}: its media {fragment.media.oid[:12]} is not here; "
+                               "fetch it before merging (the catalog was not merged)")
+    return fragment
 
 
 def is_catalog_commit(commit: Any) -> bool:
