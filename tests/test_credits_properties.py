@@ -342,3 +342,29 @@ def test_mailmap_forms() -> None:
     assert mailmap.canonical(Person("Other", "bugs@example.org")) == Person("Other", "bugs@example.org")
     with pytest.raises(CreditsError, match="mailmap:1"):
         Mailmap.parse("no angle brackets here")
+
+
+def test_a_ladder_of_diamonds_costs_one_visit_per_fragment() -> None:
+    """60 diamonds in a row: 2**60 paths from the top to the bottom, yet 181 fragments to visit."""
+    graph = MemoryGraph([Node(fid(0), PEOPLE[0], "bottom")])
+    below = fid(0)
+    k = 1
+    for level in range(60):
+        left, right, top = fid(k), fid(k + 1), fid(k + 2)
+        k += 3
+        for side in (left, right):
+            graph.add(Node(side, PEOPLE[(level + k) % 6], "side",
+                           timeline=Timeline((ClipUse(below, Fraction(1), 1.0),))))
+        graph.add(Node(top, PEOPLE[level % 6], "top", timeline=Timeline(
+            (ClipUse(left, Fraction(1), 1.0), ClipUse(right, Fraction(1), 1.0)))))
+        below = top
+    rules = CreditRules()
+    shares = compute_shares(graph, below, rules)
+    assert shares.fragments_reached == 181
+    assert sum((c.share for c in shares.contributors), Fraction(0)) == 1
+    assert {c.id: c.share for c in shares.contributors} == by_flow(graph, below, rules)
+    # the bottom fragment is reached by 2**60 paths; its share is (4/5 * 1/2 * 4/5)**60 * 2**60 in total
+    bottom = next(f for c in shares.contributors for f in c.fragments if f.id == fid(0))
+    assert bottom.flow == (Fraction(4, 5) * Fraction(4, 5)) ** 60
+    explanation = explain(shares, PEOPLE[0].email, max_paths=5)
+    assert explanation.total_paths >= 2**60 and len(explanation.paths) == 5 and not explanation.complete
