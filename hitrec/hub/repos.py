@@ -28,7 +28,9 @@ HOOK = """#!/bin/sh
 exec "${HITREC_HUB_PYTHON:-python3}" -S -m hitrec.hub.hook
 """
 
-_CONFIG = """[receive]
+_CONFIG = """[core]
+\tfsync = committed
+[receive]
 \tdenyNonFastForwards = true
 \tdenyDeletes = true
 \tfsckObjects = true
