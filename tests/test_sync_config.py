@@ -61,3 +61,23 @@ def test_xdg_config_home_is_respected(tmp_path: Path, monkeypatch: pytest.Monkey
     assert credentials.store("http://h:1", "u", "t") == tmp_path / "cfg" / "hitrec" / "credentials"
     monkeypatch.delenv("XDG_CONFIG_HOME")
     assert credentials.credentials_path() == Path.home() / ".config" / "hitrec" / "credentials"
+
+
+def test_piped_reads_ahead_and_passes_errors_on() -> None:
+    import threading
+
+    from hitrec.sync.lfs import _piped
+
+    assert b"".join(_piped(iter([b"a", b"b", b"c"]))) == b"abc"
+
+    def broken():  # type: ignore[no-untyped-def]
+        yield b"x"
+        raise OSError("connection reset")
+
+    with pytest.raises(OSError, match="connection reset"):
+        list(_piped(broken()))
+    before = threading.active_count()
+    endless = _piped(iter(lambda: b"y" * 10, None), depth=2)
+    assert next(endless) == b"y" * 10
+    endless.close()  # the consumer gives up (say, a hash mismatch): the reader thread stops
+    assert threading.active_count() <= before
