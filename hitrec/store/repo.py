@@ -382,10 +382,10 @@ class Repo:
 
         return record_batch(self, specs, progress)
 
-    def merge_catalog(self, other: str) -> str:
+    def merge_catalog(self, other: str, *, require_media: bool = True) -> str:
         from hitrec.store.writer import merge_catalog
 
-        return merge_catalog(self, other)
+        return merge_catalog(self, other, require_media=require_media)
 
     def close(self) -> None:
         if "_index" in self.__dict__:

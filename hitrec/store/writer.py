@@ -117,8 +117,11 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
                             catalog.id.decode())
 
 
-def merge_catalog(repo: Repo, other: str) -> str:
-    """Bring the fetched catalog ``other`` into ours: fast-forward or a union merge commit."""
+def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
+    """Bring the fetched catalog ``other`` into ours: fast-forward or a union merge commit.
+
+    Every new fragment must be readable and (unless ``require_media`` is off, for a metadata-only copy)
+    have its media here, or nothing is merged."""
     with repo.lock():
         repo.index  # noqa: B018 - bring the index up to date first: below we only add what `other` brings
         ours = repo.catalog_head()
@@ -143,13 +146,13 @@ def merge_catalog(repo: Repo, other: str) -> str:
             new_head = commit.id.decode()
         new_ids = repo.fragment_ids_between(new_head, ours)
         # The ref only ever points at complete fragments: readable records whose media is here.
-        fragments = [_checked_fragment(repo, i) for i in new_ids]
+        fragments = [_checked_fragment(repo, i, require_media) for i in new_ids]
         repo._set_catalog_head(new_head)
         _index_update(repo, fragments, new_head)
         return new_head
 
 
-def _checked_fragment(repo: Repo, fragment_id: str) -> Fragment:
+def _checked_fragment(repo: Repo, fragment_id: str, require_media: bool) -> Fragment:
     from hitrec.store.pointer import parse_pointer
 
     fragment = repo.load_fragment(fragment_id)
@@ -157,7 +160,7 @@ def _checked_fragment(repo: Repo, fragment_id: str) -> Fragment:
     if pointer is None or parse_pointer(pointer) != (fragment.media.oid, fragment.media.size):
         raise CorruptRepoError(f"fragment {fragment_id[:12]}: its LFS pointer and fragment.yaml disagree; "
                                "the catalog was not merged")
-    if not repo.media.has(fragment.media.oid):
+    if require_media and not repo.media.has(fragment.media.oid):
         raise CorruptRepoError(f"fragment {fragment_id[:12]}: its media {fragment.media.oid[:12]} is not here; "
                                "fetch it before merging (the catalog was not merged)")
     return fragment
