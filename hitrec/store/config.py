@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
-from hitrec.errors import IdentityError, UsageError
+from hitrec.errors import IdentityError, RepoError, UsageError
 from hitrec.store.model import Person
 
 KNOWN_KEYS = {
@@ -28,21 +29,32 @@ def split_key(key: str) -> tuple[tuple[bytes, ...], bytes]:
     if not KEY_RE.match(key):
         raise UsageError(f"config key {key!r} is not of the form section.name (e.g. user.email)")
     parts = key.split(".")
+    # git config names allow letters, digits and '-' only: `credits.editor_share` (the timeline's
+    # spelling) is stored as `[credits] editor-share`, so git and dulwich can still read the file.
+    name = parts[-1].replace("_", "-").encode()
     if len(parts) == 2:
-        return (parts[0].encode(),), parts[1].encode()
-    return (parts[0].encode(), ".".join(parts[1:-1]).encode()), parts[-1].encode()
+        return (parts[0].encode(),), name
+    return (parts[0].encode(), ".".join(parts[1:-1]).encode()), name
 
 
 def read_value(path: Path, key: str) -> str | None:
     if not path.is_file():
         return None
-    from dulwich.config import ConfigFile
 
     section, name = split_key(key)
     try:
-        return ConfigFile.from_path(str(path)).get(section, name).decode()
+        return _load(path).get(section, name).decode()
     except KeyError:
         return None
+
+
+def _load(path: Path) -> Any:
+    from dulwich.config import ConfigFile
+
+    try:
+        return ConfigFile.from_path(str(path))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RepoError(f"{path} is not a valid config file ({exc}); fix or remove the offending line") from exc
 
 
 def write_value(path: Path, key: str, value: str | None) -> None:
@@ -51,7 +63,7 @@ def write_value(path: Path, key: str, value: str | None) -> None:
 
     section, name = split_key(key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    config = ConfigFile.from_path(str(path)) if path.is_file() else ConfigFile()
+    config = _load(path) if path.is_file() else ConfigFile()
     if value is None:
         try:
             del config[section][name]
