@@ -46,6 +46,7 @@ def test_remote_add_strips_credentials_and_lists(project: Path, cli) -> None:
     assert cli("remote", "list", "--json").json() == []
 
 
+@pytest.mark.filterwarnings("ignore::getpass.GetPassWarning")  # CliRunner's stdin is not a terminal
 def test_login_stores_token_0600_under_xdg(cli, tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     xdg = tmp_path / "xdg"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))

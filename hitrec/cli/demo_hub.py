@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hitrec.cli.common import human_size
-from hitrec.cli.output import console
+from hitrec.cli.output import console, escape
 from hitrec.errors import HubError
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ def share_through_hub(state: DemoState) -> None:
                           + ("yes" if same else "[red]NO[/]"), soft_wrap=True)
         finally:
             maya_repo.close()
-    console.print(f"  {'hub':<12} stopped; its collaborations and users are in {root}", soft_wrap=True)
+    console.print(f"  {'hub':<12} stopped; its collaborations and users are in {escape(root)}", soft_wrap=True)
 
 
 def _sent(result: object) -> str:

@@ -9,7 +9,7 @@ import typer
 
 from hitrec.cli.app import app
 from hitrec.cli.common import human_size, open_repo
-from hitrec.cli.output import console, err_console, print_json, progress, warn
+from hitrec.cli.output import console, err_console, escape, print_json, progress, warn
 from hitrec.errors import UsageError
 
 remote_app = typer.Typer(help="Name the hubs this repo syncs with.", no_args_is_help=True)
@@ -28,7 +28,7 @@ def remote_add(
     _, creds = split_url(url)
     with open_repo() as repo:
         remote = add_remote(repo.git_dir, name, url, replace=replace)
-    console.print(f"remote {remote.name} -> {remote.url}")
+    console.print(f"remote {escape(remote.name)} -> {escape(remote.url)}", soft_wrap=True)
     if creds.token:
         err_console.print("note: the token in the URL was not stored; run `hitrec login` to save it.")
 
@@ -46,7 +46,7 @@ def remote_list(json_: bool = typer.Option(False, "--json", help="Print JSON."))
     if not remotes:
         console.print("no remotes yet: add one with `hitrec remote add origin URL`")
     for r in remotes:
-        console.print(f"{r.name}  {r.url}", soft_wrap=True)
+        console.print(f"{escape(r.name)}  {escape(r.url)}", soft_wrap=True)
 
 
 @remote_app.command("remove")
@@ -61,7 +61,7 @@ def remote_remove(name: str = typer.Argument(..., help="The remote to forget."))
             raise UsageError(f"no remote named {name!r}")
         subprocess.run(["git", "config", "--file", str(repo.git_dir / "config"), "--remove-section",
                         f"remote.{name}"], check=True, capture_output=True)
-    console.print(f"removed remote {name}")
+    console.print(f"removed remote {escape(name)}")
 
 
 @app.command()
@@ -83,7 +83,7 @@ def login(
     if clean.endswith(".git"):
         _check_token(clean, credentials.Auth(user, token))
     path = credentials.store(clean, user, token)
-    console.print(f"logged in to {clean} as {user} (saved in {path})")
+    console.print(f"logged in to {escape(clean)} as {escape(user)} (saved in {escape(path)})", soft_wrap=True)
 
 
 def _check_token(url: str, auth: object) -> None:
@@ -100,7 +100,7 @@ def _summary(verb: str, result: object) -> str:
     parts = [f"{r.fragments} fragment{'s' if r.fragments != 1 else ''}"]  # type: ignore[attr-defined]
     parts.append(f"{r.media.objects} media ({human_size(r.media.bytes)})")  # type: ignore[attr-defined]
     parts.append(f"{r.git.objects} git objects ({human_size(r.git.bytes)})")  # type: ignore[attr-defined]
-    return f"{verb} " + ", ".join(parts)
+    return f"{escape(verb)} " + ", ".join(parts)
 
 
 @app.command()
@@ -117,12 +117,12 @@ def push(
         print_json(result.to_json())
         return
     if result.up_to_date and not result.pulls:
-        console.print(f"{result.remote} is up to date ({result.url})")
+        console.print(f"{escape(result.remote)} is up to date ({escape(result.url)})", soft_wrap=True)
         return
-    console.print(_summary(f"pushed to {result.remote} ({result.url}):", result))
+    console.print(_summary(f"pushed to {result.remote} ({result.url}):", result), soft_wrap=True)
     for pulled in result.pulls:
         if not pulled.up_to_date:
-            console.print(_summary("others had pushed too; merged by union and received", pulled))
+            console.print(_summary("others had pushed too; merged by union and received", pulled), soft_wrap=True)
     if result.pull_error:
         warn(f"the push landed, but bringing in the others' work failed: {result.pull_error} "
              "Run `hitrec pull`.")
@@ -142,9 +142,9 @@ def pull(
         print_json(result.to_json())
         return
     if result.up_to_date:
-        console.print(f"already up to date with {result.remote} ({result.url})")
+        console.print(f"already up to date with {escape(result.remote)} ({escape(result.url)})", soft_wrap=True)
         return
-    console.print(_summary(f"pulled from {result.remote} ({result.url}):", result))
+    console.print(_summary(f"pulled from {result.remote} ({result.url}):", result), soft_wrap=True)
 
 
 @app.command()
@@ -162,4 +162,4 @@ def clone(
     if json_:
         print_json({**result.to_json(), "path": str(repo.root)})
         return
-    console.print(_summary(f"cloned {result.url} into {repo.root}:", result))
+    console.print(_summary(f"cloned {result.url} into {repo.root}:", result), soft_wrap=True)
