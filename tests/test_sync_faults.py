@@ -76,6 +76,7 @@ def test_revoked_token_stops_working_at_once(tmp_path: Path, monkeypatch, hub: H
     with pytest.raises(AuthError):
         ops.pull(repo)
     assert len(hub_fragment_ids(hub.collaboration_path("film"))) == 1
+    assert hub.tokens["ada"] not in hub.log_text()
     repo.close()
 
 
@@ -152,6 +153,19 @@ def test_media_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> Non
         with pytest.raises(RemoteError) as info:
             ops.push(repo)
         assert "limit" in str(info.value)
+        assert small.catalog_head("film") is None
+        repo.close()
+
+
+def test_git_body_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> None:
+    with HubProcess(tmp_path / "hub", extra_args=["--max-push-size", "2K"]) as small:
+        token = small.add_user("ada", ADA[1])
+        set_env(monkeypatch, user_env(*ADA, token))
+        repo = _client(tmp_path, "a", small.collaboration_url("film"))
+        record(repo, tmp_path / "in", 40, size=2000)
+        with pytest.raises(RemoteError) as info:
+            ops.push(repo)
+        assert "limit" in str(info.value) and token not in str(info.value)
         assert small.catalog_head("film") is None
         repo.close()
 
