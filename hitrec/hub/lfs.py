@@ -65,7 +65,7 @@ class MediaSink:
         self._buffers: list[mmap.mmap] = []
         self._current = 0
         self._filled = 0
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: asyncio.Future[Any] | None = None
         direct = getattr(os, "O_DIRECT", 0)
         if direct and expected_size is not None and expected_size >= _DIRECT_MIN:
             try:
@@ -101,14 +101,23 @@ class MediaSink:
                 if self._filled == _DIRECT_BUFFER:
                     if self._pending is not None:
                         await self._pending
-                    self._pending = asyncio.ensure_future(asyncio.to_thread(self._flush, self._current))
+                    # hash and write the full buffer at once, in two threads (both release the GIL)
+                    self._pending = asyncio.ensure_future(self._flush(self._current))
                     self._current ^= 1
                     self._filled = 0
 
-    def _flush(self, index: int) -> None:
-        buffer = self._buffers[index]
-        self._hash.update(buffer)
-        with memoryview(buffer) as view:
+    async def _flush(self, index: int) -> None:
+        results = await asyncio.gather(asyncio.to_thread(self._hash_buffer, index),
+                                       asyncio.to_thread(self._write_buffer, index), return_exceptions=True)
+        for result in results:  # both threads are done before anything else touches the fd
+            if isinstance(result, BaseException):
+                raise result
+
+    def _hash_buffer(self, index: int) -> None:
+        self._hash.update(self._buffers[index])
+
+    def _write_buffer(self, index: int) -> None:
+        with memoryview(self._buffers[index]) as view:
             _write_all(self._fd, [view])
 
     async def finish(self) -> None:
