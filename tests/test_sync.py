@@ -95,7 +95,7 @@ def test_push_then_clone_then_incremental(tmp_path: Path, cli, monkeypatch, hub:
     # nothing new: nothing sent
     again = cli("push", "--json").json()
     assert again["up_to_date"] is True and again["sent"] == {"objects": 0, "bytes": 0}
-    assert "up to date" in cli("push").stdout
+    assert "already has all your fragments" in cli("push").stdout
 
     # clone into a fresh folder: every fragment and its media, verified
     monkeypatch.chdir(tmp_path)

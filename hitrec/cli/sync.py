@@ -116,13 +116,14 @@ def push(
     if json_:
         print_json(result.to_json())
         return
-    if result.up_to_date and not result.pulls:
-        console.print(f"{escape(result.remote)} is up to date ({escape(result.url)})", soft_wrap=True)
-        return
-    console.print(_summary(f"pushed to {result.remote} ({result.url}):", result), soft_wrap=True)
-    for pulled in result.pulls:
-        if not pulled.up_to_date:
-            console.print(_summary("others had pushed too; merged by union and received", pulled), soft_wrap=True)
+    merged = [p for p in result.pulls if not p.up_to_date]
+    if result.up_to_date:
+        console.print(f"{escape(result.remote)} already has all your fragments ({escape(result.url)})",
+                      soft_wrap=True)
+    else:
+        console.print(_summary(f"pushed to {result.remote} ({result.url}):", result), soft_wrap=True)
+    for pulled in merged:
+        console.print(_summary("others had pushed too; merged by union and received", pulled), soft_wrap=True)
     if result.pull_error:
         warn(f"the push landed, but bringing in the others' work failed: {result.pull_error} "
              "Run `hitrec pull`.")
