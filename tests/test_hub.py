@@ -431,3 +431,18 @@ def test_interrupted_large_upload_leaves_nothing(hub: HubProcess) -> None:
     ok = httpx.put(f"{hub.collaboration_url('dropped')}/info/lfs/objects/{oid}", content=data,
                    auth=("ada", hub.tokens["ada"]))
     assert ok.status_code == 200 and sha256_file(hub.media_path("dropped", oid)) == oid
+
+
+def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
+    import socket
+
+    from conftest import run_hitrec
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        done = run_hitrec("hub", "serve", "--root", str(tmp_path / "hub"), "--port", str(port), cwd=tmp_path,
+                          timeout=60)
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
