@@ -29,6 +29,7 @@ ProgressFn = Callable[..., None]
 ZERO = "0" * 40
 _SIZE = re.compile(r"([\d.]+)\s*(bytes|KiB|MiB|GiB|TiB)")
 _COUNT = re.compile(r"\((\d+)/(\d+)\)")
+_REMOTE_TOTAL = re.compile(r"^remote: Total (\d+)")
 _UNITS = {"bytes": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40}
 
 
@@ -140,7 +141,6 @@ def _env(git_dir: Path, url: str, auth: Auth | None) -> dict[str, str]:
         ("gc.auto", "0"),
         ("maintenance.auto", "false"),
         ("fetch.writeCommitGraph", "false"),
-        ("fetch.unpackLimit", "1"),  # keep what arrives as one pack: exact stats, no loose-object storm
         ("core.hooksPath", os.devnull),
         ("advice.pushFetchFirst", "false"),
         ("advice.pushNonFFCurrent", "false"),
@@ -192,6 +192,10 @@ class _Git:
                     advance = max(0, nbytes - self._reported)
                     self._reported += advance
                     self.progress(advance, description=f"{self.describe} {done}/{total} objects")
+            return
+        total = _REMOTE_TOTAL.match(line)
+        if total:  # the only count git prints when it unpacks a small fetch into loose objects
+            self.stats.objects = self.stats.objects or int(total.group(1))
             return
         if re.match(r"^(Counting|Compressing|Enumerating|Total|Resolving|remote: (Counting|Compress|Enumerat"
                     r"|Total))", line):
@@ -254,13 +258,24 @@ class _Git:
 
 
 def fetch(git_dir: Path, url: str, auth: Auth | None, dst_ref: str, *, src_ref: str = "refs/heads/main",
-          progress: ProgressFn | None = None) -> GitStats:
-    """Fetch the hub's ``src_ref`` into the local object store, recording it at ``dst_ref``."""
+          have: tuple[str | None, ...] = (), progress: ProgressFn | None = None) -> GitStats:
+    """Fetch the hub's ``src_ref`` into the local object store, recording it at ``dst_ref``.
+
+    git keeps a fetch of 100+ objects as a pack (its size is what arrived) and unpacks a smaller one
+    into loose objects, which keeps many small pulls from piling up packs; for those, the bytes are the
+    on-disk size of the objects reachable from the new commit and not from ``have``."""
     git = _Git(git_dir, url, auth, "Receiving objects", progress, "receiving commits")
     code, _ = git.run(["fetch", "--no-tags", "--progress", "--no-write-fetch-head", "--no-auto-gc",
                        url, f"+{src_ref}:{dst_ref}"])
     if code != 0:
         raise git.error("fetching commits")
+    if git.stats.objects and not git.stats.bytes:
+        known = [sha for sha in have if sha]
+        done = subprocess.run([git_exe(), "rev-list", "--objects", "--disk-usage", dst_ref,
+                               *(["--not", *known] if known else [])],
+                              env=_env(git_dir, url, None), capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.strip().isdigit():
+            git.stats.bytes = int(done.stdout.strip())
     return git.stats
 
 

@@ -187,7 +187,7 @@ def _pull(session: _Session, progress: ProgressFn | None) -> PullResult:
     if progress:
         progress(0, description="receiving commits")
     result.git = git.fetch(repo.git_dir, session.url, session.auth, session.incoming_ref,
-                           progress=progress)
+                           have=(before, session.tracking()), progress=progress)
     fetched = repo.dulwich.refs[session.incoming_ref.encode()].decode()
     result.fetched = fetched
     new_ids = repo.fragment_ids_between(fetched, before)
@@ -290,7 +290,8 @@ def _push(session: _Session, progress: ProgressFn | None, max_attempts: int) -> 
             # the union of both catalogs right away; the local catalog follows in the pull below.
             if progress:
                 progress(0, description="receiving commits")
-            fetched = git.fetch(repo.git_dir, session.url, session.auth, session.incoming_ref, progress=progress)
+            fetched = git.fetch(repo.git_dir, session.url, session.auth, session.incoming_ref,
+                                have=(head, session.tracking()), progress=progress)
             result.received.objects += fetched.objects
             result.received.bytes += fetched.bytes
             base = repo.dulwich.refs[session.incoming_ref.encode()].decode()
