@@ -261,3 +261,31 @@ def test_public_read_hub_serves_clone_without_token(tmp_path: Path, cli, monkeyp
         r = cli("push")
         assert r.exit_code == 1
         assert "401" in r.output and "hitrec login" in r.output
+
+
+def test_two_remotes_and_urls_without_a_remote(tmp_path: Path, cli, monkeypatch, hub: HubProcess) -> None:
+    """A repo can push to two hubs; a pull or push may name a URL that is no remote."""
+    with HubProcess(tmp_path / "hub2") as other:
+        other_token = other.add_user("ada", ADA[1])
+        repo = _repo(tmp_path / "a")
+        ids = set(record(repo, tmp_path / "in", 3, prefix="two"))
+        repo.close()
+        monkeypatch.chdir(tmp_path / "a")
+        assert cli("remote", "add", "origin", hub.collaboration_url("film")).exit_code == 0
+        assert cli("remote", "add", "backup", other.collaboration_url("film")).exit_code == 0
+        monkeypatch.setenv("HITREC_TOKEN", hub.tokens["ada"])
+        assert cli("push", "--json").json()["fragments"] == 3
+        monkeypatch.setenv("HITREC_TOKEN", other_token)
+        r = cli("push", "backup", "--json")
+        assert r.exit_code == 0, r
+        assert r.json()["remote"] == "backup" and r.json()["fragments"] == 3
+        assert hub_fragment_ids(other.collaboration_path("film")) == ids
+        # a fresh repo pulls by URL, with no remote configured
+        fresh = _repo(tmp_path / "fresh")
+        fresh.close()
+        monkeypatch.chdir(tmp_path / "fresh")
+        r = cli("pull", other.collaboration_url("film"), "--json")
+        assert r.exit_code == 0, r
+        assert r.json()["fragments"] == 3
+        assert cli("pull", other.collaboration_url("film"), "--json").json()["up_to_date"] is True
+        assert cli("remote", "list", "--json").json() == []
