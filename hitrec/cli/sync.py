@@ -164,3 +164,8 @@ def clone(
         print_json({**result.to_json(), "path": str(repo.root)})
         return
     console.print(_summary(f"cloned {result.url} into {repo.root}:", result), soft_wrap=True)
+    from hitrec.sync.remotes import split_url
+
+    if split_url(url)[1].token:
+        err_console.print("note: the token in the URL was not stored; run `hitrec login` before the next "
+                          "pull or push.", soft_wrap=True)
