@@ -36,9 +36,15 @@ class DemoState:
     fragments: dict[str, Fragment] = field(default_factory=dict)
 
 
+_step_number = [0]
+
+
 def step(title: str) -> None:
+    """Print the next numbered step's heading."""
     from rich.rule import Rule
 
+    _step_number[0] += 1
+    title = f"{_step_number[0]}. {title}"
     console.print()
     console.print(Rule(f"[bold]{title}[/]", align="left"))
 
@@ -46,7 +52,7 @@ def step(title: str) -> None:
 def contribute(state: DemoState) -> None:
     from hitrec.store import FragmentSpec
 
-    step("1. Contributors record fragments")
+    step("Contributors record fragments")
     plan = [
         ("voice", "maya", "Morgan's big line", ("voice-over",), "CC-BY-4.0"),
         ("chords", "leo", "Three chords in C", ("music",), "CC-BY-4.0"),
@@ -69,14 +75,14 @@ def contribute(state: DemoState) -> None:
 
 
 def show_log(state: DemoState) -> None:
-    step("2. hitrec log")
+    step("hitrec log")
     from hitrec.cli.fragments import log
 
     log(author=None, kind=None, tag=None, project=None, limit=None, json_=False)
 
 
-def show_lineage(state: DemoState, key: str = "drawing") -> None:
-    step(f"3. hitrec lineage {state.fragments[key].short_id}")
+def show_lineage(state: DemoState, key: str = "piece") -> None:
+    step(f"The piece's lineage: hitrec lineage {state.fragments[key].short_id}")
     from hitrec.cli.fragments import lineage
 
     lineage(fragment=state.fragments[key].id, depth=None, json_=False)
@@ -116,7 +122,7 @@ tracks:
 
 
 def remix_piece(state: DemoState) -> None:
-    step("4. The editor remixes them: hitrec remix timeline.yaml")
+    step("The editor remixes them: hitrec remix timeline.yaml")
     from hitrec.render.ops import remix, verify
 
     ids = {key: state.fragments[key].short_id for key in ("shot", "drawing", "sky", "voice", "chords")}
@@ -133,24 +139,19 @@ def remix_piece(state: DemoState) -> None:
                   + ("re-renders to identical bytes" if checked.ok else "[red]MISMATCH[/]"))
 
 
-# Steps in order. Later capabilities (remix, credits, hub) add their step functions to this list.
-STEPS = [contribute, show_log, show_lineage, remix_piece]
-
-from hitrec.cli.demo_hub import share_through_hub  # noqa: E402  (the hub step runs last)
-
-STEPS.append(share_through_hub)
-
-
 def show_credits(state: DemoState) -> None:
     from hitrec.cli.credits import credits
 
     piece = state.fragments["piece"]
-    step(f"{STEPS.index(show_credits) + 1}. Credits and payouts: hitrec credits {piece.short_id} --profit 1000")
+    step(f"Credits and payouts: hitrec credits {piece.short_id} --profit 1000")
     credits(piece=piece.id, profit="1000.00", community_share=None, currency="USD", explain=None, max_paths=200,
             format_="table", json_=False)
 
 
-STEPS.append(show_credits)  # the demo ends with who gets what
+from hitrec.cli.demo_hub import share_through_hub  # noqa: E402
+
+# The demo, in order: contributions, the log, a remix, its lineage, sharing through a hub, who gets what.
+STEPS = [contribute, show_log, remix_piece, show_lineage, share_through_hub, show_credits]
 
 
 @app.command()
@@ -170,6 +171,7 @@ def demo(
             raise UsageError(f"{directory} exists and is not empty; use --force to replace it")
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    _step_number[0] = 0
     console.print(f"[bold]hitrec demo[/] in {directory.resolve()}")
     media = generate(directory / "media")
     repo = Repo.init(directory / "studio")

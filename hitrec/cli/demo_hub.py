@@ -84,7 +84,7 @@ def _take(path: Path, freq: float, seconds: float = 1.5) -> Path:
 
 
 def share_through_hub(state: DemoState) -> None:
-    from hitrec.cli.demo import CONTRIBUTORS, STEPS, step
+    from hitrec.cli.demo import CONTRIBUTORS, step
     from hitrec.hub import repos
     from hitrec.hub.users import UserStore
     from hitrec.store import FragmentSpec
@@ -93,8 +93,7 @@ def share_through_hub(state: DemoState) -> None:
     from hitrec.sync.credentials import Auth
     from hitrec.sync.remotes import add_remote
 
-    number = STEPS.index(share_through_hub) + 1 if share_through_hub in STEPS else len(STEPS) + 1
-    step(f"{number}. Sharing through a hub: hitrec push / clone / pull")
+    step("Sharing through a hub: hitrec push / clone / pull")
     jo, maya = CONTRIBUTORS["editor"], CONTRIBUTORS["maya"]
     root = state.folder / "hub"
     users = UserStore(root)
