@@ -446,3 +446,33 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
                           timeout=60)
     assert done.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+
+
+@pytest.mark.parametrize("tamper", ["drop", "edit", "forge"])
+def test_catalog_commits_may_only_add_real_fragments(hub: HubProcess, tmp_path: Path, tamper: str) -> None:
+    """Nobody can remove or alter a fragment in what `git clone` shows, or invent one."""
+    name = f"catalog-{tamper}"
+    url = hub.collaboration_url(name)
+    repo = record(tmp_path / "proj", 2)
+    push_repo(repo, url, hub.tokens["ada"])
+    before = hub.catalog_head(name)
+    work = tmp_path / "work"
+    git("clone", "-q", url, str(work), token=hub.tokens["bob"], user="bob")
+    victim = repo.fragments()[0].id
+    folder = work / "fragments" / victim[:2] / victim
+    if tamper == "drop":
+        git("rm", "-q", "-r", str(folder), cwd=work)
+    elif tamper == "edit":
+        (folder / "fragment.yaml").write_text((folder / "fragment.yaml").read_text() + "# edited\n")
+        git("add", "-A", cwd=work)
+    else:
+        fake = "ab" + "c" * 38
+        (work / "fragments" / "ab" / fake).mkdir(parents=True)
+        (work / "fragments" / "ab" / fake / "fragment.yaml").write_text("title: forged\n")
+        git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "catalog", cwd=work)
+    refused = git("push", url, "main", cwd=work, token=hub.tokens["bob"], user="bob", check=False)
+    assert refused.returncode != 0
+    expected = "a catalog may only add fragments" if tamper != "forge" else "is not the tree of fragment commit"
+    assert expected in refused.stderr
+    assert hub.catalog_head(name) == before

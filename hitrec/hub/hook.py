@@ -29,6 +29,8 @@ _POINTER = re.compile(
 )
 _AUTHOR = re.compile(rb"^author (.*) <([^>]*)> ", re.MULTILINE)
 _TREE = re.compile(rb"^tree ([0-9a-f]{40})$", re.MULTILINE)
+_PARENT = re.compile(rb"^parent ([0-9a-f]{40})$", re.MULTILINE)
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _FRAGMENT_SIDE_FILES = {b"fragment.yaml", b".gitattributes", b"timeline.yaml"}
 _MAX_POINTER = 1024
 
@@ -126,9 +128,64 @@ def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
             if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4"):
                 problems += _check_pointer(objects, blob, f"fragment {sha[:12]}", lfs_objects)
     elif b"fragments" in names:
-        pass  # a catalog commit: its fragments arrive (and are checked) as fragment commits
+        parents = [p.decode() for p in _PARENT.findall(header)]
+        problems += _check_catalog(objects, sha, parents)
     else:
         problems += _check_tree_pointers(objects, entries, f"commit {sha[:12]}", lfs_objects, depth=0)
+    return problems
+
+
+def _is_catalog(objects: Objects, sha: str) -> bool:
+    kind, raw = objects.read(sha)
+    tree = _TREE.search(raw.split(b"\n\n", 1)[0] + b"\n") if kind == "commit" else None
+    if not tree:
+        return False
+    _, data = objects.read(tree.group(1).decode())
+    return any(name == b"fragments" and mode.startswith(b"4") for mode, name, _ in tree_entries(data))
+
+
+def _check_catalog(objects: Objects, sha: str, parents: list[str]) -> list[str]:
+    """A catalog commit may only add fragments, each exactly the tree of its fragment commit.
+
+    Compared with every catalog parent (or the empty tree for the first catalog): nothing under
+    ``fragments/`` is removed or changed, and each fragment folder new to all of them is
+    ``fragments/<id[:2]>/<id>`` holding the tree of fragment commit ``<id>``. So no push can drop or
+    alter anyone's fragment in what ``git clone`` shows.
+    """
+    where = f"catalog commit {sha[:12]}"
+    bases = [p for p in parents if _is_catalog(objects, p)] or [EMPTY_TREE]
+    added: dict[str, str] | None = None
+    for base in bases:
+        diff = subprocess.run(["git", "diff-tree", "-r", "-t", "--no-renames", base, sha, "--", "fragments"],
+                              capture_output=True, check=False)
+        if diff.returncode != 0:
+            return [f"{where}: cannot compare it with {base[:12]}"]
+        here: dict[str, str] = {}
+        for line in diff.stdout.decode(errors="replace").splitlines():
+            meta, _, path = line.partition("\t")
+            fields = meta.split()
+            if len(fields) != 5:
+                continue
+            new_mode, new_sha, status = fields[1], fields[3], fields[4]
+            depth = len(path.split("/"))
+            is_tree = new_mode == "040000"
+            if status == "D" or (depth <= 2 and not is_tree) or (depth >= 3 and status != "A"):
+                return [f"{where} removes or changes {path}: a catalog may only add fragments"]
+            if depth == 3:
+                here[path] = new_sha
+        added = here if added is None else {k: v for k, v in added.items() if k in here}
+    problems = []
+    for path, tree in (added or {}).items():
+        _, prefix, fragment_id = path.split("/")
+        if len(fragment_id) != 40 or prefix != fragment_id[:2]:
+            problems.append(f"{where}: {path} is not fragments/<id[:2]>/<id>")
+            continue
+        kind, raw = objects.read(fragment_id)
+        own = _TREE.search(raw.split(b"\n\n", 1)[0] + b"\n") if kind == "commit" else None
+        if own is None or own.group(1).decode() != tree:
+            problems.append(f"{where}: {path} is not the tree of fragment commit {fragment_id[:12]}")
+        if len(problems) >= 20:
+            break
     return problems
 
 
