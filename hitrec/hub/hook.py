@@ -8,6 +8,8 @@ objects. It refuses:
 - a new *fragment* commit (its tree has ``fragment.yaml``) whose author e-mail is not the pushing
   user's, unless the collaboration turned that check off (``HITREC_HUB_AUTHOR_CHECK=0``); catalog
   commits (a top-level ``fragments/`` tree) may be made by anyone, since they only merge;
+- a catalog commit that removes or changes anything under ``fragments/`` compared with its catalog
+  parents, or adds a fragment folder that is not exactly the tree of the fragment commit it names;
 - a new commit whose Git LFS pointers name media the hub does not have (clients upload media first).
 
 The server passes the pusher through ``HITREC_HUB_USER`` / ``HITREC_HUB_EMAIL``.
