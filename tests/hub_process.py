@@ -54,13 +54,14 @@ class HubProcess:
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 (closed in stop)
+        offset = self._log.tell()  # a restarted hub appends: look only at what this one writes
         self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env=env,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"hub exited with {self.proc.returncode}:\n{self.log_text()}")
-            match = _URL.search(self.log_text())
+            match = _URL.search(self.log_path.read_bytes()[offset:].decode("utf-8", "replace"))
             if match:
                 self.url = match.group(1)
                 try:

@@ -123,7 +123,10 @@ class HubApp:
         self._receive_locks: dict[str, asyncio.Lock] = {}
         self._create_lock = asyncio.Lock()
         for name in repos.list_collaborations(self.root):
-            repos.install_hook(repos.collaboration_path(self.root, name))
+            path = repos.collaboration_path(self.root, name)
+            repos.install_hook(path)
+            repos.remove_stale_temp_files(path / "lfs" / "tmp")
+        repos.remove_stale_temp_files(self.spool_dir)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -101,6 +101,24 @@ def install_hook(repo: Path) -> None:
     os.replace(tmp, hook)
 
 
+def remove_stale_temp_files(folder: Path, older_than: float = 3600) -> int:
+    """Remove what a killed hub left in a temp folder (files untouched for an hour: no live upload)."""
+    import time
+
+    removed = 0
+    if not folder.is_dir():
+        return 0
+    cutoff = time.time() - older_than
+    for entry in folder.iterdir():
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                entry.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
 def list_collaborations(root: Path) -> list[str]:
     root = Path(root)
     if not root.is_dir():
