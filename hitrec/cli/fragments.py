@@ -35,8 +35,8 @@ def add(
         print_json({"added": [f.to_json() for f in result.added],
                     "existing": [{"path": str(p), "fragment": f.to_json()} for p, f in result.existing]})
         return
-    for fragment in result.added:
-        console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {escape(fragment.title)}", soft_wrap=True)
+    # One plain line per fragment, like git: fast for a thousand, and easy to read from a script.
+    sys.stdout.write("".join(f"{f.id}  {f.kind:5}  {f.title}\n" for f in result.added))
     for path, held in result.existing:
         warn(f"{path}: already recorded as fragment {held.short_id} ({held.title}), "
              f"contributed first by {held.author}")

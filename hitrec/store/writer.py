@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from dulwich.objects import ShaFile
 
 from hitrec.errors import CorruptRepoError, FragmentError
-from hitrec.store.model import Fragment, MediaInfo
+from hitrec.store.model import Fragment, MediaInfo, Person
 from hitrec.store.records import (
+    BuiltFragment,
     build_catalog_commit,
     build_fragment,
     catalog_tree_with,
@@ -40,26 +41,36 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
     probes = [spec.media if spec.media is not None else _probe(spec.path) for spec in specs]
 
     # Media first, outside the lock: the slow part, and harmless if we die (unreferenced objects).
+    # Each fragment's git objects are built as soon as its media is stored (they need its oid), so with
+    # many files the Python work overlaps the media threads' file-system calls.
     total = sum(spec.path.stat().st_size for spec in specs)
     if progress:
         progress(0, total=total)
+    when, tz = now_and_tz()
+    built: list[tuple[FragmentSpec, BuiltFragment]] = []
     if len(specs) < PACK_THRESHOLD:
-        stored = [repo.media.ingest_file(spec.path, progress) for spec in specs]
+        for spec, probe in zip(specs, probes, strict=True):
+            stored = repo.media.ingest_file(spec.path, progress)
+            built.append((spec, _build(spec, probe, stored, default_author, default_license, when, tz)))
     else:
         # Many files: one file-system sync for the batch instead of an fsync per object (measured 10x
         # faster for 1,000 small files). Nothing refers to these objects until after the sync.
-        stored = [repo.media.ingest_file(spec.path, progress, sync=False) for spec in specs]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(4) as pool:
+            stored_all = pool.map(lambda spec: repo.media.ingest_file(spec.path, progress, sync=False), specs)
+            for spec, probe, stored in zip(specs, probes, stored_all, strict=True):
+                built.append((spec, _build(spec, probe, stored, default_author, default_license, when, tz)))
         sync_filesystem(repo.media.objects_dir)
     crash_point("media-stored")
 
     with repo.lock():
         index = repo.index  # up to date with the catalog, under the lock
-        recorded_oids: dict[str, Any] = {}
-        duplicates = []
-        built = []
-        when, tz = now_and_tz()
-        for spec, probe, (oid, size) in zip(specs, probes, stored, strict=True):
-            existing = index.by_oid(oid) or recorded_oids.get(oid)
+        recorded: dict[str, BuiltFragment] = {}
+        duplicates: list[tuple[FragmentSpec, Any]] = []
+        for spec, fragment in built:
+            oid = fragment.fragment.media.oid
+            existing = index.by_oid(oid) or recorded.get(oid)
             if existing is not None:
                 duplicates.append((spec, existing))
                 continue
@@ -67,54 +78,61 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
                 if index.get(parent) is None:
                     raise FragmentError(f"cannot record {spec.path.name}: its source {parent[:12]} is not "
                                         "a fragment of this repo")
-            filename = safe_filename(spec.filename or spec.path.name)
-            media = MediaInfo(
-                oid=oid, size=size, filename=filename, kind=probe.kind, mime=probe.mime,
-                duration=probe.duration, sample_rate=probe.sample_rate, channels=probe.channels,
-                width=probe.width, height=probe.height, fps=probe.fps, codec=probe.codec,
-                has_audio=probe.has_audio,
-            )
-            title = (spec.title or Path(filename).stem).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-            author = spec.author or default_author
-            assert author is not None
-            license_ = spec.license or default_license
-            fragment = build_fragment(
-                yaml_bytes=fragment_yaml(kind=probe.kind, title=title, tags=spec.tags, license=license_,
-                                         project=spec.project, media=media),
-                media=media, filename=filename, title=title, parents=spec.parents, author=author,
-                when=when, tz=tz, extra_files=spec.extra_files,
-            )
-            fragment.fragment = Fragment(
-                id=fragment.id, kind=probe.kind, title=title, author=author,
-                created=datetime.fromtimestamp(when, timezone(timedelta(seconds=tz))),
-                parents=tuple(spec.parents), tags=tuple(spec.tags), license=license_, project=spec.project,
-                media=media, has_timeline="timeline.yaml" in spec.extra_files,
-            )
-            built.append(fragment)
-            recorded_oids[oid] = fragment
+            recorded[oid] = fragment
+        built = [(spec, b) for spec, b in built if recorded.get(b.fragment.media.oid) is b]
         if not built:
             return RecordResult([], duplicates, repo.catalog_head())
+        built_fragments = [b for _, b in built]
 
         head = repo.catalog_head()
         store = repo.dulwich.object_store
         base_tree = store[head.encode()].tree if head else None
-        tree_id, catalog_objects = catalog_tree_with(store, base_tree, {b.id: b.commit.tree for b in built})
+        tree_id, catalog_objects = catalog_tree_with(store, base_tree,
+                                                     {b.id: b.commit.tree for b in built_fragments})
         catalog = build_catalog_commit(
             tree_id=tree_id,
-            parents=([head.encode()] if head else []) + [b.commit.id for b in built],
+            parents=([head.encode()] if head else []) + [b.commit.id for b in built_fragments],
             author=default_author or specs[0].author, when=when, tz=tz,
             message=f"catalog: record {len(built)} fragment{'s' if len(built) != 1 else ''}\n",
         )
-        objects: list[ShaFile] = [obj for b in built for obj in b.objects] + catalog_objects + [catalog]
+        objects: list[ShaFile] = [obj for b in built_fragments for obj in b.objects] + catalog_objects + [catalog]
         _write_objects(repo, objects)
         crash_point("objects-written")
         repo._set_catalog_head(catalog.id.decode())
         crash_point("ref-updated")
-        fragments = [b.fragment for b in built]
+        fragments = [b.fragment for b in built_fragments]
         _index_update(repo, fragments, catalog.id.decode())
-        by_id = {f.id: f for f in fragments}
-        return RecordResult(fragments, [(s, by_id.get(getattr(e, "id", ""), e)) for s, e in duplicates],
-                            catalog.id.decode())
+        held = [(spec, e.fragment if isinstance(e, BuiltFragment) else e) for spec, e in duplicates]
+        return RecordResult(fragments, held, catalog.id.decode())
+
+
+def _build(spec: FragmentSpec, probe: Any, stored: tuple[str, int], default_author: Person | None,
+           default_license: str, when: int, tz: int) -> BuiltFragment:
+    """A fragment's git objects and its record, from its spec, probe and stored media."""
+    oid, size = stored
+    filename = safe_filename(spec.filename or spec.path.name)
+    media = MediaInfo(
+        oid=oid, size=size, filename=filename, kind=probe.kind, mime=probe.mime, duration=probe.duration,
+        sample_rate=probe.sample_rate, channels=probe.channels, width=probe.width, height=probe.height,
+        fps=probe.fps, codec=probe.codec, has_audio=probe.has_audio,
+    )
+    title = (spec.title or Path(filename).stem).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    author = spec.author or default_author
+    assert author is not None
+    license_ = spec.license or default_license
+    built = build_fragment(
+        yaml_bytes=fragment_yaml(kind=probe.kind, title=title, tags=spec.tags, license=license_,
+                                 project=spec.project, media=media),
+        media=media, filename=filename, title=title, parents=spec.parents, author=author, when=when, tz=tz,
+        extra_files=spec.extra_files,
+    )
+    built.fragment = Fragment(
+        id=built.id, kind=probe.kind, title=title, author=author,
+        created=datetime.fromtimestamp(when, timezone(timedelta(seconds=tz))), parents=tuple(spec.parents),
+        tags=tuple(spec.tags), license=license_, project=spec.project, media=media,
+        has_timeline="timeline.yaml" in spec.extra_files,
+    )
+    return built
 
 
 def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
