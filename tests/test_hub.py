@@ -476,3 +476,16 @@ def test_catalog_commits_may_only_add_real_fragments(hub: HubProcess, tmp_path: 
     expected = "a catalog may only add fragments" if tamper != "forge" else "is not the tree of fragment commit"
     assert expected in refused.stderr
     assert hub.catalog_head(name) == before
+
+
+def test_lfs_addresses_follow_the_host_and_a_local_tls_proxy(hub: HubProcess) -> None:
+    oid = "a" * 64
+    answer = httpx.post(hub.collaboration_url("proxied") + "/info/lfs/objects/batch", auth=("ada", hub.tokens["ada"]),
+                        headers={**LFS, "Host": "hub.example.org", "X-Forwarded-Proto": "https"},
+                        json={"operation": "upload", "objects": [{"oid": oid, "size": 1}]})
+    href = answer.json()["objects"][0]["actions"]["upload"]["href"]
+    assert href == f"https://hub.example.org/proxied.git/info/lfs/objects/{oid}"
+    bad_host = httpx.post(hub.collaboration_url("proxied") + "/info/lfs/objects/batch",
+                          auth=("ada", hub.tokens["ada"]), headers={**LFS, "Host": "evil/../x@y"},
+                          json={"operation": "upload", "objects": [{"oid": oid, "size": 1}]})
+    assert bad_host.json()["objects"][0]["actions"]["upload"]["href"].startswith("http://127.0.0.1:")
