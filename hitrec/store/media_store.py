@@ -6,6 +6,7 @@ fsynced, then renamed into place, so a reader never sees a partial object.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -18,6 +19,7 @@ from hitrec.errors import MediaError, SyncError
 from hitrec.store.pointer import is_oid
 
 CHUNK = 1 << 20
+SMALL = 4 << 20  # media up to this size is read whole when ingested in a batch
 _counter = itertools.count()
 WRITEBACK_STEP = 16 << 20
 ProgressFn = Callable[..., None]
@@ -61,10 +63,37 @@ class MediaStore:
                     sync: bool = True) -> tuple[str, int]:
         """Copy ``source`` into the store while hashing it. Returns (oid, size)."""
         try:
-            with open(source, "rb") as src:
-                return self._ingest(_read_chunks(src, progress), None, None, sync=sync)
+            src = open(source, "rb")  # noqa: SIM115 - closed below; only opening is a read error
         except OSError as exc:
             raise MediaError(source, f"cannot read: {exc.strerror or exc}") from exc
+        with src:
+            if not sync and os.fstat(src.fileno()).st_size <= SMALL:
+                data = src.read()  # small media in a batch: one read, one write, no generator
+                if progress:
+                    progress(len(data))
+                return self._store_small(data)
+            return self._ingest(_read_chunks(src, progress), None, None, sync=sync)
+
+    def _store_small(self, data: bytes) -> tuple[str, int]:
+        """Store bytes already in memory (a batch's small media; the caller syncs the file system)."""
+        oid = hashlib.sha256(data).hexdigest()
+        self._ensure_dir(self.tmp_dir)
+        tmp = self.tmp_dir / f"ingest-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            view = memoryview(data)
+            while view:  # os.write may write less than asked (a full disk raises on the next call)
+                view = view[os.write(fd, view):]
+            os.close(fd)
+            final = self.path(oid)
+            self._ensure_dir(final.parent)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        return oid, len(data)
 
     def ingest_stream(self, chunks: Iterable[bytes], expected_oid: str, expected_size: int,
                       *, sync: bool = True) -> Path:
