@@ -72,6 +72,9 @@ class Progress:
     """
 
     def __init__(self, description: str, *, unit: str = "") -> None:
+        self._bar: Any = None
+        if not sys.stderr.isatty():  # nothing to draw on: skip importing rich.progress (~30 ms)
+            return
         from rich.progress import (
             BarColumn,
             DownloadColumn,
@@ -93,6 +96,8 @@ class Progress:
         self._task = self._bar.add_task(description, total=None)
 
     def __call__(self, advance: float = 0, total: float | None = None, description: str | None = None) -> None:
+        if self._bar is None:
+            return
         kwargs: dict[str, Any] = {"advance": advance}
         if total is not None:
             kwargs["total"] = total
@@ -101,11 +106,13 @@ class Progress:
         self._bar.update(self._task, **kwargs)
 
     def __enter__(self) -> Progress:
-        self._bar.start()
+        if self._bar is not None:
+            self._bar.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._bar.stop()
+        if self._bar is not None:
+            self._bar.stop()
 
 
 @contextmanager
