@@ -7,6 +7,7 @@ objects, then the catalog ref (fsynced, atomic rename), then the index (a cache,
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -145,23 +146,9 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
         ours = repo.catalog_head()
         if ours == other:
             return ours
-        store = repo.dulwich.object_store
-        if ours is None or _is_catalog_ancestor(repo, ours, other):
-            new_head = other
-        elif _is_catalog_ancestor(repo, other, ours):
+        new_head = other if ours is None else union_commit(repo, ours, other)
+        if new_head == ours:
             return ours
-        else:
-            ours_tree = store[ours.encode()].tree
-            theirs = repo.fragment_ids_between(other, ours)
-            tree_ids = {fid: store[fid.encode()].tree for fid in theirs}
-            tree_id, objects = catalog_tree_with(store, ours_tree, tree_ids)
-            when, tz = now_and_tz()
-            commit = build_catalog_commit(
-                tree_id=tree_id, parents=[ours.encode(), other.encode()], author=repo.identity(),
-                when=when, tz=tz, message=f"catalog: merge {other[:12]}\n",
-            )
-            _write_objects(repo, [*objects, commit])
-            new_head = commit.id.decode()
         new_ids = repo.fragment_ids_between(new_head, ours)
         # The ref only ever points at complete fragments: readable records whose media is here.
         fragments = [_checked_fragment(repo, i, require_media) for i in new_ids]
@@ -185,10 +172,10 @@ def _checked_fragment(repo: Repo, fragment_id: str, require_media: bool) -> Frag
 
 
 def is_catalog_commit(commit: Any) -> bool:
-    return commit.message.startswith(b"catalog:")
+    return bytes(getattr(commit, "message", b"")).startswith(b"catalog:")
 
 
-def _is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+def is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
     """Whether catalog commit ``ancestor`` is reachable from ``descendant`` through catalog commits."""
     store = repo.dulwich.object_store
     target = ancestor.encode()
@@ -201,14 +188,33 @@ def _is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
         if sha in seen:
             continue
         seen.add(sha)
-        commit = store[sha]
-        for parent in commit.parents:
+        for parent in store[sha].parents:
             if parent not in seen and parent in store and is_catalog_commit(store[parent]):
                 todo.append(parent)
     return False
 
 
-def _write_objects(repo: Repo, objects: list[ShaFile]) -> None:
+def union_commit(repo: Repo, ours: str, theirs: str) -> str:
+    """The catalog holding both ``ours`` and ``theirs``: ``theirs`` if it already holds ours, ``ours`` if it
+    holds theirs, else a new merge commit (parents: ours, theirs) whose tree is the union. Moves no ref;
+    fragments are immutable, so there is never a conflict."""
+    if ours == theirs or is_catalog_ancestor(repo, ours, theirs):
+        return theirs
+    if is_catalog_ancestor(repo, theirs, ours):
+        return ours
+    store = repo.dulwich.object_store
+    added = repo.fragment_ids_between(theirs, ours)
+    tree_id, objects = catalog_tree_with(store, store[ours.encode()].tree,
+                                         {fid: store[fid.encode()].tree for fid in added})
+    when, tz = now_and_tz()
+    commit = build_catalog_commit(tree_id=tree_id, parents=[ours.encode(), theirs.encode()],
+                                  author=repo.identity(), when=when, tz=tz,
+                                  message=f"catalog: merge {theirs[:12]}\n")
+    _write_objects(repo, [*objects, commit], holding_lock=False)
+    return commit.id.decode()
+
+
+def _write_objects(repo: Repo, objects: list[ShaFile], *, holding_lock: bool = True) -> None:
     store = repo.dulwich.object_store
     if len(objects) >= PACK_THRESHOLD * 4:
         from hitrec.store.packs import write_pack
@@ -221,9 +227,13 @@ def _write_objects(repo: Repo, objects: list[ShaFile]) -> None:
         try:
             store.add_object(obj)
         except FileLocked:
-            # A writer killed mid-write left its lock file; we hold the repo lock, so it is stale.
-            path = store._get_shafile_path(obj.id)
-            Path(path + ".lock").unlink(missing_ok=True)
+            path = Path(store._get_shafile_path(obj.id) + ".lock")
+            if not holding_lock:  # another process is writing this very object: let it finish
+                time.sleep(0.05)
+                if obj.id in store:
+                    continue
+            # Under the repo lock no one else writes: a writer killed mid-write left this lock file.
+            path.unlink(missing_ok=True)
             store.add_object(obj)
 
 
