@@ -159,3 +159,11 @@ def test_markup_and_odd_bytes_in_names_are_shown_verbatim(project: Path, cli) ->
     r = run_hitrec("add", os.fsdecode(raw), "--json", cwd=project)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["added"][0]["media"]["filename"] == "caf\ufffd.wav"
+
+
+def test_licence_is_normalised_or_refused(project: Path, cli) -> None:
+    r = cli("add", str(make_wav(project / "a.wav", freq=111)), "--license", "cc-by-sa", "--json")
+    assert r.exit_code == 0 and r.json()["added"][0]["license"] == "CC-BY-SA-4.0"
+    r = cli("add", str(make_wav(project / "b.wav", freq=222)), "--license", "GPL-9")
+    assert r.exit_code == 1 and "unknown licence 'GPL-9'" in r.stderr
+    assert len(cli("log", "--json").json()) == 1

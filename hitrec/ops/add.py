@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hitrec.errors import MediaError, UsageError
+from hitrec.licenses import normalize as normalize_license
 from hitrec.store import Fragment, FragmentSpec, Repo
 
 
@@ -27,7 +28,7 @@ def add(repo: Repo, paths: Sequence[Path], *, title: str | None = None, tags: Se
     if title is not None and len(paths) > 1:
         raise UsageError("--title names one fragment; add the files one at a time to title each")
     if license is not None:
-        license = _check_license(license)
+        license = normalize_license(license)  # SPDX spelling; an unknown licence is a LicenseError
     parents = tuple(dict.fromkeys(repo.resolve(ref) for ref in remix_of))
     specs = []
     for path in paths:
@@ -40,10 +41,3 @@ def add(repo: Repo, paths: Sequence[Path], *, title: str | None = None, tags: Se
     result = repo.record_batch(specs, progress)
     return AddResult(result.recorded, [(spec.path, held) for spec, held in result.duplicates])
 
-
-def _check_license(license: str) -> str:
-    try:
-        from hitrec.licenses import normalize_license
-    except ImportError:  # pragma: no cover - the licence module lands with the render work
-        return license
-    return normalize_license(license)
