@@ -1,9 +1,13 @@
 """Git LFS on the hub: the batch API's answers and verified, atomic media uploads.
 
 An upload streams into ``lfs/tmp/`` while it is hashed; only bytes whose SHA-256 and size match the
-oid are fsynced and renamed into ``lfs/objects/ab/cd/<oid>``. A dropped connection leaves nothing but a
-temp file that is removed at once, so a retried upload starts clean and a finished one is never resent
-(the batch answer omits actions for media the hub has).
+oid are synced to disk and renamed into ``lfs/objects/ab/cd/<oid>``, and the rename is on disk before
+the upload's 200. A dropped connection leaves nothing but a temp file that is removed at once, so a
+retried upload starts clean and a finished one is never resent (the batch answer omits actions for
+media the hub has).
+
+Small uploads share their syncs (``GroupSync``): a burst of 1,000 small objects costs a few syncfs(2)
+calls instead of 2,000 fsyncs (file and folder, ~9 ms each here).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ class UploadRejected(Exception):
         self.message = message
 
 
-_DIRECT_MIN = 8 << 20  # uploads at least this large bypass the page cache
+_DIRECT_MIN = 8 << 20  # uploads at least this large bypass the page cache (and fsync on their own)
 _DIRECT_BUFFER = 4 << 20
 _ALIGN = 4096
 
@@ -121,15 +125,43 @@ class MediaSink:
             _write_all(self._fd, [view])
 
     async def finish(self) -> None:
-        """Verify, fsync and publish. Raises UploadRejected (and keeps nothing) on a mismatch."""
+        """Verify, sync and publish. Raises UploadRejected (and keeps nothing) on a mismatch."""
         try:
             if self._pending is not None:
                 await self._pending
                 self._pending = None
-            await asyncio.to_thread(self._finish)
+            if self._buffers or self.size >= _DIRECT_MIN:
+                await asyncio.to_thread(self._finish)
+                return
+            # Small: verify here (the bytes were hashed as they arrived), then two shared syncs: the
+            # bytes are on disk before the rename makes them an object, the rename before the 200.
+            self._verify()
+            self._close()
+            # (both syncs name lfs/tmp/: syncfs flushes its whole file system, which holds objects/)
+            await GROUP_SYNC.sync(self.tmp.parent)
+            self._publish()  # inline: a thread hop per object cost more than the rename (measured)
+            await GROUP_SYNC.sync(self.tmp.parent)
         except BaseException:
             await self.abort()
             raise
+
+    def _verify(self) -> None:
+        if self.expected_size is not None and self.size != self.expected_size:
+            raise UploadRejected(
+                400, f"upload has {self.size} bytes but declared {self.expected_size}; nothing was kept"
+            )
+        digest = self._hash.hexdigest()
+        if digest != self.oid:
+            raise UploadRejected(
+                422, f"upload bytes hash to sha256:{digest}, not to its oid {self.oid}; nothing was kept"
+            )
+
+    def _publish(self) -> None:
+        try:
+            os.replace(self.tmp, self.final)
+        except FileNotFoundError:  # the first object under this ab/cd/ prefix
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.tmp, self.final)
 
     def _finish(self) -> None:
         if self.expected_size is not None and self.size != self.expected_size:
@@ -147,11 +179,7 @@ class MediaSink:
         self._write_tail()
         os.fsync(self._fd)
         self._close()
-        try:
-            os.replace(self.tmp, self.final)
-        except FileNotFoundError:  # the first object under this ab/cd/ prefix
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.tmp, self.final)
+        self._publish()
         _fsync_dir(self.final.parent)
 
     def _write_tail(self) -> None:
@@ -195,6 +223,88 @@ def _write_all(fd: int, views: list[memoryview]) -> None:
             views.pop(0)
         if views and written:
             views[0] = views[0][written:]
+
+
+class GroupSync:
+    """One sync for many writers: ``await sync(folder)`` returns once a syncfs(2) of ``folder``'s file
+    system that *started after the call* has finished, so everything the caller wrote (and renamed)
+    before calling is on disk. While one sync runs, new callers queue for the next one, which a single
+    thread performs for all of them: a burst of N small uploads costs a few syncs, not N fsyncs."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: list[tuple[Path, asyncio.Future[None]]] = []
+        self._runner: asyncio.Future[None] | None = None
+
+    async def sync(self, folder: Path) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a new event loop (a restarted server): forget the old one
+            self._loop, self._waiting, self._runner = loop, [], None
+        done: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((folder, done))
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.ensure_future(self._run())
+        await done
+
+    async def _run(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            error: BaseException | None = None
+            try:
+                await asyncio.to_thread(_sync_all, list(dict.fromkeys(folder for folder, _ in batch)))
+            except BaseException as exc:  # every waiter of this round fails (its upload is not kept)
+                error = exc
+            for _, done in batch:
+                if done.done():  # its upload was cancelled (the client went away)
+                    continue
+                if error is None:
+                    done.set_result(None)
+                elif isinstance(error, asyncio.CancelledError):
+                    done.cancel()
+                else:
+                    done.set_exception(error)
+            if isinstance(error, asyncio.CancelledError):
+                for _, done in self._waiting:
+                    done.cancel()
+                self._waiting = []
+                raise error
+
+
+GROUP_SYNC = GroupSync()
+
+
+def _sync_all(folders: list[Path]) -> None:
+    """One syncfs per file system among ``folders`` (usually one: every collaboration's lfs/)."""
+    synced: set[int] = set()
+    for folder in folders:
+        device = os.stat(folder).st_dev
+        if device not in synced:
+            syncfs(folder)
+            synced.add(device)
+
+
+_libc_syncfs: Any = None
+
+
+def syncfs(folder: Path) -> None:
+    """Flush the file system holding ``folder``: syncfs(2) on Linux, sync(2) where that is missing."""
+    global _libc_syncfs
+    if _libc_syncfs is None:
+        try:
+            import ctypes
+
+            _libc_syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+        except (OSError, AttributeError):
+            _libc_syncfs = False
+    if not _libc_syncfs:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if _libc_syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:

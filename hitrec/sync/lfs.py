@@ -3,11 +3,18 @@
 Set difference first: a batch request (up to 100 objects) asks the hub which objects it lacks (upload)
 or where to get them (download); only those move. Uploads stream from the file; downloads stream into
 ``ingest(chunks, oid, size)``, which verifies the hash before anything enters the store. Transfers run
-on a few threads sharing the connection pool, so many small objects do not pay one round trip each.
+on a few threads, so many small objects do not pay one round trip each.
+
+The object transfers themselves (every GET, and the PUT of small media) over plain http:// go through
+``_Lean``: one keep-alive ``http.client`` connection per worker thread. Per 4 KB object it costs a
+third of httpx's client CPU (measured 0.13-0.19 ms vs 0.40 ms a GET), which is what bounds 1,000 small
+objects on two cores, and a big GET is read in 1 MiB blocks. Batch requests, big uploads (already at
+the hub's own speed) and https:// stay on httpx.
 """
 
 from __future__ import annotations
 
+import http.client
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -109,6 +117,83 @@ class _LazyHTTPS(httpx.BaseTransport):
             self._transport.close()
 
 
+class _LeanResponse:
+    def __init__(self, status: int, data: bytes) -> None:
+        self.status_code = status
+        self._data = data
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self._data)
+
+    @property
+    def text(self) -> str:
+        return self._data.decode("utf-8", "replace")
+
+
+class _Lean:
+    """Keep-alive ``http.client`` connections to one http:// origin, one per thread."""
+
+    CONNECT_TIMEOUT = 15.0
+    TIMEOUT = 120.0
+
+    def __init__(self, origin: str) -> None:
+        parts = urlsplit(origin)
+        self.host = parts.hostname or ""
+        self.port = parts.port or 80
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[http.client.HTTPConnection] = []
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.CONNECT_TIMEOUT,
+                                              blocksize=CHUNK)
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.settimeout(self.TIMEOUT)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def drop(self) -> None:
+        """Close this thread's connection (after an error, its state is unknown)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            conn.close()
+
+    def request(self, method: str, href: str, headers: dict[str, str],
+                body: bytes | Iterable[bytes] | None = None) -> http.client.HTTPResponse:
+        """Send one request; a keep-alive connection the hub closed meanwhile is replaced once (both
+        requests used here, GET and PUT of a content-addressed object, are idempotent)."""
+        parts = urlsplit(href)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        for attempt in (0, 1):
+            reused = getattr(self._local, "conn", None) is not None
+            conn = self._connection()
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                return conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.drop()
+                if attempt or not reused or not isinstance(body, (bytes, type(None))):
+                    raise
+            except BaseException:
+                self.drop()
+                raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+
+
 def new_http_client(auth: Auth | None, *, connections: int = WORKERS + 2) -> httpx.Client:
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     return httpx.Client(
@@ -166,8 +251,25 @@ class LfsClient:
         self.workers = workers
         self.batch_size = batch_size
         self._origin = origin_of(url)
+        self._lean: dict[str, _Lean] = {}
+        self._lean_lock = threading.Lock()
+
+    def _lean_for(self, href: str) -> _Lean | None:
+        """The lean transport for plain-http object URLs (None: use httpx)."""
+        if not href.startswith("http://"):
+            return None
+        origin = origin_of(href)
+        with self._lean_lock:
+            lean = self._lean.get(origin)
+            if lean is None:
+                lean = self._lean[origin] = _Lean(origin)
+        return lean
 
     def close(self) -> None:
+        with self._lean_lock:
+            leans, self._lean = list(self._lean.values()), {}
+        for lean in leans:
+            lean.close()
         if self._own_http:
             self.http.close()
 
@@ -182,7 +284,7 @@ class LfsClient:
     def _scrub(self, text: str) -> str:
         return self.auth.scrub(text) if self.auth else text
 
-    def _fail(self, response: httpx.Response, what: str) -> HitrecError:
+    def _fail(self, response: httpx.Response | _LeanResponse, what: str) -> HitrecError:
         status = response.status_code
         detail = ""
         try:
@@ -338,15 +440,23 @@ class LfsClient:
             headers.setdefault("Content-Type", "application/octet-stream")
             headers["Content-Length"] = str(size)
             what = f"uploading media {oid[:12]}"
+            lean = self._lean_for(href) if size < PIPE_MIN else None
             try:
-                response = self.http.put(href, content=body(), headers=headers)
-            except httpx.HTTPError as exc:
+                if lean is not None:
+                    status = self._put_small(lean, href, headers, path, size, what, reporter)
+                    response: httpx.Response | _LeanResponse | None = None
+                else:
+                    response = self.http.put(href, content=body(), headers=headers)
+                    status = response.status_code
+            except (httpx.HTTPError, http.client.HTTPException) as exc:
                 raise self._network(exc, what) from exc
             except FileNotFoundError as exc:
                 raise SyncError(f"{what}: the local media file is missing ({path}). "
                                 "Run `hitrec fsck`.") from exc
-            if response.status_code not in (200, 201, 204):
-                raise self._fail(response, what)
+            except OSError as exc:  # the connection (the file's errors are caught above)
+                raise self._network(exc, what) from exc
+            if status not in (200, 201, 204):
+                raise self._fail(response, what) if response is not None else AssertionError(status)
             verify = actions.get("verify")
             if verify:
                 vhref = verify["href"]
@@ -362,6 +472,28 @@ class LfsClient:
 
         return self._run("upload", objects, job, progress)
 
+    def _put_small(self, lean: _Lean, href: str, headers: dict[str, str], path: Path, size: int,
+                   what: str, reporter: _Reporter) -> int:
+        """PUT a small file whole (one send for headers and body); returns the status, raising the
+        hub's error for anything but success."""
+        with open(path, "rb") as src:
+            data = src.read()
+        if len(data) != size:
+            raise SyncError(f"{what}: the local media file {path} has {len(data)} bytes, not {size}. "
+                            "Run `hitrec fsck`.")
+        reporter.bytes(size)  # as the streamed upload does: counted as it is handed to the socket
+        response = lean.request("PUT", href, headers, data)
+        try:
+            answer = response.read()
+        except BaseException:
+            lean.drop()
+            raise
+        if response.will_close:
+            lean.drop()
+        if response.status not in (200, 201, 204):
+            raise self._fail(_LeanResponse(response.status, answer), what)
+        return response.status
+
     # -- download -----------------------------------------------------------------------------------
 
     def download(self, objects: dict[str, int],
@@ -374,6 +506,10 @@ class LfsClient:
             href = action["href"]
             headers = self._headers(href, action)
             what = f"downloading media {oid[:12]}"
+            lean = self._lean_for(href)
+            if lean is not None:
+                self._get_lean(lean, href, headers, oid, size, ingest, reporter, what)
+                return size
             try:
                 with self.http.stream("GET", href, headers=headers) as response:
                     if response.status_code != 200:
@@ -391,3 +527,45 @@ class LfsClient:
             return size
 
         return self._run("download", objects, job, progress)
+
+    def _get_lean(self, lean: _Lean, href: str, headers: dict[str, str], oid: str, size: int,
+                  ingest: Callable[[Iterable[bytes], str, int], Any], reporter: _Reporter,
+                  what: str) -> None:
+        """GET one object into ``ingest``. Connection trouble becomes a SyncError; whatever the store
+        raises (a damaged download, a full disk) passes through unchanged."""
+        complete = False
+        response: http.client.HTTPResponse | None = None
+        try:
+            try:
+                response = lean.request("GET", href, headers)
+                if response.status != 200:
+                    answer = response.read()
+                    complete = True
+                    raise self._fail(_LeanResponse(response.status, answer), what)
+                data = response.read() if size <= CHUNK else None  # small: one read, one block
+            except (http.client.HTTPException, OSError) as exc:
+                raise self._network(exc, what) from exc
+            if data is not None:
+                complete = True
+                reporter.bytes(len(data))
+                ingest((data,), oid, size)
+            else:
+                def chunks() -> Iterator[bytes]:
+                    nonlocal complete
+                    assert response is not None
+                    read = response.read
+                    while True:
+                        try:
+                            block = read(CHUNK)
+                        except (http.client.HTTPException, OSError) as exc:
+                            raise self._network(exc, what) from exc
+                        if not block:
+                            break
+                        reporter.bytes(len(block))
+                        yield block
+                    complete = True
+
+                ingest(_piped(chunks()) if size >= PIPE_MIN else chunks(), oid, size)
+        finally:
+            if not complete or response is None or response.will_close:
+                lean.drop()
