@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 ZERO = "0" * 40
@@ -38,16 +39,18 @@ _MAX_POINTER = 1024
 
 
 class Objects:
-    """Reads objects through one ``git cat-file --batch`` process (sees the quarantined objects)."""
+    """Reads objects through one ``git cat-file --batch`` process (sees the quarantined objects).
+
+    ``prefetch`` asks for many objects at once (one write of all names from a thread, answers read
+    as they come), so a push of 1,000 fragments costs three pipelined round trips, not 3,000."""
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE)
+        self._cache: dict[str, tuple[str, bytes]] = {}
 
-    def read(self, sha: str) -> tuple[str, bytes]:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(sha.encode() + b"\n")
-        self.proc.stdin.flush()
+    def _answer(self) -> tuple[str, bytes]:
+        assert self.proc.stdout
         header = self.proc.stdout.readline().split()
         if len(header) < 3:
             return "missing", b""
@@ -55,6 +58,38 @@ class Objects:
         data = self.proc.stdout.read(size)
         self.proc.stdout.read(1)
         return header[1].decode(), data
+
+    def read(self, sha: str) -> tuple[str, bytes]:
+        cached = self._cache.pop(sha, None)
+        if cached is not None:
+            return cached
+        assert self.proc.stdin
+        self.proc.stdin.write(sha.encode() + b"\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    def prefetch(self, shas: list[str]) -> None:
+        """Read ``shas`` now; each later ``read`` of one of them is answered from memory (once)."""
+        wanted = list(dict.fromkeys(s for s in shas if s not in self._cache))
+        if not wanted:
+            return
+        assert self.proc.stdin
+
+        def write() -> None:  # on a thread: git's answers may fill its stdout pipe before we read
+            assert self.proc.stdin
+            self.proc.stdin.write("".join(f"{sha}\n" for sha in wanted).encode())
+            self.proc.stdin.flush()
+
+        writer = threading.Thread(target=write, daemon=True)
+        writer.start()
+        try:
+            for sha in wanted:
+                self._cache[sha] = self._answer()
+        finally:
+            writer.join()
 
     def close(self) -> None:
         assert self.proc.stdin
@@ -94,15 +129,45 @@ def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check:
     commits = listed.stdout.decode().split()
     objects = Objects()
     try:
-        for sha in commits:
-            problems += _check_commit(objects, sha, email=email, author_check=author_check,
-                                      lfs_objects=lfs_objects)
-            if len(problems) >= 20:
-                problems.append("... (more problems not shown)")
-                break
+        for start in range(0, len(commits), _PREFETCH):
+            part = commits[start:start + _PREFETCH]
+            _prefetch(objects, part)
+            for sha in part:
+                problems += _check_commit(objects, sha, email=email, author_check=author_check,
+                                          lfs_objects=lfs_objects)
+                if len(problems) >= 20:
+                    problems.append("... (more problems not shown)")
+                    return problems
+            objects.forget()
     finally:
         objects.close()
     return problems
+
+
+_PREFETCH = 1000  # commits read ahead at once, with their trees and fragment pointers
+
+
+def _prefetch(objects: Objects, commits: list[str]) -> None:
+    """Read what ``_check_commit`` will ask for, in three pipelined rounds: the commits, their trees,
+    then the pointer files of fragment trees (the checks themselves are unchanged)."""
+    objects.prefetch(commits)
+    trees = []
+    for sha in commits:
+        kind, raw = objects._cache.get(sha, ("missing", b""))
+        match = _TREE.search(raw.split(b"\n\n", 1)[0] + b"\n") if kind == "commit" else None
+        if match:
+            trees.append(match.group(1).decode())
+    objects.prefetch(trees)
+    pointers = []
+    for tree in trees:
+        kind, data = objects._cache.get(tree, ("missing", b""))
+        if kind != "tree":
+            continue
+        entries = tree_entries(data)
+        if any(name == b"fragment.yaml" for _, name, _ in entries):
+            pointers += [blob for mode, name, blob in entries
+                         if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4")]
+    objects.prefetch(pointers)
 
 
 def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
