@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import os
@@ -398,12 +399,25 @@ class HubApp:
             if remaining <= _CHUNK:  # small media: one read, no thread hop
                 await request.body(fh.read(remaining))
                 return
-            while remaining > 0:
-                data = await asyncio.to_thread(fh.read, min(_CHUNK * 4, remaining))
-                if not data:
-                    raise ConnectionError("media file shrank while being sent")
-                remaining -= len(data)
-                await request.body(data, more=remaining > 0)
+            with contextlib.suppress(OSError, AttributeError):
+                os.posix_fadvise(fh.fileno(), start, remaining, os.POSIX_FADV_SEQUENTIAL)
+            # The next block is read while this one is sent: a freshly uploaded object was written
+            # with O_DIRECT, so it comes from the disk, not the page cache.
+            pending = asyncio.ensure_future(asyncio.to_thread(fh.read, min(_CHUNK * 4, remaining)))
+            try:
+                while remaining > 0:
+                    data = await pending
+                    pending = None
+                    if not data:
+                        raise ConnectionError("media file shrank while being sent")
+                    remaining -= len(data)
+                    if remaining > 0:
+                        pending = asyncio.ensure_future(asyncio.to_thread(fh.read, min(_CHUNK * 4, remaining)))
+                    await request.body(data, more=remaining > 0)
+            finally:
+                if pending is not None:  # the client went away: let the read finish before closing
+                    with contextlib.suppress(BaseException):
+                        await pending
 
     # -- helpers --------------------------------------------------------------------------------
     def _base_url(self, request: Request) -> str:
