@@ -183,3 +183,21 @@ def test_write_failure_mid_add_is_one_line_and_leaves_nothing(project: Path) -> 
     finally:
         repo.close()
     assert_fsck_clean(project)
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_batch_add_is_quiet_and_clean(project: Path) -> None:
+    files = [make_wav(project / f"c{i}.wav", seconds=0.5, freq=100 + i) for i in range(300)]
+    proc = subprocess.Popen([sys.executable, "-m", "hitrec", "add", *[f.name for f in files]], cwd=project,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tmp_dir = project / ".hitrec" / "lfs" / "objects"
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and not any(tmp_dir.glob("*/*/*")) and time.monotonic() < deadline:
+        time.sleep(0.002)  # wait until media is being stored
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the add finished before Ctrl-C arrived")
+    assert proc.returncode == 130 and "Traceback" not in err and err.strip().endswith("interrupted")
+    assert_fsck_clean(project)
+    assert json.loads(run_hitrec("log", "--json", cwd=project).stdout) == []

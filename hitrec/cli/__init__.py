@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> None:
     State.debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         code = app(args=argv, standalone_mode=False, prog_name="hitrec")
+        if code == 130:  # typer turns Ctrl-C into Exit(130), returned when not standalone
+            sys.stderr.write("interrupted\n")
         if isinstance(code, int) and code:
             sys.exit(code)
     except HitrecError as exc:
@@ -38,9 +40,7 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         error(str(exc))
         sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C: one short line, no traceback
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     except ClickException as exc:

@@ -58,10 +58,13 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
         # faster for 1,000 small files). Nothing refers to these objects until after the sync.
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(4) as pool:
+        pool = ThreadPoolExecutor(4)
+        try:
             stored_all = pool.map(lambda spec: repo.media.ingest_file(spec.path, progress, sync=False), specs)
             for spec, probe, stored in zip(specs, probes, stored_all, strict=True):
                 built.append((spec, _build(spec, probe, stored, default_author, default_license, when, tz)))
+        finally:  # on Ctrl-C or an error, drop the files not yet started instead of copying them all
+            pool.shutdown(wait=True, cancel_futures=True)
         sync_filesystem(repo.media.objects_dir)
     crash_point("media-stored")
 
