@@ -8,7 +8,7 @@ on a few threads, so many small objects do not pay one round trip each.
 The object transfers themselves (every GET, and the PUT of small media) over plain http:// go through
 ``_Lean``: one keep-alive ``http.client`` connection per worker thread. Per 4 KB object it costs a
 third of httpx's client CPU (measured 0.13-0.19 ms vs 0.40 ms a GET), which is what bounds 1,000 small
-objects on two cores, and a big GET is read in 4 MiB blocks. Batch requests, big uploads (already at
+objects on two cores, and a big GET is read as it arrives, up to 4 MiB a read. Batch requests, big uploads (already at
 the hub's own speed) and https:// stay on httpx.
 """
 
@@ -36,7 +36,7 @@ CHUNK = 1 << 20
 WORKERS = 8
 
 PIPE_MIN = 8 << 20  # media this big is received on one thread while another hashes and writes it
-BIG_BLOCK = 4 << 20  # such media is read from the socket in blocks this big (1 MiB: 1.5-2x slower)
+BIG_BLOCK = 4 << 20  # such media is read from the socket up to this much at a time
 PIPE_BYTES = 64 << 20  # at most this much received ahead of the hashing and writing
 
 ProgressFn = Callable[..., None]
@@ -555,7 +555,9 @@ class LfsClient:
                 def chunks() -> Iterator[bytes]:
                     nonlocal complete
                     assert response is not None
-                    read = response.read
+                    # read1: whatever one recv brings, up to a block (measured 1.5-2.5x faster than
+                    # waiting for each whole block, from a cold and from a warm hub alike)
+                    read = response.read1
                     step = BIG_BLOCK if size >= PIPE_MIN else CHUNK
                     while True:
                         try:
@@ -563,6 +565,9 @@ class LfsClient:
                         except (http.client.HTTPException, OSError) as exc:
                             raise self._network(exc, what) from exc
                         if not block:
+                            if response.length:  # the hub closed the connection mid-body
+                                raise self._network(ConnectionError("the connection closed early"), what)
+                            response.close()  # read1 leaves a finished body open: the connection is free
                             break
                         reporter.bytes(len(block))
                         yield block
