@@ -37,7 +37,7 @@ WORKERS = 8
 
 PIPE_MIN = 8 << 20  # media this big is received on one thread while another hashes and writes it
 BIG_BLOCK = 4 << 20  # such media is read from the socket up to this much at a time
-PIPE_BYTES = 64 << 20  # at most this much received ahead of the hashing and writing
+PIPE_BYTES = 32 << 20  # at most this much received ahead of the hashing and writing
 
 ProgressFn = Callable[..., None]
 _END = object()
