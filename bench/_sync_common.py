@@ -29,9 +29,12 @@ def isolated_env(base: Path) -> dict[str, str]:
 
 
 def hitrec(*args: str, cwd: Path, env: dict[str, str]) -> tuple[float, str]:
-    """Run hitrec as a user would; returns (seconds, stdout)."""
+    """Run hitrec as a user would; returns (seconds, stdout). It is this checkout's hitrec (PYTHONPATH),
+    as for the hub: the installed package may be another checkout (an editable install)."""
+    full = {**os.environ, **env}
+    full["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), full.get("PYTHONPATH")) if p)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=cwd, env={**os.environ, **env},
+    done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=cwd, env=full,
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
