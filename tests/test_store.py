@@ -18,6 +18,7 @@ from hitrec.errors import (
     CorruptRepoError,
     DuplicateMediaError,
     NotARepoError,
+    SyncError,
     UnknownFragmentError,
 )
 from hitrec.store import FragmentSpec, Repo
@@ -273,3 +274,25 @@ def test_readding_repairs_a_damaged_media_object(project: Path, cli) -> None:
     assert cli("fsck", "--quick").exit_code == 1  # the size differs: --quick sees it too
     assert cli("add", str(a)).exit_code == 0  # "already recorded", and the verified bytes replace the damage
     assert cli("fsck").exit_code == 0
+
+
+@pytest.mark.parametrize("size", [8 << 20, (8 << 20) + 4096 * 3 + 17, (13 << 20) + 1])
+def test_large_media_is_stored_exactly(project: Path, size: int) -> None:
+    """Large objects take the O_DIRECT path (aligned buffers, unaligned tail): bytes and hash exact."""
+    from hitrec.store.media_store import MediaStore
+
+    data = os.urandom(1 << 20) * (size >> 20) + os.urandom(size % (1 << 20))
+    source = project / "big.bin"
+    source.write_bytes(data)
+    store = MediaStore(project / "lfs")
+    oid, stored = store.ingest_file(source)
+    assert stored == size and oid == hashlib.sha256(data).hexdigest()
+    assert store.path(oid).read_bytes() == data
+    other = MediaStore(project / "lfs2")
+    chunks = [data[i:i + 65537] for i in range(0, size, 65537)]  # odd-sized network chunks
+    assert other.ingest_stream(chunks, oid, size).read_bytes() == data
+    damaged = bytearray(data)
+    damaged[size // 2] ^= 1
+    with pytest.raises(SyncError):
+        MediaStore(project / "lfs3").ingest_stream([bytes(damaged)], oid, size)
+    assert not list((project / "lfs3").rglob("objects/*/*/*")) and not list((project / "lfs3" / "tmp").iterdir())

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from hitrec.errors import MediaError, SyncError
+from hitrec.store import direct
 from hitrec.store.pointer import is_oid
 
 CHUNK = 1 << 20
@@ -67,12 +68,45 @@ class MediaStore:
         except OSError as exc:
             raise MediaError(source, f"cannot read: {exc.strerror or exc}") from exc
         with src:
-            if not sync and os.fstat(src.fileno()).st_size <= SMALL:
+            size = os.fstat(src.fileno()).st_size
+            if not sync and size <= SMALL:
                 data = src.read()  # small media in a batch: one read, one write, no generator
                 if progress:
                     progress(len(data))
                 return self._store_small(data)
+            if sync and size >= direct.MIN_SIZE:
+                stored = self._ingest_direct(direct.file_filler(src), None, None, progress)
+                if stored is not None:
+                    return stored
             return self._ingest(_read_chunks(src, progress), None, None, sync=sync)
+
+    def _ingest_direct(self, fill: direct.Fill, expected_oid: str | None, expected_size: int | None,
+                       progress: ProgressFn | None) -> tuple[str, int] | None:
+        """Store a large object with O_DIRECT writes (see hitrec.store.direct); None where unsupported."""
+        self._ensure_dir(self.tmp_dir)
+        tmp = self.tmp_dir / f"ingest-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        fd = direct.open_direct(tmp)
+        if fd is None:
+            return None
+        try:
+            try:
+                oid, size = direct.copy_direct(fd, fill, progress)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if expected_oid is not None and (oid != expected_oid or size != expected_size):
+                raise SyncError(
+                    f"media {expected_oid[:12]} arrived damaged: got {size} bytes hashing to "
+                    f"{oid[:12]}, expected {expected_size} bytes; run the command again"
+                )
+            final = self.path(oid)
+            self._ensure_dir(final.parent)
+            os.replace(tmp, final)
+            _fsync_dir(final.parent)
+            return oid, size
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
 
     def _store_small(self, data: bytes) -> tuple[str, int]:
         """Store bytes already in memory (a batch's small media; the caller syncs the file system)."""
@@ -98,6 +132,11 @@ class MediaStore:
     def ingest_stream(self, chunks: Iterable[bytes], expected_oid: str, expected_size: int,
                       *, sync: bool = True) -> Path:
         """Store bytes that must hash to ``expected_oid``; nothing is kept when they do not."""
+        if sync and expected_size >= direct.MIN_SIZE:
+            iterator = iter(chunks)
+            if self._ingest_direct(direct.chunk_filler(iterator), expected_oid, expected_size, None):
+                return self.path(expected_oid)
+            chunks = iterator  # O_DIRECT refused before anything was read: the ordinary way
         self._ingest(chunks, expected_oid, expected_size, sync=sync)
         return self.path(expected_oid)
 

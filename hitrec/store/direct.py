@@ -1,0 +1,150 @@
+"""Writing a large media object with O_DIRECT: hash one aligned buffer while the other goes to disk.
+
+Measured on these machines: buffered writes of fresh data run at 300-550 MB/s (every new page-cache page
+costs a fault) and leave the data to flush at fsync; O_DIRECT writes from aligned buffers run near the
+disk's speed with nothing left for fsync. With two 4 MiB buffers, reading (or receiving) the next block,
+hashing this one and writing it overlap on two cores: hashlib, readinto and write release the GIL.
+Where the file system refuses O_DIRECT (tmpfs, some network file systems) ``open_direct`` returns None
+and the caller writes the ordinary way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import mmap
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+BUFFER = 4 << 20
+ALIGN = 4096
+MIN_SIZE = 8 << 20  # smaller objects are written the ordinary way
+
+Fill = Callable[[mmap.mmap], int]  # fills a buffer from the source, returns how many bytes (0 at the end)
+
+
+def open_direct(path: Path, mode: int = 0o444) -> int | None:
+    """An O_DIRECT, O_EXCL descriptor for a new file, or None where the file system refuses it."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if not flag:
+        return None
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | flag, mode)
+    except OSError:
+        path.unlink(missing_ok=True)
+        return None
+
+
+def copy_direct(fd: int, fill: Fill, progress: Callable[..., None] | None = None) -> tuple[str, int]:
+    """Write everything ``fill`` yields to ``fd`` (opened by ``open_direct``), hashing it on the way.
+    Returns (sha256 hex, size). The caller fsyncs and closes ``fd``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    digest = hashlib.sha256()
+    size = 0
+    buffers = [mmap.mmap(-1, BUFFER), mmap.mmap(-1, BUFFER)]
+    writes: list[Future[None] | None] = [None, None]
+    index = 0
+    try:
+        with ThreadPoolExecutor(1) as writer:
+            while True:
+                if writes[index] is not None:
+                    writes[index].result()  # this buffer's last write is done: it may be refilled
+                    writes[index] = None
+                filled = fill(buffers[index])
+                if filled == 0:
+                    break
+                if progress:
+                    progress(filled)
+                size += filled
+                if filled == BUFFER:
+                    writes[index] = writer.submit(_write_all, fd, buffers[index], BUFFER)
+                    digest.update(buffers[index])  # hashed here while the worker writes it
+                    index ^= 1
+                    continue
+                digest.update(memoryview(buffers[index])[:filled])
+                for pending in writes:
+                    if pending is not None:
+                        pending.result()
+                writes = [None, None]
+                _write_tail(fd, buffers[index], filled)
+                break
+            for pending in writes:
+                if pending is not None:
+                    pending.result()
+    finally:
+        for buffer in buffers:
+            with contextlib.suppress(BufferError):  # a view held by a traceback: the GC frees it
+                buffer.close()
+    return digest.hexdigest(), size
+
+
+def file_filler(source: object) -> Fill:
+    """Fill buffers straight from a file (readinto: no extra copy)."""
+    readinto = source.readinto  # type: ignore[attr-defined]
+
+    def fill(buffer: mmap.mmap) -> int:
+        view = memoryview(buffer)
+        total = 0
+        while total < BUFFER:
+            n = readinto(view[total:])
+            if not n:
+                break
+            total += n
+        view.release()
+        return total
+
+    return fill
+
+
+def chunk_filler(chunks: object) -> Fill:
+    """Fill buffers from an iterator of byte chunks (a download)."""
+    iterator = iter(chunks)  # type: ignore[call-overload]
+    leftover = memoryview(b"")
+
+    def fill(buffer: mmap.mmap) -> int:
+        nonlocal leftover
+        total = 0
+        while total < BUFFER:
+            if not leftover:
+                try:
+                    leftover = memoryview(next(iterator))
+                except StopIteration:
+                    break
+                continue
+            take = min(BUFFER - total, len(leftover))
+            buffer[total:total + take] = leftover[:take]
+            leftover = leftover[take:]
+            total += take
+        return total
+
+    return fill
+
+
+def _write_all(fd: int, buffer: mmap.mmap, length: int) -> None:
+    with memoryview(buffer) as whole:
+        view = whole[:length]
+        while view:
+            view = view[os.write(fd, view):]
+        view.release()
+
+
+def _write_tail(fd: int, buffer: mmap.mmap, filled: int) -> None:
+    """The last, partial buffer: its aligned part with O_DIRECT, the rest as a plain write."""
+    aligned = filled - filled % ALIGN
+    if aligned:
+        _write_all(fd, buffer, aligned)
+    if filled > aligned:
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+        with memoryview(buffer) as whole:
+            view = whole[aligned:filled]
+            while view:
+                view = view[os.write(fd, view):]
+            view.release()
