@@ -178,11 +178,6 @@ class MediaSink:
             )
         self._write_tail()
         os.fsync(self._fd)
-        if self._buffers:
-            # O_DIRECT left nothing in the page cache, and collaborators usually pull what was just
-            # pushed: ask the kernel to read it back in the background (cheap, and reclaimable memory).
-            with contextlib.suppress(OSError, AttributeError):
-                os.posix_fadvise(self._fd, 0, 0, os.POSIX_FADV_WILLNEED)
         self._close()
         self._publish()
         _fsync_dir(self.final.parent)
