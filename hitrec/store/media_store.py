@@ -83,8 +83,7 @@ class MediaStore:
     def _ingest_direct(self, fill: direct.Fill, expected_oid: str | None, expected_size: int | None,
                        progress: ProgressFn | None) -> tuple[str, int] | None:
         """Store a large object with O_DIRECT writes (see hitrec.store.direct); None where unsupported."""
-        self._ensure_dir(self.tmp_dir)
-        tmp = self.tmp_dir / f"ingest-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        tmp = self._temp_path()
         fd = direct.open_direct(tmp)
         if fd is None:
             return None
@@ -94,15 +93,7 @@ class MediaStore:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            if expected_oid is not None and (oid != expected_oid or size != expected_size):
-                raise SyncError(
-                    f"media {expected_oid[:12]} arrived damaged: got {size} bytes hashing to "
-                    f"{oid[:12]}, expected {expected_size} bytes; run the command again"
-                )
-            final = self.path(oid)
-            self._ensure_dir(final.parent)
-            os.replace(tmp, final)
-            _fsync_dir(final.parent)
+            self._publish(tmp, oid, size, expected_oid, expected_size, sync=True)
             return oid, size
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -111,17 +102,14 @@ class MediaStore:
     def _store_small(self, data: bytes) -> tuple[str, int]:
         """Store bytes already in memory (a batch's small media; the caller syncs the file system)."""
         oid = hashlib.sha256(data).hexdigest()
-        self._ensure_dir(self.tmp_dir)
-        tmp = self.tmp_dir / f"ingest-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+        tmp = self._temp_path()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
             view = memoryview(data)
             while view:  # os.write may write less than asked (a full disk raises on the next call)
                 view = view[os.write(fd, view):]
             os.close(fd)
-            final = self.path(oid)
-            self._ensure_dir(final.parent)
-            os.replace(tmp, final)
+            self._publish(tmp, oid, len(data), None, None, sync=False)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -139,6 +127,27 @@ class MediaStore:
             chunks = iterator  # O_DIRECT refused before anything was read: the ordinary way
         self._ingest(chunks, expected_oid, expected_size, sync=sync)
         return self.path(expected_oid)
+
+    def _temp_path(self) -> Path:
+        """A fresh name in ``lfs/tmp/`` (same file system as the objects, so the final rename is atomic)."""
+        self._ensure_dir(self.tmp_dir)
+        return self.tmp_dir / f"ingest-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
+
+    def _publish(self, tmp: Path, oid: str, size: int, expected_oid: str | None, expected_size: int | None,
+                 *, sync: bool) -> None:
+        """Check a written temp file against what was expected, then rename it into the store. An existing
+        object is replaced: these bytes were just verified, the old copy may be damaged (so re-adding or
+        re-pulling repairs what `hitrec fsck` reported)."""
+        if expected_oid is not None and (oid != expected_oid or size != expected_size):
+            raise SyncError(
+                f"media {expected_oid[:12]} arrived damaged: got {size} bytes hashing to "
+                f"{oid[:12]}, expected {expected_size} bytes; run the command again"
+            )
+        final = self.path(oid)
+        self._ensure_dir(final.parent)
+        os.replace(tmp, final)
+        if sync:
+            _fsync_dir(final.parent)
 
     def verify(self, oid: str) -> str | None:
         """None when the object is present and hashes to its oid, else what is wrong."""
@@ -158,9 +167,8 @@ class MediaStore:
 
     def _ingest(self, chunks: Iterable[bytes], expected_oid: str | None, expected_size: int | None,
                 *, sync: bool) -> tuple[str, int]:
-        self._ensure_dir(self.tmp_dir)
+        tmp = self._temp_path()
         # Created read-only (objects are immutable); the open descriptor can still write it.
-        tmp = self.tmp_dir / f"ingest-{os.getpid()}-{next(_counter)}-{secrets.token_hex(4)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
             digest = hashlib.sha256()
@@ -179,18 +187,7 @@ class MediaStore:
                 if sync:
                     os.fsync(out.fileno())
             oid = digest.hexdigest()
-            if expected_oid is not None and (oid != expected_oid or size != expected_size):
-                raise SyncError(
-                    f"media {expected_oid[:12]} arrived damaged: got {size} bytes hashing to "
-                    f"{oid[:12]}, expected {expected_size} bytes; run the command again"
-                )
-            # Replace even an existing object: these bytes were just verified, the old copy may be damaged
-            # (so re-adding or re-pulling repairs what `hitrec fsck` reported).
-            final = self.path(oid)
-            self._ensure_dir(final.parent)
-            os.replace(tmp, final)
-            if sync:
-                _fsync_dir(final.parent)
+            self._publish(tmp, oid, size, expected_oid, expected_size, sync=sync)
             return oid, size
         except BaseException:
             tmp.unlink(missing_ok=True)
