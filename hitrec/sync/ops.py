@@ -38,8 +38,23 @@ BATCH_SYNC_MIN = 16  # downloading this many objects: small ones share one file-
 SMALL_MEDIA = 4 << 20
 
 
+class _Totals:
+    """Objects and bytes moved, git and media together (what the --json summaries report)."""
+
+    git: git.GitStats
+    media: TransferStats
+
+    @property
+    def objects(self) -> int:
+        return self.git.objects + self.media.objects
+
+    @property
+    def bytes(self) -> int:
+        return self.git.bytes + self.media.bytes
+
+
 @dataclass
-class PullResult:
+class PullResult(_Totals):
     remote: str
     url: str
     before: str | None  # local catalog head before
@@ -49,14 +64,6 @@ class PullResult:
     git: git.GitStats = field(default_factory=git.GitStats)
     media: TransferStats = field(default_factory=TransferStats)
     up_to_date: bool = False
-
-    @property
-    def objects(self) -> int:
-        return self.git.objects + self.media.objects
-
-    @property
-    def bytes(self) -> int:
-        return self.git.bytes + self.media.bytes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,7 +80,7 @@ class PullResult:
 
 
 @dataclass
-class PushResult:
+class PushResult(_Totals):
     remote: str
     url: str
     head: str | None  # the catalog commit now on the hub
@@ -86,14 +93,6 @@ class PushResult:
     created: bool = False  # the push created the collaboration on the hub
     received: GitStats = field(default_factory=GitStats)  # hub commits fetched to merge them
     pull_error: str | None = None  # the follow-up pull failed (the push itself landed): run `hitrec pull`
-
-    @property
-    def objects(self) -> int:
-        return self.git.objects + self.media.objects
-
-    @property
-    def bytes(self) -> int:
-        return self.git.bytes + self.media.bytes
 
     def to_json(self) -> dict[str, Any]:
         return {
