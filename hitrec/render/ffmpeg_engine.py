@@ -375,7 +375,9 @@ class _Graph:
                 final.append(stream)
         mixed = self.mix(final, pad=True)
         out = self.label("aout")
-        self.add(f"[{mixed}]atrim=end_sample={self.total_samples}[{out}]")
+        # Timestamps from the sample count: amix may cut its output into frames differently from run to run
+        # (it emits what its inputs have delivered), which moved AAC packet times in ~1 of 6 loaded runs.
+        self.add(f"[{mixed}]atrim=end_sample={self.total_samples},asetpts=N/SR/TB[{out}]")
         self.audio_out = out
 
     def mix(self, streams: list[str], pad: bool) -> str:
