@@ -25,6 +25,7 @@ from typing import Any
 
 from hitrec.hub.names import is_oid
 from hitrec.hub.repos import media_path
+from hitrec.store.durable import fsync_dir, sync_filesystem
 
 LFS_JSON = "application/vnd.git-lfs+json"
 
@@ -180,7 +181,7 @@ class MediaSink:
         os.fsync(self._fd)
         self._close()
         self._publish()
-        _fsync_dir(self.final.parent)
+        fsync_dir(self.final.parent)
 
     def _write_tail(self) -> None:
         if not self._buffers or not self._filled:
@@ -279,40 +280,8 @@ def _sync_all(folders: list[Path]) -> None:
     for folder in folders:
         device = os.stat(folder).st_dev
         if device not in synced:
-            syncfs(folder)
+            sync_filesystem(folder)
             synced.add(device)
-
-
-_libc_syncfs: Any = None
-
-
-def syncfs(folder: Path) -> None:
-    """Flush the file system holding ``folder``: syncfs(2) on Linux, sync(2) where that is missing."""
-    global _libc_syncfs
-    if _libc_syncfs is None:
-        try:
-            import ctypes
-
-            _libc_syncfs = ctypes.CDLL(None, use_errno=True).syncfs
-        except (OSError, AttributeError):
-            _libc_syncfs = False
-    if not _libc_syncfs:
-        os.sync()
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        if _libc_syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def have_media(repo: Path, oid: str, size: int | None = None) -> bool:

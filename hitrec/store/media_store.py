@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hitrec.errors import MediaError, SyncError
 from hitrec.store import direct
+from hitrec.store.durable import fsync_dir
 from hitrec.store.pointer import is_oid
 
 CHUNK = 1 << 20
@@ -147,7 +148,7 @@ class MediaStore:
         self._ensure_dir(final.parent)
         os.replace(tmp, final)
         if sync:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
 
     def verify(self, oid: str) -> str | None:
         """None when the object is present and hashes to its oid, else what is wrong."""
@@ -223,11 +224,3 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
     fn = _sync_file_range()
     if fn is not None:
         fn(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE: start writeback, do not wait
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -25,6 +25,7 @@ from hitrec.errors import (
     UsageError,
 )
 from hitrec.store import config as config_mod
+from hitrec.store.durable import fsync_dir
 from hitrec.store.index import Index
 from hitrec.store.lock import write_lock
 from hitrec.store.media_store import MediaStore
@@ -173,11 +174,7 @@ class Repo:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        fd = os.open(ref.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(ref.parent)
 
     # --- settings ----------------------------------------------------------------------------
     def config_get(self, key: str, default: str | None = None) -> str | None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from dulwich.objects import ShaFile
 
 from hitrec.errors import CorruptRepoError, FragmentError
+from hitrec.store.durable import sync_filesystem
 from hitrec.store.model import Fragment, MediaInfo, Person
 from hitrec.store.records import (
     BuiltFragment,
@@ -264,21 +265,3 @@ def _probe(path: Path) -> Any:
     from hitrec.media.probe import probe
 
     return probe(path)
-
-
-def sync_filesystem(folder: Path) -> None:
-    """Flush the file system holding ``folder`` to disk: syncfs(2) on Linux, sync(2) elsewhere."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        syncfs = libc.syncfs
-    except (OSError, AttributeError):
-        os.sync()
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        if syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)

@@ -199,7 +199,7 @@ def _pull(session: _Session, progress: ProgressFn | None) -> PullResult:
     batch = len(wanted) >= BATCH_SYNC_MIN
     result.media = session.lfs.download(wanted, _ingest(repo, batch), progress)
     if batch and result.media.objects:
-        from hitrec.store.writer import sync_filesystem
+        from hitrec.store.durable import sync_filesystem
 
         sync_filesystem(repo.media.objects_dir)
     result.head = repo.merge_catalog(fetched)
