@@ -39,6 +39,15 @@ def record(repo: Repo, folder: Path, count: int, *, prefix: str = "f", size: int
     return [f.id for f in repo.record([FragmentSpec(p) for p in paths])]
 
 
+def client_repo(tmp_path: Path, name: str, url: str) -> Repo:
+    """A fresh repo whose remote ``origin`` is ``url``."""
+    from hitrec.sync.remotes import add_remote
+
+    repo = Repo.init(tmp_path / name)
+    add_remote(repo.git_dir, "origin", url)
+    return repo
+
+
 def user_env(name: str, email: str, token: str | None) -> dict[str, str]:
     env = {"HITREC_AUTHOR_NAME": name, "HITREC_AUTHOR_EMAIL": email}
     if token:

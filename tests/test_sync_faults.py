@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import run_hitrec
 from hub_process import HubProcess
-from sync_helpers import hub_fragment_ids, noise_wav, record, set_env, sha256_file, user_env
+from sync_helpers import client_repo, hub_fragment_ids, noise_wav, record, set_env, sha256_file, user_env
 
 from hitrec.errors import AuthError, RemoteError, SyncError
 from hitrec.store import FragmentSpec, Repo
@@ -30,12 +30,6 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
     with HubProcess(tmp_path / "hub") as running:
         running.add_user("ada", ADA[1])
         yield running
-
-
-def _client(tmp_path: Path, name: str, url: str) -> Repo:
-    repo = Repo.init(tmp_path / name)
-    add_remote(repo.git_dir, "origin", url)
-    return repo
 
 
 def _hub_media(hub: HubProcess, name: str) -> list[Path]:
@@ -65,7 +59,7 @@ def _stop_after(nbytes: int):  # type: ignore[no-untyped-def]
 
 def test_revoked_token_stops_working_at_once(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
-    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    repo = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     record(repo, tmp_path / "in", 1, prefix="r1")
     ops.push(repo)
     hub.revoke("ada")
@@ -81,7 +75,7 @@ def test_revoked_token_stops_working_at_once(tmp_path: Path, monkeypatch, hub: H
 
 
 def test_no_token_for_private_hub(tmp_path: Path, cli, monkeypatch, hub: HubProcess) -> None:
-    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    repo = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     record(repo, tmp_path / "in", 1)
     repo.close()
     monkeypatch.chdir(tmp_path / "a")
@@ -93,7 +87,7 @@ def test_no_token_for_private_hub(tmp_path: Path, cli, monkeypatch, hub: HubProc
 
 def test_hub_refuses_fragment_by_another_author(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     set_env(monkeypatch, user_env("Mallory", "mallory@example.org", hub.tokens["ada"]))
-    repo = _client(tmp_path, "m", hub.collaboration_url("film"))
+    repo = client_repo(tmp_path, "m", hub.collaboration_url("film"))
     record(repo, tmp_path / "in", 2, prefix="mal")
     with pytest.raises(RemoteError) as info:
         ops.push(repo)
@@ -107,7 +101,7 @@ def test_hub_refuses_fragment_by_another_author(tmp_path: Path, monkeypatch, hub
 
 def test_damaged_local_media_is_refused_by_the_hub(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
-    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    repo = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     fid = record(repo, tmp_path / "in", 1, size=50_000)[0]
     path = repo.media_path(repo.fragment(fid).media.oid)
     os.chmod(path, 0o644)
@@ -124,7 +118,7 @@ def test_damaged_local_media_is_refused_by_the_hub(tmp_path: Path, monkeypatch, 
 
 def test_damaged_hub_media_never_enters_the_store(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
-    a = _client(tmp_path, "a", hub.collaboration_url("film"))
+    a = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     record(a, tmp_path / "in", 2, size=50_000)
     ops.push(a)
     victim = _hub_media(hub, "film")[0]
@@ -132,7 +126,7 @@ def test_damaged_hub_media_never_enters_the_store(tmp_path: Path, monkeypatch, h
     data = bytearray(victim.read_bytes())
     data[100] ^= 0xFF
     victim.write_bytes(bytes(data))
-    b = _client(tmp_path, "b", hub.collaboration_url("film"))
+    b = client_repo(tmp_path, "b", hub.collaboration_url("film"))
     with pytest.raises(SyncError) as info:
         ops.pull(b)
     assert "damaged" in str(info.value)
@@ -148,7 +142,7 @@ def test_media_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> Non
     with HubProcess(tmp_path / "hub", extra_args=["--max-object-size", "100K"]) as small:
         token = small.add_user("ada", ADA[1])
         set_env(monkeypatch, user_env(*ADA, token))
-        repo = _client(tmp_path, "a", small.collaboration_url("film"))
+        repo = client_repo(tmp_path, "a", small.collaboration_url("film"))
         record(repo, tmp_path / "in", 1, size=300_000)
         with pytest.raises(RemoteError) as info:
             ops.push(repo)
@@ -161,7 +155,7 @@ def test_git_body_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> 
     with HubProcess(tmp_path / "hub", extra_args=["--max-push-size", "2K"]) as small:
         token = small.add_user("ada", ADA[1])
         set_env(monkeypatch, user_env(*ADA, token))
-        repo = _client(tmp_path, "a", small.collaboration_url("film"))
+        repo = client_repo(tmp_path, "a", small.collaboration_url("film"))
         record(repo, tmp_path / "in", 40, size=2000)
         with pytest.raises(RemoteError) as info:
             ops.push(repo)
@@ -172,7 +166,7 @@ def test_git_body_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> 
 
 def test_malformed_collaboration_name(tmp_path: Path, cli, monkeypatch, hub: HubProcess) -> None:
     monkeypatch.setenv("HITREC_TOKEN", hub.tokens["ada"])
-    repo = _client(tmp_path, "a", hub.url + "/bad%20name.git")
+    repo = client_repo(tmp_path, "a", hub.url + "/bad%20name.git")
     record(repo, tmp_path / "in", 1)
     repo.close()
     monkeypatch.chdir(tmp_path / "a")
@@ -184,7 +178,7 @@ def test_malformed_collaboration_name(tmp_path: Path, cli, monkeypatch, hub: Hub
 
 def test_interrupted_push_resends_only_what_is_missing(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
-    repo = _client(tmp_path, "a", hub.collaboration_url("film"))
+    repo = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     ids = record(repo, tmp_path / "in", 12, size=200_000)
     with pytest.raises(Stop):
         ops.push(repo, progress=_stop_after(5 * 200_000))
@@ -202,10 +196,10 @@ def test_interrupted_push_resends_only_what_is_missing(tmp_path: Path, monkeypat
 
 def test_interrupted_pull_resumes_and_never_merges_early(tmp_path: Path, monkeypatch, hub) -> None:
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
-    a = _client(tmp_path, "a", hub.collaboration_url("film"))
+    a = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     ids = record(a, tmp_path / "in", 12, size=200_000)
     ops.push(a)
-    b = _client(tmp_path, "b", hub.collaboration_url("film"))
+    b = client_repo(tmp_path, "b", hub.collaboration_url("film"))
     with pytest.raises(Stop):
         ops.pull(b, progress=_stop_after(5 * 200_000))
     assert b.catalog_head() is None and b.fragments() == []
@@ -220,7 +214,7 @@ def test_interrupted_pull_resumes_and_never_merges_early(tmp_path: Path, monkeyp
 
 
 def _big_client(tmp_path: Path, name: str, url: str, count: int, size: int) -> Repo:
-    repo = _client(tmp_path, name, url)
+    repo = client_repo(tmp_path, name, url)
     paths = [noise_wav(tmp_path / f"in-{name}" / f"{i}.wav", size, seed=i + 1000 * len(name)) for i in range(count)]
     repo.record([FragmentSpec(p) for p in paths])
     return repo
@@ -268,7 +262,7 @@ def test_killed_push_and_killed_pull_resume(tmp_path: Path, monkeypatch, hub: Hu
     assert hub_fragment_ids(hub.collaboration_path("film")) == ids
     a.close()
 
-    b = _client(tmp_path, "b", url)
+    b = client_repo(tmp_path, "b", url)
     b.close()
     proc = _spawn(["pull"], tmp_path / "b", env)
     objects = tmp_path / "b" / ".hitrec" / "lfs" / "objects"
@@ -290,7 +284,7 @@ def test_hub_gone_mid_push_then_back(tmp_path: Path, monkeypatch) -> None:
     first = HubProcess(root).start()
     token = first.add_user("ada", ADA[1])
     set_env(monkeypatch, user_env(*ADA, token))
-    repo = _client(tmp_path, "a", first.collaboration_url("film"))
+    repo = client_repo(tmp_path, "a", first.collaboration_url("film"))
     ids = record(repo, tmp_path / "in", 8, size=100_000)
     stopped = [False]
 
@@ -321,7 +315,7 @@ def test_concurrent_pushes_from_two_processes_both_land(tmp_path: Path, monkeypa
     ids: dict[str, set[str]] = {}
     for name, env in envs.items():
         set_env(monkeypatch, env)
-        repo = _client(tmp_path, name, url)
+        repo = client_repo(tmp_path, name, url)
         ids[name] = set(record(repo, tmp_path / f"in-{name}", 6, prefix=name))
         repo.close()
     for round_ in range(2):

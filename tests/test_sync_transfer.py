@@ -11,14 +11,13 @@ from pathlib import Path
 import httpx
 import pytest
 from hub_process import HubProcess
-from sync_helpers import noise_wav, record, set_env, sha256_file, user_env
+from sync_helpers import client_repo, noise_wav, record, set_env, sha256_file, user_env
 
 from hitrec.hub.lfs import GroupSync
-from hitrec.store import FragmentSpec, Repo
+from hitrec.store import FragmentSpec
 from hitrec.sync import ops
 from hitrec.sync.credentials import Auth
 from hitrec.sync.lfs import LfsClient
-from hitrec.sync.remotes import add_remote
 
 ADA = ("Ada Tester", "ada@example.org")
 
@@ -30,19 +29,13 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
         yield running
 
 
-def _client(tmp_path: Path, name: str, url: str) -> Repo:
-    repo = Repo.init(tmp_path / name)
-    add_remote(repo.git_dir, "origin", url)
-    return repo
-
-
 def test_mixed_sizes_round_trip_on_reused_connections(hub: HubProcess, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """Small (one read), medium (> 1 MiB, streamed) and big (>= 8 MiB, read ahead on a thread) media
     share the workers' keep-alive connections; every object arrives whole and verified."""
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
     url = hub.collaboration_url("mix")
-    a = _client(tmp_path, "a", url)
+    a = client_repo(tmp_path, "a", url)
     record(a, tmp_path / "small", 30, size=3000)
     big = [noise_wav(tmp_path / "big" / f"{i}.wav", n, seed=90 + i)
            for i, n in enumerate((1_500_000, 2_200_000, 9_000_000))]
