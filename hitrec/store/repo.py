@@ -209,13 +209,13 @@ class Repo:
         index = self._index
         head = self.catalog_head()
         if index.indexed_catalog() != (head or ""):
-            self._refresh_index(index, head)
+            self._refresh_index(index)
         return index
 
-    def _refresh_index(self, index: Index, head: str | None) -> None:
+    def _refresh_index(self, index: Index) -> None:
         index.begin()
         try:
-            head = self.catalog_head()  # re-read inside the transaction: a writer may have moved it
+            head = self.catalog_head()  # read inside the transaction: a writer may have moved it
             indexed = index.indexed_catalog()
             if indexed == (head or ""):
                 index.rollback()
