@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from hub_process import HubProcess
 from media import make_wav
 
 from hitrec.errors import HubError
-from hitrec.hub import names, repos
+from hitrec.hub import files, names, repos
 from hitrec.hub.users import UserStore
 from hitrec.store import FragmentSpec, Repo
 from hitrec.store.model import Person
@@ -398,6 +399,46 @@ def test_large_uploads_verified_and_whole(hub: HubProcess, size: int) -> None:
     assert sha256_file(hub.media_path("large", oid)) == oid
     got = httpx.get(f"{url}/info/lfs/objects/{oid}", auth=auth)
     assert got.content == data
+
+
+def test_large_downloads_and_ranges_at_any_offset(hub: HubProcess) -> None:
+    """Big media is read with O_DIRECT in aligned blocks; a resume may start anywhere."""
+    url = hub.collaboration_url("large")
+    auth = ("ada", hub.tokens["ada"])
+    data = os.urandom((9 << 20) + 123)
+    oid = hashlib.sha256(data).hexdigest()
+    httpx.put(f"{url}/info/lfs/objects/{oid}", content=data, auth=auth).raise_for_status()
+    with httpx.Client(auth=auth, timeout=60) as http:
+        for start in (1, 4095, 4096, (4 << 20) + 17, len(data) - (1 << 20) - 1, len(data) - 1):
+            got = http.get(f"{url}/info/lfs/objects/{oid}", headers={"Range": f"bytes={start}-"})
+            assert got.status_code == 206 and got.content == data[start:], start
+
+
+@pytest.mark.parametrize("folder", ["disk", "tmpfs"])
+def test_read_blocks_matches_the_file(tmp_path: Path, folder: str) -> None:
+    """The download reader on a file system with O_DIRECT and on one without (tmpfs)."""
+    base = tmp_path if folder == "disk" else Path("/dev/shm")
+    if not base.is_dir():
+        pytest.skip("no /dev/shm on this machine")
+    path = base / f"hitrec-read-blocks-{os.getpid()}"
+    data = os.urandom((files.BLOCK * 5) + 4097)
+    path.write_bytes(data)
+
+    async def read(start: int, end: int) -> bytes:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            return b"".join([block async for block in files.read_blocks(fd, start, end)])
+        finally:
+            os.close(fd)
+
+    try:
+        for start in (0, 1, 4096, files.BLOCK - 1, files.BLOCK * 3 + 5, len(data) - 1):
+            assert asyncio.run(read(start, len(data))) == data[start:], start
+        path.write_bytes(data[:files.BLOCK])  # the file shrank under a download: an error, not garbage
+        with pytest.raises(ConnectionError):
+            asyncio.run(read(0, len(data)))
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def test_quiet_hub_logs_no_requests(tmp_path: Path) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hitrec.errors import HubError
-from hitrec.hub import git, lfs, repos
+from hitrec.hub import files, git, lfs, repos
 from hitrec.hub.names import is_collaboration_name, is_oid
 from hitrec.hub.users import User, UserStore
 
@@ -391,33 +390,20 @@ class HubApp:
                 headers.append((b"content-range", f"bytes {start}-{size - 1}/{size}".encode()))
             headers.append((b"content-length", str(size - start).encode()))
             await request.start(status, headers)
-            fh.seek(start)
             remaining = size - start
             if request.method == "HEAD" or remaining == 0:
                 await request.body(b"")
                 return
             if remaining <= _CHUNK:  # small media: one read, no thread hop
-                await request.body(fh.read(remaining))
+                await request.body(os.pread(fh.fileno(), remaining, start))
                 return
-            with contextlib.suppress(OSError, AttributeError):
-                os.posix_fadvise(fh.fileno(), start, remaining, os.POSIX_FADV_SEQUENTIAL)
-            # The next block is read while this one is sent: a freshly uploaded object was written
-            # with O_DIRECT, so it comes from the disk, not the page cache.
-            pending = asyncio.ensure_future(asyncio.to_thread(fh.read, min(_CHUNK * 4, remaining)))
+            blocks = files.read_blocks(fh.fileno(), start, size)  # big media: see hitrec.hub.files
             try:
-                while remaining > 0:
-                    data = await pending
-                    pending = None
-                    if not data:
-                        raise ConnectionError("media file shrank while being sent")
+                async for data in blocks:
                     remaining -= len(data)
-                    if remaining > 0:
-                        pending = asyncio.ensure_future(asyncio.to_thread(fh.read, min(_CHUNK * 4, remaining)))
                     await request.body(data, more=remaining > 0)
             finally:
-                if pending is not None:  # the client went away: let the read finish before closing
-                    with contextlib.suppress(BaseException):
-                        await pending
+                await blocks.aclose()
 
     # -- helpers --------------------------------------------------------------------------------
     def _base_url(self, request: Request) -> str:
