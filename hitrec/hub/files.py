@@ -19,9 +19,10 @@ import mmap
 import os
 from collections.abc import AsyncIterator
 
-BLOCK = 4 << 20  # one read; a multiple of every O_DIRECT alignment
+from hitrec.store import direct
+
+BLOCK = direct.BUFFER  # one read; a multiple of every O_DIRECT alignment
 READS_IN_FLIGHT = 4
-ALIGN = 4096
 _POOL_KEEP = 16  # buffers kept for the next download (64 MiB at most)
 
 
@@ -55,12 +56,7 @@ def _try_direct(fd: int) -> None:
 def _read(fd: int, buffer: mmap.mmap, offset: int, skip: int, want: int) -> bytes:
     """Read the block at ``offset`` into ``buffer``; return ``want`` bytes from ``skip`` (a copy, so the
     buffer can be reused while the bytes wait in the socket's send queue)."""
-    got = 0
-    while got < skip + want:  # a positioned read may stop short before the end of the file
-        n = os.preadv(fd, [memoryview(buffer)[got:]], offset + got)
-        if n == 0:
-            raise ConnectionError("media file shrank while being sent")
-        got += n
+    direct.read_exactly(fd, buffer, offset, skip + want)
     return buffer[skip:skip + want]
 
 
@@ -69,7 +65,7 @@ async def read_blocks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
     ``end`` in order, reading ahead on threads."""
     _try_direct(fd)
     pending: collections.deque[tuple[mmap.mmap, asyncio.Future[bytes]]] = collections.deque()
-    offset = start - start % ALIGN  # O_DIRECT reads start on an aligned offset
+    offset = start - start % direct.ALIGN  # O_DIRECT reads start on an aligned offset
 
     def read_next() -> None:
         nonlocal offset
