@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-_URL = re.compile(r"at (http://127\.0\.0\.1:[0-9]+)/")
+_URL = re.compile(r"at (https?://127\.0\.0\.1:[0-9]+)/")
 
 
 class HubProcess:
@@ -65,7 +65,7 @@ class HubProcess:
             if match:
                 self.url = match.group(1)
                 try:
-                    if httpx.get(self.url + "/", timeout=2).status_code == 200:
+                    if httpx.get(self.url + "/", timeout=2, verify=False).status_code == 200:
                         return self
                 except httpx.HTTPError:
                     pass

@@ -45,10 +45,14 @@ def serve(
     max_object_size: str = typer.Option("64G", "--max-object-size", help="Largest media upload."),
     max_push_size: str = typer.Option("4G", "--max-push-size", help="Largest git request body."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log problems only, not every request."),
+    tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve HTTPS with this certificate (PEM)."),
+    tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's private key (PEM)."),
 ) -> None:
-    """Serve every collaboration under ROOT at http://HOST:PORT/<name>.git until interrupted."""
+    """Serve every collaboration under ROOT at http://HOST:PORT/<name>.git until interrupted
+    (https:// with --tls-cert and --tls-key)."""
     import logging
 
+    from hitrec.errors import UsageError
     from hitrec.hub.app import HubConfig
     from hitrec.hub.server import serve as run
 
@@ -56,13 +60,16 @@ def serve(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = HubConfig(root=root, public_read=public_read, max_object_size=_size(max_object_size),
                        max_push_size=_size(max_push_size))
+    if (tls_cert is None) != (tls_key is None):
+        raise UsageError("HTTPS needs both --tls-cert and --tls-key.")
+    tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
 
     def ready(url: str) -> None:
         access = "public reads" if public_read else "reads and writes need a token"
         console.print(f"hitrec hub serving {root.resolve()} at {url}/<name>.git ({access})", soft_wrap=True)
         console.file.flush()
 
-    run(config, host, port, on_ready=ready)
+    run(config, host, port, on_ready=ready, tls=tls)
 
 
 @hub_app.command("create")

@@ -89,9 +89,9 @@ def login(
 def _check_token(url: str, auth: object) -> None:
     """Fail early on a token the hub refuses (a missing collaboration is fine: push creates it)."""
     from hitrec.sync.git import list_refs
-    from hitrec.sync.lfs import new_http_client
+    from hitrec.sync.http import Http
 
-    with new_http_client(None) as http:
+    with Http() as http:
         list_refs(http, url, auth)  # type: ignore[arg-type]
 
 

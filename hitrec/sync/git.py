@@ -1,6 +1,6 @@
 """Commits over git smart HTTP.
 
-Ref listing is one GET of ``info/refs`` with httpx (exact status codes, no subprocess). Packs move
+Ref listing is one GET of ``info/refs`` (hitrec.sync.http: exact status codes, no subprocess). Packs move
 with the git binary pointed at the local bare repo (``GIT_DIR``): it negotiates and packs far faster
 than dulwich's pure-Python client. Credentials reach git only through the environment
 (``GIT_CONFIG_COUNT``/``KEY``/``VALUE`` -> ``http.<origin>/.extraHeader``), never its command line or the URL,
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from hitrec.errors import AuthError, RemoteError, SyncError
 from hitrec.sync.credentials import Auth
+from hitrec.sync.http import Http, TransportError, describe
 from hitrec.sync.remotes import origin_of
 
 ProgressFn = Callable[..., None]
@@ -79,17 +78,17 @@ def _pkt_lines(data: bytes) -> list[bytes | None]:
     return out
 
 
-def list_refs(http: httpx.Client, url: str, auth: Auth | None,
+def list_refs(http: Http, url: str, auth: Auth | None,
               service: str = "git-upload-pack") -> dict[str, str] | None:
     """The hub's refs for a collaboration, or ``None`` when the collaboration does not exist yet."""
     href = url.rstrip("/") + f"/info/refs?service={service}"
     headers = {"Authorization": auth.header()} if auth else {}
     origin = origin_of(url)
     try:
-        response = http.get(href, headers=headers)
-    except httpx.HTTPError as exc:
-        detail = auth.scrub(str(exc)) if auth else str(exc)
-        raise SyncError(f"cannot reach the hub at {origin} ({exc.__class__.__name__}: {detail}). "
+        response = http.request("GET", href, headers)
+    except TransportError as exc:
+        detail = auth.scrub(describe(exc)) if auth else describe(exc)
+        raise SyncError(f"cannot reach the hub at {origin} ({detail}). "
                         "Check it is running and the URL is right.") from exc
     status = response.status_code
     if status == 404:
@@ -134,6 +133,8 @@ def _env(git_dir: Path, url: str, auth: Auth | None) -> dict[str, str]:
         "GCM_INTERACTIVE": "never",
         "LC_ALL": "C",
     })
+    if os.environ.get("SSL_CERT_FILE") and "GIT_SSL_CAINFO" not in env:  # one CA setting for both
+        env["GIT_SSL_CAINFO"] = os.environ["SSL_CERT_FILE"]
     pairs = [
         ("credential.helper", ""),
         ("http.followRedirects", "false"),

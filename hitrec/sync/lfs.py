@@ -1,34 +1,35 @@
-"""A Git LFS client (batch API + basic transfer) over one keep-alive httpx client.
+"""A Git LFS client (batch API + basic transfer) over keep-alive connections (hitrec.sync.http).
 
 Set difference first: a batch request (up to 100 objects) asks the hub which objects it lacks (upload)
 or where to get them (download); only those move. Uploads stream from the file; downloads stream into
 ``ingest(chunks, oid, size)``, which verifies the hash before anything enters the store. Transfers run
 on a few threads, so many small objects do not pay one round trip each.
 
-The object transfers themselves (every GET, and the PUT of small media) over plain http:// go through
-``_Lean``: one keep-alive ``http.client`` connection per worker thread. Per 4 KB object it costs a
-third of httpx's client CPU (measured 0.13-0.19 ms vs 0.40 ms a GET), which is what bounds 1,000 small
-objects on two cores, and a big GET is read as it arrives, up to 4 MiB a read. Batch requests, big uploads (already at
-the hub's own speed) and https:// stay on httpx.
+Over plain http:// every request goes through one keep-alive ``http.client`` connection per worker
+thread (``Lean``); a big GET is read as it arrives, up to 4 MiB a read, and a big PUT is sent from
+reused O_DIRECT buffers. https:// goes through httpx.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from hitrec.errors import AuthError, HitrecError, RemoteError, SyncError
+from hitrec.store import direct
 from hitrec.sync.credentials import Auth
+from hitrec.sync.http import Http, Lean, Response, TransportError, describe, httpx_errors
 from hitrec.sync.remotes import origin_of
+
+if TYPE_CHECKING:
+    import httpx
 
 LFS_JSON = "application/vnd.git-lfs+json"
 BATCH_SIZE = 100
@@ -99,116 +100,6 @@ def lfs_endpoint(url: str) -> str:
     return url + "/info/lfs"
 
 
-class _LazyHTTPS(httpx.BaseTransport):
-    """The HTTPS transport, built on first use: loading the CA bundle costs ~40 ms per client, which
-    a plain-HTTP hub on 127.0.0.1 (or a no-op pull) should not pay."""
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self._limits = limits
-        self._lock = threading.Lock()
-        self._transport: httpx.HTTPTransport | None = None
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        with self._lock:
-            if self._transport is None:
-                self._transport = httpx.HTTPTransport(limits=self._limits)
-        return self._transport.handle_request(request)
-
-    def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
-
-
-class _LeanResponse:
-    def __init__(self, status: int, data: bytes) -> None:
-        self.status_code = status
-        self._data = data
-
-    def json(self) -> Any:
-        import json
-
-        return json.loads(self._data)
-
-    @property
-    def text(self) -> str:
-        return self._data.decode("utf-8", "replace")
-
-
-class _Lean:
-    """Keep-alive ``http.client`` connections to one http:// origin, one per thread."""
-
-    CONNECT_TIMEOUT = 15.0
-    TIMEOUT = 120.0
-
-    def __init__(self, origin: str) -> None:
-        parts = urlsplit(origin)
-        self.host = parts.hostname or ""
-        self.port = parts.port or 80
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._all: list[http.client.HTTPConnection] = []
-
-    def _connection(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=self.CONNECT_TIMEOUT,
-                                              blocksize=CHUNK)
-            conn.connect()
-            assert conn.sock is not None
-            conn.sock.settimeout(self.TIMEOUT)
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
-
-    def drop(self) -> None:
-        """Close this thread's connection (after an error, its state is unknown)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            self._local.conn = None
-            conn.close()
-
-    def request(self, method: str, href: str, headers: dict[str, str],
-                body: bytes | Iterable[bytes] | None = None) -> http.client.HTTPResponse:
-        """Send one request; a keep-alive connection the hub closed meanwhile is replaced once (both
-        requests used here, GET and PUT of a content-addressed object, are idempotent)."""
-        parts = urlsplit(href)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        for attempt in (0, 1):
-            reused = getattr(self._local, "conn", None) is not None
-            conn = self._connection()
-            try:
-                conn.request(method, target, body=body, headers=headers)
-                return conn.getresponse()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.drop()
-                if attempt or not reused or not isinstance(body, (bytes, type(None))):
-                    raise
-            except BaseException:
-                self.drop()
-                raise
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        with self._lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-
-
-def new_http_client(auth: Auth | None, *, connections: int = WORKERS + 2) -> httpx.Client:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    return httpx.Client(
-        headers={"User-Agent": "hitrec"},
-        timeout=httpx.Timeout(120.0, connect=15.0),
-        follow_redirects=False,
-        trust_env=False,
-        # no TLS on http:// URLs, so no certificates to load for that transport
-        transport=httpx.HTTPTransport(limits=limits, verify=False),
-        mounts={"https://": _LazyHTTPS(limits)},
-    )
-
-
 class _Reporter:
     """Thread-safe progress: bytes advance the bar, the description counts objects."""
 
@@ -243,35 +134,18 @@ class _Reporter:
 
 
 class LfsClient:
-    def __init__(self, url: str, auth: Auth | None, *, http: httpx.Client | None = None,
+    def __init__(self, url: str, auth: Auth | None, *, http: Http | None = None,
                  workers: int = WORKERS, batch_size: int = BATCH_SIZE) -> None:
         self.url = url
         self.endpoint = lfs_endpoint(url)
         self.auth = auth
         self._own_http = http is None
-        self.http = http or new_http_client(auth, connections=workers + 2)
+        self.http = http or Http(connections=workers + 2)
         self.workers = workers
         self.batch_size = batch_size
         self._origin = origin_of(url)
-        self._lean: dict[str, _Lean] = {}
-        self._lean_lock = threading.Lock()
-
-    def _lean_for(self, href: str) -> _Lean | None:
-        """The lean transport for plain-http object URLs (None: use httpx)."""
-        if not href.startswith("http://"):
-            return None
-        origin = origin_of(href)
-        with self._lean_lock:
-            lean = self._lean.get(origin)
-            if lean is None:
-                lean = self._lean[origin] = _Lean(origin)
-        return lean
 
     def close(self) -> None:
-        with self._lean_lock:
-            leans, self._lean = list(self._lean.values()), {}
-        for lean in leans:
-            lean.close()
         if self._own_http:
             self.http.close()
 
@@ -286,7 +160,7 @@ class LfsClient:
     def _scrub(self, text: str) -> str:
         return self.auth.scrub(text) if self.auth else text
 
-    def _fail(self, response: httpx.Response | _LeanResponse, what: str) -> HitrecError:
+    def _fail(self, response: Response | httpx.Response, what: str) -> HitrecError:
         status = response.status_code
         detail = ""
         try:
@@ -313,10 +187,10 @@ class LfsClient:
             return RemoteError(f"{what}: the hub refused a body over its size limit (413){suffix}")
         return RemoteError(f"{what}: the hub answered {status}{suffix}")
 
-    def _network(self, exc: Exception, what: str) -> SyncError:
-        return SyncError(f"{what}: cannot reach {self._origin} ({exc.__class__.__name__}: "
-                         f"{self._scrub(str(exc))}). Check the hub is running, then run the same "
-                         "command again; finished objects are not sent twice.")
+    def _network(self, exc: BaseException, what: str) -> SyncError:
+        return SyncError(f"{what}: cannot reach {self._origin} ({self._scrub(describe(exc))}). Check the "
+                         "hub is running, then run the same command again; finished objects are not "
+                         "sent twice.")
 
     def _headers(self, href: str, action: dict[str, Any] | None = None) -> dict[str, str]:
         headers: dict[str, str] = {}
@@ -344,8 +218,8 @@ class LfsClient:
         headers.update({"Accept": LFS_JSON, "Content-Type": LFS_JSON})
         what = f"LFS {operation} batch"
         try:
-            response = self.http.post(href, json=payload, headers=headers)
-        except httpx.HTTPError as exc:
+            response = self.http.request("POST", href, headers, json.dumps(payload).encode())
+        except TransportError as exc:
             raise self._network(exc, what) from exc
         if response.status_code != 200:
             raise self._fail(response, what)
@@ -429,28 +303,25 @@ class LfsClient:
             href = action["href"]
             path = path_of(oid)
 
-            def body() -> Iterator[bytes]:
-                with open(path, "rb") as src:
-                    while True:
-                        block = src.read(CHUNK)
-                        if not block:
-                            return
-                        reporter.bytes(len(block))
-                        yield block
+            def body() -> Iterator[bytes | memoryview]:
+                # each block is sent whole before the next is asked for, so reused buffers are safe
+                for block in direct.read_blocks(path):
+                    reporter.bytes(len(block))
+                    yield block
 
             headers = self._headers(href, action)
             headers.setdefault("Content-Type", "application/octet-stream")
             headers["Content-Length"] = str(size)
             what = f"uploading media {oid[:12]}"
-            lean = self._lean_for(href) if size < PIPE_MIN else None
+            lean = self.http.lean_for(href)
             try:
                 if lean is not None:
-                    status = self._put_small(lean, href, headers, path, size, what, reporter)
-                    response: httpx.Response | _LeanResponse | None = None
+                    status = self._put_lean(lean, href, headers, path, size, what, reporter, body)
+                    response: httpx.Response | None = None
                 else:
-                    response = self.http.put(href, content=body(), headers=headers)
+                    response = self.http.httpx_client().put(href, content=body(), headers=headers)
                     status = response.status_code
-            except (httpx.HTTPError, http.client.HTTPException) as exc:
+            except (*httpx_errors(), http.client.HTTPException) as exc:
                 raise self._network(exc, what) from exc
             except FileNotFoundError as exc:
                 raise SyncError(f"{what}: the local media file is missing ({path}). "
@@ -464,9 +335,10 @@ class LfsClient:
                 vhref = verify["href"]
                 vheaders = self._headers(vhref, verify)
                 vheaders.update({"Accept": LFS_JSON, "Content-Type": LFS_JSON})
+                body_json = json.dumps({"oid": oid, "size": size}).encode()
                 try:
-                    answer = self.http.post(vhref, json={"oid": oid, "size": size}, headers=vheaders)
-                except httpx.HTTPError as exc:
+                    answer = self.http.request("POST", vhref, vheaders, body_json)
+                except TransportError as exc:
                     raise self._network(exc, f"verifying media {oid[:12]}") from exc
                 if answer.status_code != 200:
                     raise self._fail(answer, f"verifying media {oid[:12]}")
@@ -474,17 +346,21 @@ class LfsClient:
 
         return self._run("upload", objects, job, progress)
 
-    def _put_small(self, lean: _Lean, href: str, headers: dict[str, str], path: Path, size: int,
-                   what: str, reporter: _Reporter) -> int:
-        """PUT a small file whole (one send for headers and body); returns the status, raising the
-        hub's error for anything but success."""
-        with open(path, "rb") as src:
-            data = src.read()
-        if len(data) != size:
-            raise SyncError(f"{what}: the local media file {path} has {len(data)} bytes, not {size}. "
-                            "Run `hitrec fsck`.")
-        reporter.bytes(size)  # as the streamed upload does: counted as it is handed to the socket
-        response = lean.request("PUT", href, headers, data)
+    def _put_lean(self, lean: Lean, href: str, headers: dict[str, str], path: Path, size: int,
+                  what: str, reporter: _Reporter, stream: Callable[[], Iterator[bytes | memoryview]]) -> int:
+        """PUT a file over a lean connection: a small one whole (one send for headers and body), a big
+        one streamed from ``stream()``. Returns the status, raising the hub's error for anything but
+        success."""
+        if size >= PIPE_MIN:
+            response = lean.request("PUT", href, headers, stream())
+        else:
+            with open(path, "rb") as src:
+                data = src.read()
+            if len(data) != size:
+                raise SyncError(f"{what}: the local media file {path} has {len(data)} bytes, not {size}. "
+                                "Run `hitrec fsck`.")
+            reporter.bytes(size)  # as the streamed upload does: counted as it is handed to the socket
+            response = lean.request("PUT", href, headers, data)
         try:
             answer = response.read()
         except BaseException:
@@ -493,7 +369,7 @@ class LfsClient:
         if response.will_close:
             lean.drop()
         if response.status not in (200, 201, 204):
-            raise self._fail(_LeanResponse(response.status, answer), what)
+            raise self._fail(Response(response.status, answer), what)
         return response.status
 
     # -- download -----------------------------------------------------------------------------------
@@ -508,12 +384,12 @@ class LfsClient:
             href = action["href"]
             headers = self._headers(href, action)
             what = f"downloading media {oid[:12]}"
-            lean = self._lean_for(href)
+            lean = self.http.lean_for(href)
             if lean is not None:
                 self._get_lean(lean, href, headers, oid, size, ingest, reporter, what)
                 return size
             try:
-                with self.http.stream("GET", href, headers=headers) as response:
+                with self.http.httpx_client().stream("GET", href, headers=headers) as response:
                     if response.status_code != 200:
                         response.read()
                         raise self._fail(response, what)
@@ -524,13 +400,13 @@ class LfsClient:
                             yield block
 
                     ingest(_piped(chunks()) if size >= PIPE_MIN else chunks(), oid, size)
-            except httpx.HTTPError as exc:
+            except httpx_errors() as exc:  # only the network's: the store's own errors pass through
                 raise self._network(exc, what) from exc
             return size
 
         return self._run("download", objects, job, progress)
 
-    def _get_lean(self, lean: _Lean, href: str, headers: dict[str, str], oid: str, size: int,
+    def _get_lean(self, lean: Lean, href: str, headers: dict[str, str], oid: str, size: int,
                   ingest: Callable[[Iterable[bytes], str, int], Any], reporter: _Reporter,
                   what: str) -> None:
         """GET one object into ``ingest``. Connection trouble becomes a SyncError; whatever the store
@@ -543,7 +419,7 @@ class LfsClient:
                 if response.status != 200:
                     answer = response.read()
                     complete = True
-                    raise self._fail(_LeanResponse(response.status, answer), what)
+                    raise self._fail(Response(response.status, answer), what)
                 data = response.read() if size <= CHUNK else None  # small: one read, one block
             except (http.client.HTTPException, OSError) as exc:
                 raise self._network(exc, what) from exc

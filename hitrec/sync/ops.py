@@ -25,7 +25,8 @@ from hitrec.errors import HitrecError, RemoteError, SyncError, UsageError
 from hitrec.sync import credentials, git
 from hitrec.sync.credentials import Auth
 from hitrec.sync.git import GitStats
-from hitrec.sync.lfs import LfsClient, TransferStats, new_http_client
+from hitrec.sync.http import Http
+from hitrec.sync.lfs import LfsClient, TransferStats
 from hitrec.sync.remotes import add_remote, name_from_url, resolve_remote, split_url
 
 if TYPE_CHECKING:
@@ -118,7 +119,7 @@ class _Session:
         self.repo = repo
         self.name, self.url, url_creds = resolve_remote(repo.git_dir, remote)
         self.auth = auth or credentials.lookup(self.url, url_creds)
-        self.http = new_http_client(self.auth)
+        self.http = Http()
         self.lfs = LfsClient(self.url, self.auth, http=self.http)
 
     def __enter__(self) -> _Session:
@@ -353,7 +354,7 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
         raise UsageError(f"{dest} already exists and is not empty: choose another folder.")
     auth = auth or credentials.lookup(clean, url_creds)
     # Check the collaboration exists and we may read it before creating anything.
-    with new_http_client(auth) as http:
+    with Http() as http:
         try:
             refs = git.list_refs(http, clean, auth)
         except HitrecError as exc:
