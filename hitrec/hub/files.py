@@ -53,18 +53,11 @@ def _try_direct(fd: int) -> None:
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | direct)
 
 
-def _read(fd: int, buffer: mmap.mmap, offset: int, skip: int, want: int) -> bytes:
-    """Read the block at ``offset`` into ``buffer``; return ``want`` bytes from ``skip`` (a copy, so the
-    buffer can be reused while the bytes wait in the socket's send queue)."""
-    direct.read_exactly(fd, buffer, offset, skip + want)
-    return buffer[skip:skip + want]
-
-
 async def read_blocks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
     """Yield the bytes of the file open as ``fd`` (left open, switched to O_DIRECT) from ``start`` to
     ``end`` in order, reading ahead on threads."""
     _try_direct(fd)
-    pending: collections.deque[tuple[mmap.mmap, asyncio.Future[bytes]]] = collections.deque()
+    pending: collections.deque[tuple[mmap.mmap, int, int, asyncio.Future[None]]] = collections.deque()
     offset = start - start % direct.ALIGN  # O_DIRECT reads start on an aligned offset
 
     def read_next() -> None:
@@ -72,22 +65,26 @@ async def read_blocks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
         skip = max(start - offset, 0)
         want = min(BLOCK, end - offset) - skip
         buffer = _pool.take()
-        pending.append((buffer, asyncio.ensure_future(asyncio.to_thread(_read, fd, buffer, offset, skip, want))))
+        read = asyncio.to_thread(direct.read_exactly, fd, buffer, offset, skip + want)
+        pending.append((buffer, skip, want, asyncio.ensure_future(read)))
         offset += BLOCK
 
     try:
         while offset < end and len(pending) < READS_IN_FLIGHT:
             read_next()
         while pending:
-            buffer, read = pending[0]
-            data = await read
+            buffer, skip, want, read = pending[0]
+            await read
             pending.popleft()
+            # A copy, so the buffer can be reused while the bytes wait in the socket's send queue; made
+            # here on the event loop, so big blocks come from one heap (not one per worker thread).
+            data = buffer[skip:skip + want]
             _pool.give(buffer)
             if offset < end:
                 read_next()
             yield data
     finally:
-        for buffer, read in pending:  # the client went away: let the reads finish before closing
+        for buffer, _, _, read in pending:  # the client went away: let the reads finish before closing
             with contextlib.suppress(BaseException):
                 await read
             _pool.give(buffer)
