@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
 
+import pytest
 from conftest import run_hitrec
 from media import make_image, make_video, make_wav
 
@@ -167,3 +169,32 @@ def test_licence_is_normalised_or_refused(project: Path, cli) -> None:
     r = cli("add", str(make_wav(project / "b.wav", freq=222)), "--license", "GPL-9")
     assert r.exit_code == 1 and "unknown licence 'GPL-9'" in r.stderr
     assert len(cli("log", "--json").json()) == 1
+
+
+@pytest.mark.slow
+def test_lineage_of_a_chain_deeper_than_the_recursion_limit(project: Path, cli) -> None:
+    """1,100 generations of remixes (Python's recursion limit is 1,000): every view works."""
+    from hitrec.store import FragmentSpec, Repo
+
+    repo = Repo(project)
+    ids: list[str] = []
+    for i in range(1100):
+        wav = make_wav(project.parent / f"g{i}.wav", seconds=0.01, freq=100 + i)
+        fragment, = repo.record([FragmentSpec(wav, parents=tuple(ids[-1:]))])
+        ids.append(fragment.id)
+    repo.close()
+
+    up = cli("lineage", ids[-1][:12], "--json")
+    assert up.exit_code == 0, up
+    sources = up.json()["sources"]
+    assert [s["id"] for s in sources] == ids[-2::-1]
+    assert [s["generation"] for s in sources] == list(range(1, 1100))
+    assert all(s["links"] == [after["id"]] for s, after in itertools.pairwise(sources))
+    down = cli("lineage", ids[0][:12], "--json").json()
+    assert down["sources"] == [] and down["remixed_by"][0]["id"] == ids[1]
+
+    text = cli("lineage", ids[-1][:12])
+    assert text.exit_code == 0 and "more generations" in text.stdout
+    assert ids[-31][:10] in text.stdout and ids[-32][:10] not in text.stdout  # 30 drawn by default
+    near = cli("lineage", ids[-1][:12], "--depth", "2", "--json").json()["sources"]
+    assert [(s["id"], s["generation"], s["links"]) for s in near] == [(ids[-2], 1, [ids[-3]]), (ids[-3], 2, [])]

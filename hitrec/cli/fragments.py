@@ -96,6 +96,9 @@ def log(
     console.print(table)
 
 
+_LINEAGE_SHOWN = 30  # generations drawn each way without --depth (--json has them all)
+
+
 @app.command()
 def lineage(
     fragment: str = typer.Argument(..., help="Fragment id or unique prefix."),
@@ -117,9 +120,18 @@ def lineage(
         more = " [dim](shown above)[/]" if repeated else ""
         return f"[bold]{f.short_id}[/] {f.kind} [italic]{escape(f.title)}[/] by {escape(f.author.name)}{more}"
 
+    shown = depth if depth is not None else _LINEAGE_SHOWN
+
     def grow(tree: Tree, nodes: list) -> None:
-        for node in nodes:
-            grow(tree.add(label(node.fragment, node.repeated)), node.links)
+        stack = [(tree, nodes, 1)]  # a stack, not recursion: a chain may be thousands deep
+        while stack:
+            branch, level_nodes, level = stack.pop()
+            for node in level_nodes:
+                twig = branch.add(label(node.fragment, node.repeated))
+                if node.links and level >= shown:
+                    twig.add("[dim]... more generations: use --depth N, or --json for all[/]")
+                elif node.links:
+                    stack.append((twig, node.links, level + 1))
 
     root = Tree(label(result.fragment))
     grow(root.add("[cyan]sources[/]" if result.sources else "[cyan]sources[/] [dim](original)[/]"),

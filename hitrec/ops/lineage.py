@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +15,22 @@ class LineageNode:
     links: list[LineageNode] = field(default_factory=list)
     repeated: bool = False  # already shown elsewhere in this tree (a diamond)
 
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.fragment.id, "title": self.fragment.title, "kind": self.fragment.kind,
-                "author": str(self.fragment.author), "repeated": self.repeated,
-                "links": [link.to_json() for link in self.links]}
+
+def flatten(roots: list[LineageNode]) -> list[dict[str, Any]]:
+    """The tree as a flat list in drawing order (depth first): each entry names the ids it links to and
+    its generation (1 = a direct parent or child). Flat, so a chain thousands of generations deep is
+    as easy to write and read as JSON as a shallow one (nested, it passes the JSON parsers' depth
+    limits: Python's json gives up near 1,000)."""
+    out: list[dict[str, Any]] = []
+    stack = [(node, 1) for node in reversed(roots)]
+    while stack:
+        node, generation = stack.pop()
+        f = node.fragment
+        out.append({"id": f.id, "title": f.title, "kind": f.kind, "author": str(f.author),
+                    "generation": generation, "repeated": node.repeated,
+                    "links": [link.fragment.id for link in node.links]})
+        stack.extend((link, generation + 1) for link in reversed(node.links))
+    return out
 
 
 @dataclass
@@ -27,32 +40,42 @@ class Lineage:
     remixed_by: list[LineageNode]  # down the tree: children, their children, ...
 
     def to_json(self) -> dict[str, Any]:
-        return {"fragment": self.fragment.to_json(),
-                "sources": [n.to_json() for n in self.sources],
-                "remixed_by": [n.to_json() for n in self.remixed_by]}
+        return {"fragment": self.fragment.to_json(), "sources": flatten(self.sources),
+                "remixed_by": flatten(self.remixed_by)}
 
 
 def lineage(repo: Repo, ref: str, *, depth: int | None = None) -> Lineage:
+    """The fragment's sources and remixes, ``depth`` levels each way (all when None). A fragment met
+    again (a diamond) is listed with ``repeated`` and not expanded twice."""
     fragment = repo.fragment(ref)
     index = repo.index
 
-    def walk(fid: str, step: Any, seen: set[str], level: int) -> list[LineageNode]:
-        nodes = []
-        if depth is not None and level >= depth:
-            return nodes
-        for linked_id in step(fid):
+    def walk(start: str, step: Callable[[str], Iterable[str]]) -> list[LineageNode]:
+        # depth-first, in the order ``step`` gives, with an explicit stack (no recursion limit)
+        roots: list[LineageNode] = []
+        if depth is not None and depth <= 0:
+            return roots
+        seen: set[str] = set()
+        stack: list[tuple[Iterator[str], list[LineageNode], int]] = [(iter(step(start)), roots, 1)]
+        while stack:
+            links, into, level = stack[-1]
+            linked_id = next(links, None)
+            if linked_id is None:
+                stack.pop()
+                continue
             linked = index.get(linked_id)
             if linked is None:
                 continue
             node = LineageNode(linked, repeated=linked_id in seen)
+            into.append(node)
             if not node.repeated:
                 seen.add(linked_id)
-                node.links = walk(linked_id, step, seen, level + 1)
-            nodes.append(node)
-        return nodes
+                if depth is None or level < depth:
+                    stack.append((iter(step(linked_id)), node.links, level + 1))
+        return roots
 
     def parents(fid: str) -> tuple[str, ...]:
         found = index.get(fid)
         return found.parents if found else ()
 
-    return Lineage(fragment, walk(fragment.id, parents, set(), 0), walk(fragment.id, index.children, set(), 0))
+    return Lineage(fragment, walk(fragment.id, parents), walk(fragment.id, index.children))
