@@ -130,6 +130,10 @@ def test_help_everywhere(cli) -> None:
     for command in ("init", "config", "add", "show", "log", "lineage", "cat", "checkout", "fsck", "demo"):
         r = cli(command, "--help")
         assert r.exit_code == 0 and "Usage" in r.stdout, command
+    from importlib.metadata import version
+
+    r = cli("--version")
+    assert r.exit_code == 0 and r.stdout.strip() == f"hitrec {version('hitrec')}"
 
 
 def test_debug_shows_traceback(project: Path) -> None:

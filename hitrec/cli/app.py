@@ -19,8 +19,18 @@ class State:
     debug = False
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from hitrec import __version__
+
+        typer.echo(f"hitrec {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show a traceback for errors."),
+    version: bool = typer.Option(False, "--version", callback=_show_version, is_eager=True,
+                                 help="Print hitrec's version and exit."),
 ) -> None:
     State.debug = debug
