@@ -122,7 +122,8 @@ class Lean:
                 raise
         raise AssertionError("unreachable")
 
-    def fetch(self, method: str, href: str, headers: dict[str, str], body: bytes | None = None) -> Response:
+    def fetch(self, method: str, href: str, headers: dict[str, str],
+              body: bytes | Iterable[bytes | memoryview] | None = None) -> Response:
         """A request whose whole answer is read."""
         response = self.request(method, href, headers, body)
         try:

@@ -352,7 +352,7 @@ class LfsClient:
         one streamed from ``stream()``. Returns the status, raising the hub's error for anything but
         success."""
         if size >= PIPE_MIN:
-            response = lean.request("PUT", href, headers, stream())
+            answer = lean.fetch("PUT", href, headers, stream())
         else:
             with open(path, "rb") as src:
                 data = src.read()
@@ -360,17 +360,10 @@ class LfsClient:
                 raise SyncError(f"{what}: the local media file {path} has {len(data)} bytes, not {size}. "
                                 "Run `hitrec fsck`.")
             reporter.bytes(size)  # as the streamed upload does: counted as it is handed to the socket
-            response = lean.request("PUT", href, headers, data)
-        try:
-            answer = response.read()
-        except BaseException:
-            lean.drop()
-            raise
-        if response.will_close:
-            lean.drop()
-        if response.status not in (200, 201, 204):
-            raise self._fail(Response(response.status, answer), what)
-        return response.status
+            answer = lean.fetch("PUT", href, headers, data)
+        if answer.status_code not in (200, 201, 204):
+            raise self._fail(answer, what)
+        return answer.status_code
 
     # -- download -----------------------------------------------------------------------------------
 
