@@ -185,6 +185,30 @@ def test_write_failure_mid_add_is_one_line_and_leaves_nothing(project: Path) -> 
     assert_fsck_clean(project)
 
 
+def test_write_failure_mid_direct_add_names_the_full_disk(project: Path) -> None:
+    """Big media is written with O_DIRECT: a write cut short at an unaligned size must still read as a
+    full disk, not as the EINVAL that resuming it at an unaligned offset gives."""
+    import resource
+
+    from sync_helpers import noise_wav
+
+    noise_wav(project / "big.wav", (9 << 20) + 5, seed=9)
+    limit = (4 << 20) + 1000
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    before = snapshot(project)
+    proc = subprocess.run([sys.executable, "-m", "hitrec", "add", "big.wav"], cwd=project, capture_output=True,
+                          text=True, preexec_fn=limit_file_size, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.count("error:") == 1 and "Traceback" not in proc.stderr
+    assert "invalid argument" not in proc.stderr.lower(), proc.stderr
+    assert "too large" in proc.stderr.lower() or "full" in proc.stderr.lower(), proc.stderr
+    assert snapshot(project) == before
+    assert_fsck_clean(project)
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_a_batch_add_is_quiet_and_clean(project: Path) -> None:
     files = [make_wav(project / f"c{i}.wav", seconds=0.5, freq=100 + i) for i in range(300)]

@@ -16,7 +16,7 @@ from conftest import run_hitrec
 from hub_process import HubProcess
 from sync_helpers import client_repo, hub_fragment_ids, noise_wav, record, set_env, sha256_file, user_env
 
-from hitrec.errors import AuthError, RemoteError, SyncError
+from hitrec.errors import AuthError, MediaError, RemoteError, SyncError
 from hitrec.store import FragmentSpec, Repo
 from hitrec.sync import ops
 from hitrec.sync.remotes import add_remote
@@ -113,6 +113,28 @@ def test_damaged_local_media_is_refused_by_the_hub(tmp_path: Path, monkeypatch, 
     assert "hash" in str(info.value).lower() or "sha" in str(info.value).lower() or "422" in str(info.value)
     assert _hub_media(hub, "film") == []
     assert hub.catalog_head("film") is None
+    repo.close()
+
+
+@pytest.mark.parametrize("change", [-1000, 5000])
+@pytest.mark.parametrize("size", [50_000, (9 << 20) + 7])
+def test_local_media_of_the_wrong_length_is_a_clear_error_at_once(tmp_path: Path, monkeypatch, hub: HubProcess,
+                                                                  size: int, change: int) -> None:
+    """A stored object cut short or grown (small: sent whole; big: streamed from O_DIRECT reads) is
+    refused before a byte goes out: a media error naming fsck, not a hang or a network error."""
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    repo = client_repo(tmp_path, "a", hub.collaboration_url("film"))
+    fid = record(repo, tmp_path / "in", 1, size=size)[0]
+    path = repo.media_path(repo.fragment(fid).media.oid)
+    os.chmod(path, 0o644)
+    os.truncate(path, path.stat().st_size + change)
+    started = time.monotonic()
+    with pytest.raises((MediaError, SyncError)) as info:
+        ops.push(repo)
+    assert time.monotonic() - started < 10
+    message = str(info.value)
+    assert "fsck" in message and "cannot reach" not in message, message
+    assert _hub_media(hub, "film") == [] and hub.catalog_head("film") is None
     repo.close()
 
 

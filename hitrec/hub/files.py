@@ -18,6 +18,7 @@ import fcntl
 import mmap
 import os
 from collections.abc import AsyncIterator
+from typing import Any
 
 from hitrec.store import direct
 
@@ -43,6 +44,22 @@ class _BufferPool:
 
 
 _pool = _BufferPool()
+
+
+async def settled(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait until every one of ``futures`` is done, through a cancellation too (raised again after):
+    they run on threads that still use a file descriptor and buffers, which must not be closed or
+    reused under them."""
+    pending = [future for future in futures if not future.done()]
+    cancelled = False
+    while pending:
+        try:
+            await asyncio.wait(pending)  # never cancels what it waits for
+        except asyncio.CancelledError:
+            cancelled = True
+        pending = [future for future in pending if not future.done()]
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 def _try_direct(fd: int) -> None:
@@ -74,7 +91,7 @@ async def read_blocks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
             read_next()
         while pending:
             buffer, skip, want, read = pending[0]
-            await read
+            await asyncio.shield(read)  # a cancelled download must not cancel the read under the buffer
             pending.popleft()
             # A copy, so the buffer can be reused while the bytes wait in the socket's send queue; made
             # here on the event loop, so big blocks come from one heap (not one per worker thread).
@@ -84,7 +101,8 @@ async def read_blocks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
                 read_next()
             yield data
     finally:
-        for buffer, _, _, read in pending:  # the client went away: let the reads finish before closing
-            with contextlib.suppress(BaseException):
-                await read
-            _pool.give(buffer)
+        try:  # the client went away: let the reads finish before the buffers and the file are reused
+            await settled([read for _, _, _, read in pending])
+        finally:
+            for buffer, _, _, _ in pending:
+                _pool.give(buffer)

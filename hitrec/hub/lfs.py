@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import fcntl
 import hashlib
 import mmap
 import os
@@ -24,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hitrec.hub.files import settled
 from hitrec.hub.names import is_oid
 from hitrec.hub.repos import media_path
+from hitrec.store import direct
 from hitrec.store.durable import fsync_dir, sync_filesystem
 
 LFS_JSON = "application/vnd.git-lfs+json"
@@ -121,12 +122,15 @@ class MediaSink:
 
     async def _next_buffer(self) -> None:
         while self._flushes and (self._flushes[0].done() or not self._free):
-            await self._flushes.popleft()  # raises a failed write (a full disk) here
+            # raises a failed write (a full disk) here; shielded: a cancelled upload must not cancel
+            # a flush whose threads still use the buffer and the file (abort waits for them)
+            await asyncio.shield(self._flushes[0])
+            self._flushes.popleft()
         self._current = self._free.pop()
 
     async def _flush(self, buffer: mmap.mmap, offset: int) -> None:
         """Write ``buffer`` at ``offset`` and hash it after the buffers before it, then free it."""
-        write = asyncio.ensure_future(asyncio.to_thread(_pwrite_all, self._fd, buffer, offset))
+        write = asyncio.ensure_future(asyncio.to_thread(direct.write_fully, self._fd, buffer, None, offset))
         self._last_hash = digest = asyncio.ensure_future(self._hash_after(self._last_hash, buffer))
         results = await asyncio.gather(write, digest, return_exceptions=True)
         self._free.append(buffer)  # both threads are done with it
@@ -142,10 +146,10 @@ class MediaSink:
     async def _drain(self) -> None:
         """Wait for every buffer in flight; the first failure is raised once all are done."""
         flushes, self._flushes = list(self._flushes), collections.deque()
-        results = await asyncio.gather(*flushes, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        await settled(flushes)
+        for flush in flushes:
+            if not flush.cancelled() and flush.exception() is not None:
+                raise flush.exception()  # type: ignore[misc]
 
     async def finish(self) -> None:
         """Verify, sync and publish. Raises UploadRejected (and keeps nothing) on a mismatch."""
@@ -196,17 +200,9 @@ class MediaSink:
         fsync_dir(self.final.parent)
 
     def _write_tail(self) -> None:
-        if self._current is None or not self._filled:
-            return
-        aligned = self._filled - self._filled % _ALIGN
-        if aligned:
-            _pwrite_all(self._fd, self._current, self._offset, aligned)
-        if self._filled > aligned:  # the unaligned end: a plain write
-            flags = fcntl.fcntl(self._fd, fcntl.F_GETFL)
-            fcntl.fcntl(self._fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
-            with memoryview(self._current) as buffer, buffer[aligned:self._filled] as part:
-                _pwrite_all(self._fd, part, self._offset + aligned)
-        self._filled = 0
+        if self._current is not None and self._filled:
+            direct.write_tail(self._fd, self._current, self._filled, self._offset)
+            self._filled = 0
 
     async def abort(self) -> None:
         with contextlib.suppress(BaseException):
@@ -222,15 +218,6 @@ class MediaSink:
             with contextlib.suppress(BufferError):  # a view still held by a traceback: the GC frees it
                 buffer.close()
         self._buffers, self._free, self._current = [], [], None
-
-
-def _pwrite_all(fd: int, data: mmap.mmap | memoryview, offset: int, length: int | None = None) -> None:
-    with memoryview(data) as whole:
-        view = whole[:len(whole) if length is None else length]
-        while view:
-            written = os.pwrite(fd, view, offset)
-            view, offset = view[written:], offset + written
-        view.release()
 
 
 def _write_all(fd: int, views: list[memoryview]) -> None:

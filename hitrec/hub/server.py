@@ -63,10 +63,12 @@ def _check_tls(tls: tuple[Path, Path]) -> None:
     for path in tls:
         if not path.is_file():
             raise HubError(f"cannot read {path}: no such file.")
-    try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(str(tls[0]), str(tls[1]))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:  # a passphrase is never asked for (the hub runs unattended): an encrypted key fails here
+        context.load_cert_chain(str(tls[0]), str(tls[1]), password=lambda: b"")
     except (ssl.SSLError, OSError) as exc:
-        raise HubError(f"cannot use {tls[0]} with key {tls[1]} for HTTPS ({exc}).") from exc
+        raise HubError(f"cannot use {tls[0]} with key {tls[1]} for HTTPS ({exc}). The key must be PEM "
+                       "without a passphrase (`openssl pkey -in KEY -out PLAIN`).") from exc
 
 
 def serve(config: HubConfig, host: str = "127.0.0.1", port: int = 8642,

@@ -66,7 +66,7 @@ def copy_direct(fd: int, fill: Fill, progress: Callable[..., None] | None = None
                     progress(filled)
                 size += filled
                 if filled == BUFFER:
-                    writes[index] = writer.submit(_write_all, fd, buffers[index], BUFFER)
+                    writes[index] = writer.submit(write_fully, fd, buffers[index], BUFFER)
                     digest.update(buffers[index])  # hashed here while the worker writes it
                     index ^= 1
                     continue
@@ -75,7 +75,7 @@ def copy_direct(fd: int, fill: Fill, progress: Callable[..., None] | None = None
                     if pending is not None:
                         pending.result()
                 writes = [None, None]
-                _write_tail(fd, buffers[index], filled)
+                write_tail(fd, buffers[index], filled)
                 break
             for pending in writes:
                 if pending is not None:
@@ -129,33 +129,57 @@ def chunk_filler(chunks: object) -> Fill:
     return fill
 
 
-def _write_all(fd: int, buffer: mmap.mmap, length: int) -> None:
-    with memoryview(buffer) as whole:
-        view = whole[:length]
-        while view:
-            view = view[os.write(fd, view):]
-        view.release()
-
-
-def _write_tail(fd: int, buffer: mmap.mmap, filled: int) -> None:
-    """The last, partial buffer: its aligned part with O_DIRECT, the rest as a plain write."""
-    aligned = filled - filled % ALIGN
-    if aligned:
-        _write_all(fd, buffer, aligned)
-    if filled > aligned:
-        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
-        fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
-        with memoryview(buffer) as whole:
-            view = whole[aligned:filled]
+def write_fully(fd: int, data: mmap.mmap | memoryview, length: int | None = None,
+                offset: int | None = None) -> None:
+    """Write ``length`` bytes of ``data`` (all by default) at ``offset`` (at the file position when
+    None). An O_DIRECT write that the kernel cuts short (a file-size limit, a nearly full disk) fails
+    with EINVAL, since the part it may write is unaligned: the write is then made again without
+    O_DIRECT, which reports what really stopped it (or simply succeeds)."""
+    with memoryview(data) as whole:
+        view = whole[:len(whole) if length is None else length]
+        try:
             while view:
-                view = view[os.write(fd, view):]
+                try:
+                    n = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+                except OSError as exc:
+                    if exc.errno == errno.EINVAL and _drop_direct(fd):
+                        continue
+                    raise
+                if n == 0:
+                    raise OSError(errno.ENOSPC, "no space left on the device (a write wrote nothing)")
+                view = view[n:]
+                if offset is not None:
+                    offset += n
+        finally:
             view.release()
 
 
-def read_blocks(path: Path, ahead: int = 2) -> Iterator[memoryview]:
-    """Yield the bytes of the file at ``path`` in blocks, read with O_DIRECT where the file system allows
-    it, ``ahead`` blocks ahead on a thread. Each block is a view of a reused buffer, valid until the next
-    one is asked for: a caller that keeps data copies it.
+def _drop_direct(fd: int) -> bool:
+    """Turn O_DIRECT off on ``fd``; False if it was not on."""
+    flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+    if not flags & getattr(os, "O_DIRECT", 0):
+        return False
+    fcntl.fcntl(fd, fcntl.F_SETFL, flags & ~os.O_DIRECT)
+    return True
+
+
+def write_tail(fd: int, buffer: mmap.mmap, filled: int, offset: int | None = None) -> None:
+    """The last, partial buffer (at ``offset``, or the file position): its aligned part with O_DIRECT,
+    the rest as a plain write (O_DIRECT is turned off for it)."""
+    aligned = filled - filled % ALIGN
+    if aligned:
+        write_fully(fd, buffer, aligned, offset)
+    if filled > aligned:
+        _drop_direct(fd)
+        with memoryview(buffer) as whole, whole[aligned:filled] as rest:
+            write_fully(fd, rest, offset=None if offset is None else offset + aligned)
+
+
+def read_blocks(path: Path, size: int, ahead: int = 2) -> Iterator[memoryview]:
+    """Yield the ``size`` bytes of the file at ``path`` in blocks, read with O_DIRECT where the file
+    system allows it, ``ahead`` blocks ahead on a thread. Each block is a view of a reused buffer, valid
+    until the next one is asked for: a caller that keeps data copies it. A file that is not ``size``
+    bytes long, before or during the read, raises OSError before a wrong byte is yielded.
 
     A stored object was written with O_DIRECT, so uploading it reads it from the disk; read the ordinary
     way, it needs fresh page-cache pages, which on these VMs cost 1.5-2.4 s of system time per GiB
@@ -165,28 +189,29 @@ def read_blocks(path: Path, ahead: int = 2) -> Iterator[memoryview]:
     from concurrent.futures import ThreadPoolExecutor
 
     fd = os.open(path, os.O_RDONLY)
-    with contextlib.suppress(OSError, AttributeError):
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
-    size = os.fstat(fd).st_size
-    free = [mmap.mmap(-1, BUFFER) for _ in range(ahead + 1)]
+    reader = ThreadPoolExecutor(1, thread_name_prefix="hitrec-read")
     pending: deque[tuple[mmap.mmap, int, Future[None]]] = deque()
-    offset = 0
     try:
-        with ThreadPoolExecutor(1, thread_name_prefix="hitrec-read") as reader:
-            while True:
-                while free and offset < size:  # keep the reader busy
-                    buffer, want = free.pop(), min(BUFFER, size - offset)
-                    pending.append((buffer, want, reader.submit(read_exactly, fd, buffer, offset, want)))
-                    offset += want
-                if not pending:
-                    return
-                buffer, want, read = pending.popleft()
-                read.result()
-                yield memoryview(buffer)[:want]
-                free.append(buffer)  # the caller asked for the next block: this one is done with
+        actual = os.fstat(fd).st_size
+        if actual != size:
+            raise OSError(errno.EIO, f"it has {actual} bytes, not the {size} its oid says")
+        with contextlib.suppress(OSError, AttributeError):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+        free = [mmap.mmap(-1, BUFFER) for _ in range(ahead + 1)]
+        offset = 0
+        while True:
+            while free and offset < size:  # keep the reader busy
+                buffer, want = free.pop(), min(BUFFER, size - offset)
+                pending.append((buffer, want, reader.submit(read_exactly, fd, buffer, offset, want)))
+                offset += want
+            if not pending:
+                return
+            buffer, want, read = pending.popleft()
+            read.result()
+            yield memoryview(buffer)[:want]
+            free.append(buffer)  # the caller asked for the next block: this one is done with
     finally:
-        for _, _, read in pending:
-            read.cancel()
+        reader.shutdown(wait=True, cancel_futures=True)  # no read still uses fd when it closes
         os.close(fd)
 
 

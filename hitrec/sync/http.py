@@ -15,7 +15,7 @@ import os
 import ssl
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 USER_AGENT = "hitrec"
+Body = bytes | Iterable[bytes | memoryview] | None
 
 
 class TransportError(Exception):
@@ -101,21 +102,22 @@ class Lean:
             conn.close()
 
     def request(self, method: str, href: str, headers: dict[str, str],
-                body: bytes | Iterable[bytes | memoryview] | None = None) -> http.client.HTTPResponse:
+                body: Body | Callable[[], Iterable[bytes | memoryview]] = None) -> http.client.HTTPResponse:
         """Send one request; a keep-alive connection the hub closed meanwhile is replaced once (every
         request sent here is idempotent: ref listings, batch questions, verifies, and GET and PUT of
-        content-addressed objects)."""
+        content-addressed objects). A streamed body is given as a function that starts the stream, so
+        a retry can start it again."""
         parts = urlsplit(href)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
         for attempt in (0, 1):
             reused = getattr(self._local, "conn", None) is not None
             conn = self._connection()
             try:
-                conn.request(method, target, body=body, headers=headers)
+                conn.request(method, target, body=body() if callable(body) else body, headers=headers)
                 return conn.getresponse()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 self.drop()
-                if attempt or not reused or not isinstance(body, (bytes, type(None))):
+                if attempt or not reused or not (body is None or isinstance(body, bytes) or callable(body)):
                     raise
             except BaseException:
                 self.drop()
@@ -123,7 +125,7 @@ class Lean:
         raise AssertionError("unreachable")
 
     def fetch(self, method: str, href: str, headers: dict[str, str],
-              body: bytes | Iterable[bytes | memoryview] | None = None) -> Response:
+              body: Body | Callable[[], Iterable[bytes | memoryview]] = None) -> Response:
         """A request whose whole answer is read."""
         response = self.request(method, href, headers, body)
         try:
@@ -177,7 +179,7 @@ class Http:
                 return lean.fetch(method, url, headers, body)
             answer = self.httpx_client().request(method, url, headers=headers, content=body)
             return Response(answer.status_code, answer.content)
-        except transport_errors() as exc:
+        except (*transport_errors(), ValueError) as exc:  # ValueError: http.client refusing a header
             if isinstance(exc, TransportError):
                 raise
             raise TransportError(str(exc)) from exc

@@ -12,6 +12,7 @@ reused O_DIRECT buffers. https:// goes through httpx.
 
 from __future__ import annotations
 
+import errno
 import http.client
 import json
 import queue
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hitrec.errors import AuthError, HitrecError, RemoteError, SyncError
+from hitrec.errors import AuthError, HitrecError, MediaError, RemoteError, SyncError
 from hitrec.store import direct
 from hitrec.sync.credentials import Auth
 from hitrec.sync.http import Http, Lean, Response, TransportError, describe, httpx_errors
@@ -304,10 +305,24 @@ class LfsClient:
             path = path_of(oid)
 
             def body() -> Iterator[bytes | memoryview]:
-                # each block is sent whole before the next is asked for, so reused buffers are safe
-                for block in direct.read_blocks(path):
-                    reporter.bytes(len(block))
-                    yield block
+                # Each block is sent whole before the next is asked for, so reused buffers are safe. A
+                # local read error becomes a MediaError here: inside the request, an OSError would
+                # look like a network failure.
+                try:
+                    if size < PIPE_MIN:
+                        with open(path, "rb") as src:
+                            data = src.read(size + 1)
+                        if len(data) != size:
+                            raise OSError(errno.EIO, f"it has {len(data)} bytes, not the {size} its oid says")
+                        blocks: Iterable[bytes | memoryview] = [data]
+                    else:
+                        blocks = direct.read_blocks(path, size)
+                    for block in blocks:
+                        reporter.bytes(len(block))
+                        yield block
+                except OSError as exc:
+                    raise MediaError(path, f"cannot send it ({exc.strerror or exc}). "
+                                     "Run `hitrec fsck`.") from exc
 
             headers = self._headers(href, action)
             headers.setdefault("Content-Type", "application/octet-stream")
@@ -321,12 +336,15 @@ class LfsClient:
                 else:
                     response = self.http.httpx_client().put(href, content=body(), headers=headers)
                     status = response.status_code
-            except (*httpx_errors(), http.client.HTTPException) as exc:
-                raise self._network(exc, what) from exc
-            except FileNotFoundError as exc:
-                raise SyncError(f"{what}: the local media file is missing ({path}). "
-                                "Run `hitrec fsck`.") from exc
-            except OSError as exc:  # the connection (the file's errors are caught above)
+            except MediaError as exc:
+                cause = exc.__cause__
+                if isinstance(cause, FileNotFoundError):
+                    raise SyncError(f"{what}: the local media file is missing ({path}). "
+                                    "Run `hitrec fsck`.") from cause
+                raise
+            except (*httpx_errors(), http.client.HTTPException, OSError, ValueError) as exc:
+                # the connection (local file errors arrive as MediaError); ValueError: http.client
+                # refusing a header the hub asked for (its text may hold the token: _network scrubs)
                 raise self._network(exc, what) from exc
             if status not in (200, 201, 204):
                 raise self._fail(response, what) if response is not None else AssertionError(status)
@@ -352,10 +370,13 @@ class LfsClient:
         one streamed from ``stream()``. Returns the status, raising the hub's error for anything but
         success."""
         if size >= PIPE_MIN:
-            answer = lean.fetch("PUT", href, headers, stream())
+            answer = lean.fetch("PUT", href, headers, stream)  # a fresh stream if the request is retried
         else:
-            with open(path, "rb") as src:
-                data = src.read()
+            try:
+                with open(path, "rb") as src:
+                    data = src.read()
+            except OSError as exc:
+                raise MediaError(path, f"cannot send it ({exc.strerror or exc}). Run `hitrec fsck`.") from exc
             if len(data) != size:
                 raise SyncError(f"{what}: the local media file {path} has {len(data)} bytes, not {size}. "
                                 "Run `hitrec fsck`.")
@@ -414,7 +435,7 @@ class LfsClient:
                     complete = True
                     raise self._fail(Response(response.status, answer), what)
                 data = response.read() if size <= CHUNK else None  # small: one read, one block
-            except (http.client.HTTPException, OSError) as exc:
+            except (http.client.HTTPException, OSError, ValueError) as exc:  # ValueError: see upload
                 raise self._network(exc, what) from exc
             if data is not None:
                 complete = True
