@@ -14,6 +14,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from hitrec.errors import MediaError, SyncError
 from hitrec.store import direct
@@ -118,14 +119,22 @@ class MediaStore:
             raise
         return oid, len(data)
 
-    def ingest_stream(self, chunks: Iterable[bytes], expected_oid: str, expected_size: int,
+    def ingest_stream(self, chunks: Iterable[bytes] | Readable, expected_oid: str, expected_size: int,
                       *, sync: bool = True) -> Path:
-        """Store bytes that must hash to ``expected_oid``; nothing is kept when they do not."""
-        if sync and expected_size >= direct.MIN_SIZE:
-            iterator = iter(chunks)
-            if self._ingest_direct(direct.chunk_filler(iterator), expected_oid, expected_size, None):
-                return self.path(expected_oid)
-            chunks = iterator  # O_DIRECT refused before anything was read: the ordinary way
+        """Store bytes that must hash to ``expected_oid``; nothing is kept when they do not. ``chunks``
+        is an iterable of blocks, or a stream with ``readinto`` (read straight into the O_DIRECT
+        buffers: no block objects, no extra copy) and ``read``."""
+        if isinstance(chunks, Readable):
+            stream = chunks
+            fill = direct.file_filler(stream)
+            chunks = iter(lambda: stream.read(CHUNK), b"")  # the ordinary way reads blocks
+        else:
+            chunks = iter(chunks)
+            fill = direct.chunk_filler(chunks)
+        direct_ok = sync and expected_size >= direct.MIN_SIZE
+        if direct_ok and self._ingest_direct(fill, expected_oid, expected_size, None):
+            return self.path(expected_oid)
+        # small, or O_DIRECT refused before anything was read: the ordinary way
         self._ingest(chunks, expected_oid, expected_size, sync=sync)
         return self.path(expected_oid)
 
@@ -193,6 +202,15 @@ class MediaStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+
+@runtime_checkable
+class Readable(Protocol):
+    """A byte stream the store can read into its own buffers."""
+
+    def readinto(self, buffer: Any) -> int: ...
+
+    def read(self, size: int) -> bytes: ...
 
 
 def _read_chunks(src: object, progress: ProgressFn | None) -> Iterator[bytes]:
