@@ -274,6 +274,15 @@ class Repo:
 
     def load_fragment(self, fragment_id: str) -> Fragment:
         """Read a fragment from git (the index is only a cache of this)."""
+        return self._load_fragment(fragment_id, with_pointer=False)[0]
+
+    def load_fragment_and_pointer(self, fragment_id: str) -> tuple[Fragment, bytes]:
+        """The fragment and its media's LFS pointer file, reading its commit and tree once."""
+        fragment, pointer = self._load_fragment(fragment_id, with_pointer=True)
+        assert pointer is not None
+        return fragment, pointer
+
+    def _load_fragment(self, fragment_id: str, *, with_pointer: bool) -> tuple[Fragment, bytes | None]:
         from hitrec.store.records import parse_fragment_yaml
 
         store = self.dulwich.object_store
@@ -289,10 +298,13 @@ class Repo:
         media = dict(record["media"])
         media["kind"] = record.get("kind")
         _check_record(record, media, where)
-        if media["filename"].encode() not in tree:
-            raise CorruptRepoError(f"{where}: its media file {media['filename']!r} is not in its tree")
+        try:
+            _, pointer_id = tree[media["filename"].encode()]
+            pointer = store[pointer_id].data if with_pointer else None
+        except KeyError as exc:
+            raise CorruptRepoError(f"{where}: its media file {media['filename']!r} is not in its tree") from exc
         tz = timezone(timedelta(seconds=commit.author_timezone))
-        return Fragment(
+        fragment = Fragment(
             id=fragment_id,
             kind=str(record.get("kind")),
             title=str(record.get("title") or ""),
@@ -305,6 +317,7 @@ class Repo:
             media=MediaInfo.from_json(media),
             has_timeline=b"timeline.yaml" in tree,
         )
+        return fragment, pointer
 
     def resolve(self, ref: str) -> str:
         """The full id of a fragment named by its id or a unique prefix of 4+ hex characters."""

@@ -164,9 +164,8 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
 def _checked_fragment(repo: Repo, fragment_id: str, require_media: bool) -> Fragment:
     from hitrec.store.pointer import parse_pointer
 
-    fragment = repo.load_fragment(fragment_id)
-    pointer = repo.read_fragment_file(fragment_id, fragment.media.filename)
-    if pointer is None or parse_pointer(pointer) != (fragment.media.oid, fragment.media.size):
+    fragment, pointer = repo.load_fragment_and_pointer(fragment_id)
+    if parse_pointer(pointer) != (fragment.media.oid, fragment.media.size):
         raise CorruptRepoError(f"fragment {fragment_id[:12]}: its LFS pointer and fragment.yaml disagree; "
                                "the catalog was not merged")
     if require_media and not repo.media.has(fragment.media.oid):

@@ -1,0 +1,70 @@
+"""fragment.yaml is read without the YAML parser when it is exactly what hitrec writes; whatever that
+reader accepts must read the same as in PyYAML, and everything else must go to PyYAML."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hitrec.store import records
+
+KEYS = st.from_regex(r"[a-z][a-z0-9_-]{0,12}", fullmatch=True) | st.sampled_from(["on", "No", "null", "y"])
+SCALARS = (st.text(max_size=30) | st.integers() | st.floats(allow_nan=True, allow_infinity=True)
+           | st.booleans() | st.none())
+VALUES = SCALARS | st.lists(SCALARS, max_size=4)
+RECORDS = st.dictionaries(KEYS, VALUES | st.dictionaries(KEYS, VALUES, max_size=4), max_size=8)
+
+
+def same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(same, a, b))
+    return type(a) is type(b) and a == b
+
+
+@settings(max_examples=400, deadline=None)
+@given(RECORDS)
+def test_the_fast_reader_agrees_with_pyyaml(record: dict[str, Any]) -> None:
+    text = records._emit_yaml(record)
+    expected = yaml.load(text, Loader=records._Loader)
+    try:
+        fast = records._read_own_yaml(text)
+    except records._NotOurs:
+        return  # PyYAML reads it
+    assert same(fast, expected or {}), (text, fast, expected)
+
+
+def test_what_hitrec_writes_takes_the_fast_path() -> None:
+    text = records.fragment_yaml(kind="audio", title='Morgan\'s "big" line\n\u2028', tags=["vo", "take 1"],
+                                 license="CC-BY-4.0", project=None,
+                                 media=records.MediaInfo(oid="ab" * 32, size=123, filename="v.wav", kind="audio",
+                                                         mime="audio/wav", duration=1e-05, sample_rate=48000,
+                                                         channels=2, has_audio=True)).decode()
+    fast = records._read_own_yaml(text)
+    assert fast == yaml.load(text, Loader=records._Loader)
+    assert fast["title"] == 'Morgan\'s "big" line\n\u2028' and fast["tags"] == ["vo", "take 1"]
+    assert fast["media"]["duration"] == 1e-05 and fast["project"] is None
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1e5\n",                 # YAML 1.1: a string
+    "a: NaN\n",                 # YAML: a string; JSON: a number
+    "on: 1\n",                  # YAML 1.1: the key is True
+    "a: plain words\n",         # unquoted
+    "a: 1 # comment\n",
+    "a:\n    b: 1\n",           # another indentation
+    "a: 1\na: 2\n",             # a repeated key
+    "a: \"\\ud83d\\ude00\"\n",  # escaped surrogates
+    "- 1\n",
+])
+def test_anything_else_goes_to_pyyaml(text: str) -> None:
+    with pytest.raises(records._NotOurs):
+        records._read_own_yaml(text)
