@@ -202,3 +202,36 @@ def test_lineage_of_a_chain_deeper_than_the_recursion_limit(project: Path, cli) 
     assert ids[-31][:10] in text.stdout and ids[-32][:10] not in text.stdout  # 30 drawn by default
     near = cli("lineage", ids[-1][:12], "--depth", "2", "--json").json()["sources"]
     assert [(s["id"], s["generation"], s["links"]) for s in near] == [(ids[-2], 1, [ids[-3]]), (ids[-3], 2, [])]
+
+
+def test_lineage_depth_never_hides_a_fragment_met_again_closer(project: Path, cli) -> None:
+    """A fragment first met deep (where --depth, or the text view's 30 generations, cut it short) and
+    met again closer is drawn in full there, not as "shown above"."""
+    from hitrec.store import FragmentSpec, Repo
+
+    repo = Repo(project)
+
+    made: list[str] = []
+
+    def add(name: str, *parents: str) -> str:
+        made.append(name)
+        wav = make_wav(project.parent / f"{name}.wav", seconds=0.01, freq=200 + 13 * len(made))
+        fragment, = repo.record([FragmentSpec(wav, title=name, parents=parents)])
+        return fragment.id
+
+    e = add("e")
+    d = add("d", e)
+    b = add("b", d)
+    t = add("t", b, d)
+    chain = [d]
+    for i in range(31):
+        chain.append(add(f"c{i}", chain[-1]))
+    top = add("top", chain[-1], d)
+    repo.close()
+
+    near = cli("lineage", t[:12], "--depth", "2", "--json").json()["sources"]
+    assert [(s["id"], s["generation"], s["repeated"], s["more"]) for s in near] == [
+        (b, 1, False, False), (d, 2, False, True), (d, 1, False, False), (e, 2, False, False)]
+    text = cli("lineage", top[:12]).stdout
+    assert e[:10] in text  # reached through the second source, d, at generation 2
+    assert cli("lineage", top[:12], "--depth", "0").exit_code == 2

@@ -136,6 +136,32 @@ def test_interrupted_upload_leaves_nothing_and_retry_works(hub: HubProcess) -> N
     assert hub.media_path("film", oid).read_bytes() == data
 
 
+@pytest.mark.parametrize("size", [(12 << 20) + 5, 300_000])
+def test_a_full_hub_disk_is_a_507_and_keeps_nothing(tmp_path: Path, size: int) -> None:
+    """A file-size limit on the hub process stands in for its disk filling up mid-upload (big: O_DIRECT
+    writes; small: plain ones)."""
+    import resource
+
+    from hitrec.errors import RemoteError
+    from hitrec.sync.credentials import Auth
+    from hitrec.sync.lfs import LfsClient
+
+    with HubProcess(tmp_path / "hub") as full:
+        full.add_user("ada", "ada@example.org")
+        full.create("film")
+        limit = (8 << 20) + 1000 if size > (8 << 20) else 100_000
+        resource.prlimit(full.proc.pid, resource.RLIMIT_FSIZE, (limit, limit))
+        media = tmp_path / "media"
+        media.write_bytes(os.urandom(size))
+        oid = hashlib.sha256(media.read_bytes()).hexdigest()
+        client = LfsClient(full.collaboration_url("film"), Auth("ada", full.tokens["ada"]), workers=1)
+        with client, pytest.raises(RemoteError, match="out of space") as info:
+            client.upload({oid: size}, lambda _: media)
+        assert "507" in str(info.value)
+        assert not full.media_path("film", oid).exists()
+        assert list((full.collaboration_path("film") / "lfs" / "tmp").iterdir()) == []
+
+
 def test_interrupted_git_push_leaves_the_hub_as_it_was(hub: HubProcess, tmp_path: Path) -> None:
     work = lfs_work_tree(tmp_path / "work")
     url = hub.collaboration_url("dropped")

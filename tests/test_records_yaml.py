@@ -63,6 +63,11 @@ def test_what_hitrec_writes_takes_the_fast_path() -> None:
     "a:\n    b: 1\n",           # another indentation
     "a: 1\na: 2\n",             # a repeated key
     "a: \"\\ud83d\\ude00\"\n",  # escaped surrogates
+    "a: \"x\x85y\"\n",          # NEL: YAML folds it like a line break
+    "a: \"x \u2028 y\"\n",      # LINE SEPARATOR, likewise
+    "a: \"\x7f\"\n",            # DEL: PyYAML refuses it
+    "a: \r1\n",                  # a lone CR
+    "a: " + "[" * 3000 + "]" * 3000 + "\n",  # deeper than json's recursion limit
     "- 1\n",
 ])
 def test_anything_else_goes_to_pyyaml(text: str) -> None:

@@ -102,7 +102,8 @@ _LINEAGE_SHOWN = 30  # generations drawn each way without --depth (--json has th
 @app.command()
 def lineage(
     fragment: str = typer.Argument(..., help="Fragment id or unique prefix."),
-    depth: int = typer.Option(None, "--depth", help="How many levels to follow each way."),
+    depth: int = typer.Option(None, "--depth", min=1,
+                              help="How many generations to follow each way (text: 30; --json: all)."),
     json_: bool = JSON,
 ) -> None:
     """Show what a fragment was made from (sources) and what was made from it (remixed by)."""
@@ -110,8 +111,8 @@ def lineage(
 
     from hitrec.ops.lineage import lineage as run_lineage
 
-    with open_repo() as repo:
-        result = run_lineage(repo, fragment, depth=depth)
+    with open_repo() as repo:  # text draws _LINEAGE_SHOWN generations unless told otherwise
+        result = run_lineage(repo, fragment, depth=depth if depth is not None or json_ else _LINEAGE_SHOWN)
     if json_:
         print_json(result.to_json())
         return
@@ -120,21 +121,18 @@ def lineage(
         more = " [dim](shown above)[/]" if repeated else ""
         return f"[bold]{f.short_id}[/] {f.kind} [italic]{escape(f.title)}[/] by {escape(f.author.name)}{more}"
 
-    shown = depth if depth is not None else _LINEAGE_SHOWN
-
     def grow(tree: Tree, nodes: list) -> None:
-        stack = [(tree, nodes, 1)]  # a stack, not recursion: a chain may be thousands deep
+        stack = [(tree, nodes)]  # a stack, not recursion: a chain may be thousands deep
         while stack:
-            branch, level_nodes, level = stack.pop()
+            branch, level_nodes = stack.pop()
             for node in level_nodes:
                 twig = branch.add(label(node.fragment, node.repeated))
-                if node.links and level >= shown:
+                if node.more:
                     twig.add("[dim]... more generations: use --depth N, or --json for all[/]")
-                elif node.links:
-                    stack.append((twig, node.links, level + 1))
+                stack.append((twig, node.links))
 
     root = Tree(label(result.fragment))
-    grow(root.add("[cyan]sources[/]" if result.sources else "[cyan]sources[/] [dim](original)[/]"),
+    grow(root.add("[cyan]sources[/] [dim](original)[/]" if not result.fragment.parents else "[cyan]sources[/]"),
          result.sources)
     grow(root.add("[magenta]remixed by[/]" if result.remixed_by else "[magenta]remixed by[/] [dim](none yet)[/]"),
          result.remixed_by)

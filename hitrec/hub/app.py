@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import errno
 import json
 import logging
 import os
@@ -47,6 +48,7 @@ _OBJECT = re.compile(r"info/lfs/objects/(?P<oid>[^/]+)")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 _RANGE = re.compile(r"bytes=([0-9]+)-")
 _CHUNK = 1 << 20
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a full disk, a quota, a file-size limit
 _SINK_BATCH = 1 << 20
 GIB = 1 << 30
 
@@ -154,6 +156,15 @@ class HubApp:
             request.status = request.status or 499
         except HubError as exc:
             await self._reply(request, Reply(500, str(exc)))
+        except OSError as exc:
+            if exc.errno not in _FULL:
+                log.exception("internal error on %s %s", request.method, _loggable(request.path))
+                await self._reply(request, Reply(500, "internal hub error; see the hub's log"))
+            else:  # the upload was removed; the client is told why and may retry later
+                log.error("%s %s: %s", request.method, _loggable(request.path), exc.strerror or exc)
+                await self._reply(request, Reply(507, f"the hub is out of space ({exc.strerror or exc}); "
+                                                      "nothing was kept: ask its admin, then retry",
+                                                 lfs_json="/info/lfs/" in request.path))
         except Exception:
             log.exception("internal error on %s %s", request.method, _loggable(request.path))
             await self._reply(request, Reply(500, "internal hub error; see the hub's log"))

@@ -14,6 +14,7 @@ class LineageNode:
     fragment: Fragment
     links: list[LineageNode] = field(default_factory=list)
     repeated: bool = False  # already shown elsewhere in this tree (a diamond)
+    more: bool = False  # has links beyond the depth asked for (not walked)
 
 
 def flatten(roots: list[LineageNode]) -> list[dict[str, Any]]:
@@ -27,7 +28,7 @@ def flatten(roots: list[LineageNode]) -> list[dict[str, Any]]:
         node, generation = stack.pop()
         f = node.fragment
         out.append({"id": f.id, "title": f.title, "kind": f.kind, "author": str(f.author),
-                    "generation": generation, "repeated": node.repeated,
+                    "generation": generation, "repeated": node.repeated, "more": node.more,
                     "links": [link.fragment.id for link in node.links]})
         stack.extend((link, generation + 1) for link in reversed(node.links))
     return out
@@ -55,7 +56,7 @@ def lineage(repo: Repo, ref: str, *, depth: int | None = None) -> Lineage:
         roots: list[LineageNode] = []
         if depth is not None and depth <= 0:
             return roots
-        seen: set[str] = set()
+        walked: dict[str, int] = {}  # fragment -> the generation it was expanded at
         stack: list[tuple[Iterator[str], list[LineageNode], int]] = [(iter(step(start)), roots, 1)]
         while stack:
             links, into, level = stack[-1]
@@ -66,12 +67,17 @@ def lineage(repo: Repo, ref: str, *, depth: int | None = None) -> Lineage:
             linked = index.get(linked_id)
             if linked is None:
                 continue
-            node = LineageNode(linked, repeated=linked_id in seen)
+            # Met again: shown once already, unless that first time was deeper and so cut shorter by
+            # ``depth`` than it can be from here.
+            node = LineageNode(linked, repeated=walked.get(linked_id, level + 1) <= level)
             into.append(node)
-            if not node.repeated:
-                seen.add(linked_id)
-                if depth is None or level < depth:
-                    stack.append((iter(step(linked_id)), node.links, level + 1))
+            if node.repeated:
+                continue
+            walked[linked_id] = level
+            if depth is None or level < depth:
+                stack.append((iter(step(linked_id)), node.links, level + 1))
+            else:
+                node.more = any(index.get(i) is not None for i in step(linked_id))
         return roots
 
     def parents(fid: str) -> tuple[str, ...]:

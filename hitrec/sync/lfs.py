@@ -105,20 +105,28 @@ class _BodyReader:
     trouble becomes the SyncError that ``fail`` makes."""
 
     def __init__(self, response: http.client.HTTPResponse, reporter: _Reporter,
-                 fail: Callable[[BaseException], SyncError]) -> None:
+                 fail: Callable[[BaseException], SyncError], size: int, what: str) -> None:
         self._response = response
         self._reporter = reporter
         self._fail = fail
+        self._left = size  # what the batch answer said; a hub that sends more is stopped at once
+        self._size = size
+        self._what = what
         self.finished = False  # the whole body arrived
 
     def readinto(self, buffer: Any) -> int:
         if self.finished:
             return 0
         try:
-            n = self._response.readinto(buffer)
+            with memoryview(buffer) as whole, whole[:self._left + 1] as view:
+                n = self._response.readinto(view)
         except (http.client.HTTPException, OSError, ValueError) as exc:
             raise self._fail(exc) from exc
         if n:
+            self._left -= n
+            if self._left < 0:
+                raise SyncError(f"{self._what}: the hub sent more than its {self._size} bytes; "
+                                "nothing was kept")
             self._reporter.bytes(n)
             self.finished = self._response.length == 0
             return n
@@ -221,6 +229,8 @@ class LfsClient:
             return RemoteError(f"{what}: no collaboration at {self.url} (404){suffix}")
         if status == 413:
             return RemoteError(f"{what}: the hub refused a body over its size limit (413){suffix}")
+        if status == 507:
+            return RemoteError(f"{what}: the hub is out of space (507){suffix}")
         return RemoteError(f"{what}: the hub answered {status}{suffix}")
 
     def _network(self, exc: BaseException, what: str) -> SyncError:
@@ -413,8 +423,7 @@ class LfsClient:
             except OSError as exc:
                 raise MediaError(path, f"cannot send it ({exc.strerror or exc}). Run `hitrec fsck`.") from exc
             if len(data) != size:
-                raise SyncError(f"{what}: the local media file {path} has {len(data)} bytes, not {size}. "
-                                "Run `hitrec fsck`.")
+                raise MediaError(path, f"it has {len(data)} bytes, not the {size} its oid says. Run `hitrec fsck`.")
             reporter.bytes(size)  # as the streamed upload does: counted as it is handed to the socket
             answer = lean.fetch("PUT", href, headers, data)
         if answer.status_code not in (200, 201, 204):
@@ -476,7 +485,7 @@ class LfsClient:
                 reporter.bytes(len(data))
                 ingest((data,), oid, size)
             elif size >= PIPE_MIN:
-                body = _BodyReader(response, reporter, lambda exc: self._network(exc, what))
+                body = _BodyReader(response, reporter, lambda exc: self._network(exc, what), size, what)
                 ingest(body, oid, size)
                 complete = body.finished
             else:
