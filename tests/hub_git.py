@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import subprocess
 from pathlib import Path
+
+from hitrec.store.media_store import sha256_file  # noqa: F401 - the tests import it from here
 
 
 def auth_header(user: str, token: str) -> str:
@@ -47,13 +48,6 @@ def commit_file(work: Path, name: str, data: bytes, message: str = "add", *,
     git("commit", "-q", "-m", message, cwd=work, env=env)
     return git("rev-parse", "HEAD", cwd=work).stdout.strip()
 
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def lfs_clone(url: str, dest: Path, *, token: str | None = None, user: str = "ada") -> Path:

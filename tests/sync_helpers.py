@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 import struct
@@ -10,6 +9,7 @@ import zlib
 from pathlib import Path
 
 from hitrec.store import FragmentSpec, Repo
+from hitrec.store.media_store import sha256_file  # noqa: F401 - the tests import it from here
 
 
 def noise_wav(path: Path, nbytes: int, seed: int = 0) -> Path:
@@ -54,13 +54,6 @@ def user_env(name: str, email: str, token: str | None) -> dict[str, str]:
         env["HITREC_TOKEN"] = token
     return env
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def set_env(monkeypatch, env: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

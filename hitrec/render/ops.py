@@ -7,7 +7,6 @@ engine finished, so an interrupted render (Ctrl-C) leaves nothing behind and rec
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tempfile
@@ -20,6 +19,7 @@ from hitrec import licenses
 from hitrec.errors import DuplicateMediaError, FragmentError, RenderError, UsageError
 from hitrec.render.plan import Plan, RepoResolver, Resolver, make_plan, resolve_format
 from hitrec.render.timeline import Timeline, load_timeline, parse_timeline
+from hitrec.store.media_store import sha256_file
 
 ProgressFn = Callable[..., None]
 ENGINES = ("ffmpeg", "moviepy")
@@ -185,14 +185,6 @@ def verify(repo: Any, ref: str, progress: ProgressFn | None = None) -> VerifyRes
         actual = sha256_file(out)
     return VerifyResult(fragment.id, actual == fragment.media.oid, fragment.media.oid, actual,
                         tuple(fragment.parents) == plan.fragment_ids)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def slugify(title: str) -> str:

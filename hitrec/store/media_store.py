@@ -164,12 +164,9 @@ class MediaStore:
         path = self.path(oid)
         if not path.is_file():
             return "missing"
-        digest = hashlib.sha256()
-        with open(path, "rb") as f:
-            while block := f.read(CHUNK):
-                digest.update(block)
-        if digest.hexdigest() != oid:
-            return f"corrupt (its bytes hash to {digest.hexdigest()[:12]})"
+        actual = sha256_file(path)
+        if actual != oid:
+            return f"corrupt (its bytes hash to {actual[:12]})"
         return None
 
     def temp_files(self) -> list[Path]:
@@ -202,6 +199,15 @@ class MediaStore:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @runtime_checkable
