@@ -160,25 +160,17 @@ def test_damaged_hub_media_never_enters_the_store(tmp_path: Path, monkeypatch, h
     b.close()
 
 
-def test_media_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> None:
-    with HubProcess(tmp_path / "hub", extra_args=["--max-object-size", "100K"]) as small:
+@pytest.mark.parametrize(("limit", "count", "size"), [
+    (["--max-object-size", "100K"], 1, 300_000),  # one media object over the limit
+    (["--max-push-size", "2K"], 40, 2000),  # the git request body over the limit
+])
+def test_bodies_over_the_hub_limits_are_refused(tmp_path: Path, monkeypatch, limit: list[str], count: int,
+                                                size: int) -> None:
+    with HubProcess(tmp_path / "hub", extra_args=limit) as small:
         token = small.add_user("ada", ADA[1])
         set_env(monkeypatch, user_env(*ADA, token))
         repo = client_repo(tmp_path, "a", small.collaboration_url("film"))
-        record(repo, tmp_path / "in", 1, size=300_000)
-        with pytest.raises(RemoteError) as info:
-            ops.push(repo)
-        assert "limit" in str(info.value)
-        assert small.catalog_head("film") is None
-        repo.close()
-
-
-def test_git_body_over_the_hub_limit_is_refused(tmp_path: Path, monkeypatch) -> None:
-    with HubProcess(tmp_path / "hub", extra_args=["--max-push-size", "2K"]) as small:
-        token = small.add_user("ada", ADA[1])
-        set_env(monkeypatch, user_env(*ADA, token))
-        repo = client_repo(tmp_path, "a", small.collaboration_url("film"))
-        record(repo, tmp_path / "in", 40, size=2000)
+        record(repo, tmp_path / "in", count, size=size)
         with pytest.raises(RemoteError) as info:
             ops.push(repo)
         assert "limit" in str(info.value) and token not in str(info.value)
