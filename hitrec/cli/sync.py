@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -103,6 +105,16 @@ def _summary(verb: str, result: object) -> str:
     return f"{escape(verb)} " + ", ".join(parts)
 
 
+def _run(command: str, operation: Callable[..., Any], remote: str | None, json_: bool) -> Any:
+    """Run a push or pull with a progress bar; with --json print its summary and return None."""
+    with open_repo() as repo, progress(command, unit="bytes") as bar:
+        result = operation(repo, remote, bar)
+    if json_:
+        print_json(result.to_json())
+        return None
+    return result
+
+
 @app.command()
 def push(
     remote: str = typer.Argument(None, help="Remote name or URL (default: origin)."),
@@ -111,10 +123,8 @@ def push(
     """Send the hub the fragments it lacks: media first, then commits; merges if others pushed first."""
     from hitrec.sync import ops
 
-    with open_repo() as repo, progress("push", unit="bytes") as bar:
-        result = ops.push(repo, remote, bar)
-    if json_:
-        print_json(result.to_json())
+    result = _run("push", ops.push, remote, json_)
+    if result is None:
         return
     merged = [p for p in result.pulls if not p.up_to_date]
     if result.up_to_date:
@@ -137,10 +147,8 @@ def pull(
     """Fetch new fragments from the hub, then the media they need, then merge the catalogs."""
     from hitrec.sync import ops
 
-    with open_repo() as repo, progress("pull", unit="bytes") as bar:
-        result = ops.pull(repo, remote, bar)
-    if json_:
-        print_json(result.to_json())
+    result = _run("pull", ops.pull, remote, json_)
+    if result is None:
         return
     if result.up_to_date:
         console.print(f"already up to date with {escape(result.remote)} ({escape(result.url)})", soft_wrap=True)
