@@ -11,6 +11,9 @@ from pathlib import Path
 from hitrec.store import FragmentSpec, Repo
 from hitrec.store.media_store import sha256_file  # noqa: F401 - the tests import it from here
 
+ADA = ("Ada Tester", "ada@example.org")
+BOB = ("Bob Builder", "bob@example.org")
+
 
 def noise_wav(path: Path, nbytes: int, seed: int = 0) -> Path:
     """A valid 16-bit stereo 48 kHz WAV of about ``nbytes`` of noise (fast at any size)."""

@@ -5,25 +5,13 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hub_process import HubProcess
-from sync_helpers import hub_fragment_ids, record, set_env, sha256_file, user_env
+from sync_helpers import ADA, BOB, hub_fragment_ids, record, set_env, sha256_file, user_env
 
 from hitrec.store import Repo
-
-ADA = ("Ada Tester", "ada@example.org")
-BOB = ("Bob Builder", "bob@example.org")
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    """A running hub with user ``ada`` (its token in ``hub.tokens``)."""
-    with HubProcess(tmp_path / "hub") as running:
-        running.add_user("ada", ADA[1])
-        yield running
 
 
 def _repo(path: Path) -> Repo:

@@ -8,28 +8,17 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import run_hitrec
 from hub_process import HubProcess
-from sync_helpers import client_repo, hub_fragment_ids, noise_wav, record, set_env, sha256_file, user_env
+from sync_helpers import ADA, BOB, client_repo, hub_fragment_ids, noise_wav, record, set_env, sha256_file, user_env
 
 from hitrec.errors import AuthError, MediaError, RemoteError, SyncError
 from hitrec.store import FragmentSpec, Repo
 from hitrec.sync import ops
 from hitrec.sync.remotes import add_remote
-
-ADA = ("Ada Tester", "ada@example.org")
-BOB = ("Bob Builder", "bob@example.org")
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    with HubProcess(tmp_path / "hub") as running:
-        running.add_user("ada", ADA[1])
-        yield running
 
 
 def _hub_media(hub: HubProcess, name: str) -> list[Path]:

@@ -5,28 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from hub_process import HubProcess
-from sync_helpers import client_repo, noise_wav, record, set_env, sha256_file, user_env
+from sync_helpers import ADA, client_repo, noise_wav, record, set_env, sha256_file, user_env
 
 from hitrec.hub.lfs import GroupSync
 from hitrec.store import FragmentSpec
 from hitrec.sync import ops
 from hitrec.sync.credentials import Auth
 from hitrec.sync.lfs import LfsClient
-
-ADA = ("Ada Tester", "ada@example.org")
-
-
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    with HubProcess(tmp_path / "hub") as running:
-        running.add_user("ada", ADA[1])
-        yield running
 
 
 def test_mixed_sizes_round_trip_on_reused_connections(hub: HubProcess, tmp_path: Path,
