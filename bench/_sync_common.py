@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -16,7 +19,21 @@ sys.path.insert(0, str(ROOT))
 from hub_process import HubProcess  # noqa: E402
 from sync_helpers import noise_wav, user_env  # noqa: E402
 
-__all__ = ["HubProcess", "hitrec", "isolated_env", "noise_wav", "peak_rss_mb", "user_env"]
+__all__ = ["HubProcess", "bench_hub", "hitrec", "isolated_env", "noise_wav", "peak_rss_mb", "user_env"]
+
+
+@contextlib.contextmanager
+def bench_hub() -> Iterator[tuple[Path, dict[str, str], HubProcess, str]]:
+    """(folder, env, hub, token): a temp folder, an isolated environment for user Ada (exported to this
+    process too, for in-process stores) and a running hub where she has that token."""
+    with tempfile.TemporaryDirectory(prefix="hitrec-bench-") as tmp:
+        base = Path(tmp)
+        env = isolated_env(base)
+        with HubProcess(base / "hub") as hub:
+            token = hub.add_user("ada", "ada@example.org")
+            env.update(user_env("Ada", "ada@example.org", token))
+            os.environ.update(env)
+            yield base, env, hub, token
 
 
 def isolated_env(base: Path) -> dict[str, str]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import tempfile
 from pathlib import Path
 
-from _sync_common import HubProcess, hitrec, isolated_env, noise_wav, peak_rss_mb, user_env
+from _sync_common import HubProcess, bench_hub, hitrec, noise_wav, peak_rss_mb
 
 
 def _raw_transfers(hub: HubProcess, token: str, media: Path, name: str) -> tuple[float, float]:
@@ -57,36 +56,31 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="best of N, hitrec and bare interleaved")
     args = parser.parse_args()
     size = args.size_mb << 20
-    with tempfile.TemporaryDirectory(prefix="hitrec-bench-") as tmp:
-        base = Path(tmp)
-        env = isolated_env(base)
-        with HubProcess(base / "hub") as hub:
-            token = hub.add_user("ada", "ada@example.org")
-            env.update(user_env("Ada", "ada@example.org", token))
-            source = noise_wav(base / "take.wav", size, seed=1)
-            hitrec("init", "a", cwd=base, env=env)
-            hitrec("add", str(source), cwd=base / "a", env=env)
-            source.unlink()
-            [media] = [p for p in (base / "a" / ".hitrec" / "lfs" / "objects").rglob("*") if p.is_file()]
-            nbytes = media.stat().st_size
-            push_s, pull_s, put_s, get_s = [], [], [], []
-            for r in range(args.rounds):
-                url = hub.collaboration_url(f"film{r}")
-                hitrec("remote", "add", "origin", url, "--replace", cwd=base / "a", env=env)
-                shutil.rmtree(base / "a" / ".hitrec" / "refs" / "remotes", ignore_errors=True)
-                seconds, out = hitrec("push", "--json", cwd=base / "a", env=env)
-                assert json.loads(out)["media"]["bytes"] == nbytes
-                push_s.append(seconds)
-                seconds, out = hitrec("clone", url, f"b{r}", "--json", cwd=base, env=env)
-                assert json.loads(out)["media"]["bytes"] == nbytes
-                pull_s.append(seconds)
-                shutil.rmtree(base / f"b{r}")
-                bare_put, bare_get = _raw_transfers(hub, token, media, f"raw{r}")
-                put_s.append(bare_put)
-                get_s.append(bare_get)
-            client_mem = peak_rss_mb()
-            assert hub.proc is not None
-            hub_mem = peak_rss_mb(hub.proc.pid)
+    with bench_hub() as (base, env, hub, token):
+        source = noise_wav(base / "take.wav", size, seed=1)
+        hitrec("init", "a", cwd=base, env=env)
+        hitrec("add", str(source), cwd=base / "a", env=env)
+        source.unlink()
+        [media] = [p for p in (base / "a" / ".hitrec" / "lfs" / "objects").rglob("*") if p.is_file()]
+        nbytes = media.stat().st_size
+        push_s, pull_s, put_s, get_s = [], [], [], []
+        for r in range(args.rounds):
+            url = hub.collaboration_url(f"film{r}")
+            hitrec("remote", "add", "origin", url, "--replace", cwd=base / "a", env=env)
+            shutil.rmtree(base / "a" / ".hitrec" / "refs" / "remotes", ignore_errors=True)
+            seconds, out = hitrec("push", "--json", cwd=base / "a", env=env)
+            assert json.loads(out)["media"]["bytes"] == nbytes
+            push_s.append(seconds)
+            seconds, out = hitrec("clone", url, f"b{r}", "--json", cwd=base, env=env)
+            assert json.loads(out)["media"]["bytes"] == nbytes
+            pull_s.append(seconds)
+            shutil.rmtree(base / f"b{r}")
+            bare_put, bare_get = _raw_transfers(hub, token, media, f"raw{r}")
+            put_s.append(bare_put)
+            get_s.append(bare_get)
+        client_mem = peak_rss_mb()
+        assert hub.proc is not None
+        hub_mem = peak_rss_mb(hub.proc.pid)
         mb = nbytes / 1e6
         push_rate, pull_rate = mb / min(push_s), mb / min(pull_s)
         print(f"media: {mb:.0f} MB; best of {args.rounds}; each hitrec figure is a whole command, start to exit")
