@@ -185,15 +185,9 @@ def video_layer(clip: PlannedClip, w: int, h: int, opaque: bool, opened: list[An
     if clip.transition:
         effects.append(vfx.CrossFadeIn(clip.transition))
     if opaque and not clip.transition:
-        if clip.fade_in:
-            effects.append(vfx.FadeIn(clip.fade_in))
-        if clip.fade_out:
-            effects.append(vfx.FadeOut(clip.fade_out))
+        effects += _fades(clip, vfx.FadeIn, vfx.FadeOut)
     else:
-        if clip.fade_in:
-            effects.append(vfx.CrossFadeIn(clip.fade_in))
-        if clip.fade_out:
-            effects.append(vfx.CrossFadeOut(clip.fade_out))
+        effects += _fades(clip, vfx.CrossFadeIn, vfx.CrossFadeOut)
     if effects:
         layer = layer.with_effects(effects)
     return layer.with_start(clip.at)
@@ -252,11 +246,12 @@ def text_layer(clip: PlannedClip, w: int, h: int) -> Any:
         if "bottom" in clip.position:
             y = h - th - my
         pos = (x, y)
-    effects = []
-    if clip.fade_in:
-        effects.append(vfx.CrossFadeIn(clip.fade_in))
-    if clip.fade_out:
-        effects.append(vfx.CrossFadeOut(clip.fade_out))
+    effects = _fades(clip, vfx.CrossFadeIn, vfx.CrossFadeOut)
     if effects:
         layer = layer.with_effects(effects)
     return layer.with_position(pos).with_start(clip.at)
+
+
+def _fades(clip: Any, fade_in: Any, fade_out: Any) -> list[Any]:
+    """The clip's fade-in and fade-out as the given moviepy effects (none where a length is 0)."""
+    return [effect(seconds) for effect, seconds in ((fade_in, clip.fade_in), (fade_out, clip.fade_out)) if seconds]
