@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
-import fcntl
 import mmap
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -62,18 +59,10 @@ async def settled(futures: list[asyncio.Future[Any]]) -> None:
         raise asyncio.CancelledError
 
 
-def _try_direct(fd: int) -> None:
-    """Switch ``fd`` to O_DIRECT where the file system allows it."""
-    direct = getattr(os, "O_DIRECT", 0)
-    if direct:
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | direct)
-
-
 async def read_blocks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
     """Yield the bytes of the file open as ``fd`` (left open, switched to O_DIRECT) from ``start`` to
     ``end`` in order, reading ahead on threads."""
-    _try_direct(fd)
+    direct.try_direct(fd)
     pending: collections.deque[tuple[mmap.mmap, int, int, asyncio.Future[None]]] = collections.deque()
     offset = start - start % direct.ALIGN  # O_DIRECT reads start on an aligned offset
 

@@ -164,6 +164,14 @@ def write_fully(fd: int, data: mmap.mmap | memoryview, length: int | None = None
             view.release()
 
 
+def try_direct(fd: int) -> None:
+    """Switch ``fd`` to O_DIRECT where the file system allows it (reads then work either way)."""
+    flag = getattr(os, "O_DIRECT", 0)
+    if flag:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | flag)
+
+
 def _drop_direct(fd: int) -> bool:
     """Turn O_DIRECT off on ``fd``; False if it was not on."""
     flags = fcntl.fcntl(fd, fcntl.F_GETFL)
@@ -205,8 +213,7 @@ def read_blocks(path: Path, size: int, ahead: int = 2) -> Iterator[memoryview]:
         actual = os.fstat(fd).st_size
         if actual != size:
             raise OSError(errno.EIO, f"it has {actual} bytes, not the {size} its oid says")
-        with contextlib.suppress(OSError, AttributeError):
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_DIRECT)
+        try_direct(fd)
         free = [mmap.mmap(-1, BUFFER) for _ in range(ahead + 1)]
         offset = 0
         while True:
