@@ -78,18 +78,19 @@ class MediaSink:
         self._offset = 0  # where the current buffer goes in the file
         self._flushes: collections.deque[asyncio.Future[None]] = collections.deque()
         self._last_hash: asyncio.Future[None] | None = None
-        direct = getattr(os, "O_DIRECT", 0)
-        if direct and expected_size is not None and expected_size >= _DIRECT_MIN:
+        fd = None
+        if expected_size is not None and expected_size >= _DIRECT_MIN:
+            fd = direct.open_direct(self.tmp, 0o644)
+        if fd is not None:
             try:
-                self._fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | direct, 0o644)
                 self._buffers = [mmap.mmap(-1, _DIRECT_BUFFER) for _ in range(_DIRECT_BUFFERS)]
+            except OSError:
+                os.close(fd)
+                self.tmp.unlink(missing_ok=True)
+            else:
+                self._fd = fd
                 self._free = list(self._buffers)
                 self._current = self._free.pop()
-            except OSError:
-                if self._fd >= 0:
-                    os.close(self._fd)
-                self._fd = -1
-                self.tmp.unlink(missing_ok=True)
         if self._fd < 0:
             self._fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
 
