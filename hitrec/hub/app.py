@@ -63,6 +63,10 @@ class HubConfig:
     realm: str = "hitrec hub"
 
 
+# A scope extension hitrec.hub.direct_body offers: receive the request body straight into a sink's buffers.
+DIRECT_BODY = "hitrec.receive_body_into"
+
+
 class Reply(Exception):
     """A finished answer to send instead of going on (errors, refusals)."""
 
@@ -171,9 +175,10 @@ class HubApp:
         finally:
             user = request.user.name if request.user else "-"
             client = scope.get("client") or ("-", 0)
-            log.info('%s %s "%s %s%s" %d in=%d out=%d %.3fs', client[0], user, request.method,
+            log.info('%s %s "%s %s%s" %d in=%d out=%d %.3fs%s', client[0], user, request.method,
                      _loggable(request.path), request.extra.get("service", ""), request.status,
-                     request.received, request.sent, time.perf_counter() - started)
+                     request.received, request.sent, time.perf_counter() - started,
+                     request.extra.get("note", ""))
 
     async def _reply(self, request: Request, reply: Reply) -> None:
         if request.status:  # the response has started: all we can do is end it
@@ -214,7 +219,7 @@ class HubApp:
         elif rest == "info/lfs/locks/verify" and method == "POST":
             self._authorize(request, write=True, lfs_json=True)
             await self._send_bytes(request, 200, b'{"ours":[],"theirs":[]}', lfs.LFS_JSON.encode())
-        elif (obj := _OBJECT.fullmatch(rest)) and method in ("PUT", "GET"):
+        elif (obj := _OBJECT.fullmatch(rest)) and method in ("PUT", "GET", "HEAD"):
             oid = obj.group("oid")
             if not is_oid(oid):
                 raise Reply(422, "invalid oid: expected 64 lowercase hex digits", lfs_json=True)
@@ -364,17 +369,22 @@ class HubApp:
             raise Reply(413, f"media is larger than this hub's limit of {self.config.max_object_size} bytes",
                         lfs_json=True)
         sink = lfs.MediaSink(repo, oid, expected, self.config.max_object_size)  # an open(): no thread hop
+        receive_into = request.scope.get("extensions", {}).get(DIRECT_BODY) if sink.direct else None
         buffer: list[bytes] = []
         buffered = 0
         try:
-            async for chunk in request.chunks():
-                buffer.append(chunk)
-                buffered += len(chunk)
-                if buffered >= _SINK_BATCH:
+            if receive_into is not None:  # straight into the sink's buffers (hitrec.hub.direct_body)
+                request.extra["note"] = " direct"
+                request.received += await receive_into(sink)
+            else:
+                async for chunk in request.chunks():
+                    buffer.append(chunk)
+                    buffered += len(chunk)
+                    if buffered >= _SINK_BATCH:
+                        await sink.feed(buffer)
+                        buffer, buffered = [], 0
+                if buffer:
                     await sink.feed(buffer)
-                    buffer, buffered = [], 0
-            if buffer:
-                await sink.feed(buffer)
             await sink.finish()
         except BaseException:
             await sink.abort()

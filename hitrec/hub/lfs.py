@@ -19,6 +19,7 @@ import hashlib
 import mmap
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,25 +110,59 @@ class MediaSink:
         for chunk in chunks:
             view = memoryview(chunk)
             while view:
-                if self._current is None:
-                    await self._next_buffer()
-                assert self._current is not None
-                take = min(_DIRECT_BUFFER - self._filled, len(view))
-                self._current[self._filled:self._filled + take] = view[:take]
-                self._filled += take
+                space = self.view()
+                if space is None:
+                    await self._oldest_flush()
+                    continue
+                take = min(len(space), len(view))
+                space[:take] = view[:take]
+                self._advance(take)
                 view = view[take:]
-                if self._filled == _DIRECT_BUFFER:
-                    self._flushes.append(asyncio.ensure_future(self._flush(self._current, self._offset)))
-                    self._offset += _DIRECT_BUFFER
-                    self._current, self._filled = None, 0
 
-    async def _next_buffer(self) -> None:
-        while self._flushes and (self._flushes[0].done() or not self._free):
-            # raises a failed write (a full disk) here; shielded: a cancelled upload must not cancel
-            # a flush whose threads still use the buffer and the file (abort waits for them)
-            await asyncio.shield(self._flushes[0])
+    @property
+    def direct(self) -> bool:
+        """Received into aligned buffers (see ``view``): big uploads on a file system with O_DIRECT."""
+        return bool(self._buffers)
+
+    # -- hitrec.hub.direct_body.BodyTarget: the body is received straight into the buffers --------
+    def view(self) -> memoryview | None:
+        if self._current is None:
+            if not self._free:
+                return None
+            self._current = self._free.pop()
+        return memoryview(self._current)[self._filled:]
+
+    def advance(self, nbytes: int) -> None:
+        self.size += nbytes
+        self._advance(nbytes)
+
+    def when_free(self, callback: Callable[[BaseException | None], None]) -> None:
+        def done(flush: asyncio.Future[None]) -> None:
+            self._reap()
+            callback(None if flush.cancelled() else flush.exception())
+
+        self._flushes[0].add_done_callback(done)
+
+    def _advance(self, nbytes: int) -> None:
+        self._filled += nbytes
+        if self._filled == _DIRECT_BUFFER:
+            assert self._current is not None
+            self._flushes.append(asyncio.ensure_future(self._flush(self._current, self._offset)))
+            self._offset += _DIRECT_BUFFER
+            self._current, self._filled = None, 0
+            self._reap()
+
+    def _reap(self) -> None:
+        """Forget finished flushes that went well (a failed one stays, so ``_drain`` raises it)."""
+        while self._flushes and self._flushes[0].done() and not self._flushes[0].cancelled() \
+                and self._flushes[0].exception() is None:
             self._flushes.popleft()
-        self._current = self._free.pop()
+
+    async def _oldest_flush(self) -> None:
+        # raises a failed write (a full disk) here; shielded: a cancelled upload must not cancel
+        # a flush whose threads still use the buffer and the file (abort waits for them)
+        await asyncio.shield(self._flushes[0])
+        self._flushes.popleft()
 
     async def _flush(self, buffer: mmap.mmap, offset: int) -> None:
         """Write ``buffer`` at ``offset`` and hash it after the buffers before it, then free it."""

@@ -98,10 +98,14 @@ def serve(config: HubConfig, host: str = "127.0.0.1", port: int = 8642,
 
     keep_freed_memory()
     _buffer_more_of_each_body()
+    from hitrec.hub.direct_body import HubHttpProtocol
+
     app = HubApp(config)
     sock = bind(host, port)
     uv_config = uvicorn.Config(
         app,
+        http=HubHttpProtocol,  # uvicorn's httptools protocol + big bodies received into our buffers
+        loop="asyncio",  # direct bodies switch asyncio's own transports (uvloop measured no faster)
         log_config=None,
         access_log=False,  # the app logs each request itself, without query strings or userinfo
         lifespan="off",

@@ -1,0 +1,204 @@
+"""Big request bodies received straight into the app's own buffers.
+
+uvicorn hands an ASGI app each piece of a request body after four copies in Python: the socket read,
+httptools' ``on_body`` slice, uvicorn's ``bytearray +=`` and its ``bytes(...)`` in ``receive()``; the
+hub then copied each piece once more into the aligned buffers it writes with O_DIRECT. For a 1 GiB
+upload those copies and the ~16,000 trips through the event loop were about half of the hub's CPU time
+(bench/sync_big.py, docs/benchmarks.md).
+
+``HubHttpProtocol`` is uvicorn's httptools protocol with one addition. A request with a Content-Length
+on a plain TCP connection carries a scope extension, ``EXTENSION``: a coroutine function the app may
+call, once and before any ``receive()``, with a ``BodyTarget``. It switches the connection to an
+``asyncio.BufferedProtocol`` that ``recv_into``s the rest of the body directly into the target's free
+space, pausing the socket whenever the target has none, and hands the connection back to uvicorn when
+the last byte arrived (with a fresh parser: the old one never saw those bytes). If anything goes wrong
+midway the connection is marked to close after the response, so it can never be read out of step.
+
+TLS connections, chunked bodies and any other server simply do not offer the extension; the app falls
+back to ``receive()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from hitrec.hub.app import DIRECT_BODY as EXTENSION
+
+
+class BodyTarget(Protocol):
+    """Where a body is received: free space, bytes filled, and a wake-up once space frees again."""
+
+    def view(self) -> memoryview | None:
+        """Writable free space (never empty), or None while every buffer is busy."""
+
+    def advance(self, nbytes: int) -> None:
+        """``nbytes`` more bytes were written at the start of the last view."""
+
+    def when_free(self, callback: Callable[[BaseException | None], None]) -> None:
+        """Call ``callback(None)`` once ``view()`` has space again, or ``callback(error)`` if the
+        target failed (a write error: the upload cannot go on)."""
+
+
+def _plain_asyncio_transport(transport: Any) -> bool:
+    # asyncio's own socket transport switches to recv_into for a BufferedProtocol (set_protocol); TLS
+    # transports and other event loops are left on the ordinary path.
+    return type(transport).__module__ == "asyncio.selector_events" and hasattr(transport, "set_protocol")
+
+
+class HubHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, offering ``EXTENSION`` on requests whose body can be received
+    directly."""
+
+    _body_seen = 0  # body bytes of the current request that went through the parser
+
+    def on_headers_complete(self) -> None:
+        self._body_seen = 0
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is None or cycle.scope is not self.scope or self.scheme != "http":
+            return
+        if not _plain_asyncio_transport(self.transport):
+            return
+        length = dict(self.headers).get(b"content-length", b"")
+        if not length.isdigit() or b"transfer-encoding" in dict(self.headers):
+            return
+
+        async def receive_into(target: BodyTarget) -> int:
+            return await self._receive_into(cycle, int(length), target)
+
+        extensions = dict(self.scope.get("extensions") or {})
+        extensions[EXTENSION] = receive_into
+        self.scope["extensions"] = extensions  # type: ignore[typeddict-unknown-key]
+
+    def on_body(self, body: bytes) -> None:
+        self._body_seen += len(body)
+        super().on_body(body)
+
+    async def _receive_into(self, cycle: RequestResponseCycle, length: int, target: BodyTarget) -> int:
+        """Receive the whole body of ``cycle`` into ``target``; returns its length. Raises
+        ConnectionError if the client goes away, or the target's own error."""
+        if cycle.waiting_for_100_continue and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            cycle.waiting_for_100_continue = False
+        if cycle.disconnected:
+            raise ConnectionError("client disconnected")
+        arrived, cycle.body = bytes(cycle.body), bytearray()  # what the parser already took (< ~1 MiB)
+        await _copy_into(target, arrived)
+        remaining = length - self._body_seen if cycle is self.cycle else 0
+        if remaining <= 0 or not cycle.more_body:
+            cycle.more_body = False
+            return length
+        while target.view() is None:  # the receiver's get_buffer() needs space from its first read
+            await _free(target)
+        receiver = _Receiver(self, cycle, target, remaining)
+        self.transport.set_protocol(receiver)
+        self.flow.resume_reading()  # uvicorn may have paused it with a full body buffer
+        try:
+            await receiver.done
+        except BaseException:
+            receiver.give_back(clean=False)
+            raise
+        return length
+
+
+async def _copy_into(target: BodyTarget, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        space = target.view()
+        if space is None:
+            await _free(target)
+            continue
+        take = min(len(space), len(view))
+        space[:take] = view[:take]
+        target.advance(take)
+        view = view[take:]
+
+
+async def _free(target: BodyTarget) -> None:
+    freed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake(error: BaseException | None) -> None:
+        if not freed.done():
+            freed.set_exception(error) if error is not None else freed.set_result(None)
+
+    target.when_free(wake)
+    await freed
+
+
+def _fresh_parser(http: HubHttpProtocol) -> httptools.HttpRequestParser:
+    parser = httptools.HttpRequestParser(http)
+    if hasattr(parser, "set_dangerous_leniencies"):  # as uvicorn sets up its own
+        parser.set_dangerous_leniencies(lenient_data_after_close=True)
+    return parser
+
+
+class _Receiver(asyncio.BufferedProtocol):
+    """The connection's protocol while a body is received into a target."""
+
+    def __init__(self, http: HubHttpProtocol, cycle: RequestResponseCycle, target: BodyTarget,
+                 remaining: int) -> None:
+        self.http = http
+        self.cycle = cycle
+        self.target = target
+        self.remaining = remaining
+        self.transport = http.transport
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._paused = False
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        view = self.target.view()
+        assert view is not None  # reading is paused whenever the target is full
+        return view[:self.remaining] if len(view) > self.remaining else view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.remaining -= nbytes
+        self.target.advance(nbytes)
+        if not self.remaining:
+            self.give_back(clean=True)
+            if not self.done.done():
+                self.done.set_result(None)
+        elif self.target.view() is None:
+            self.transport.pause_reading()
+            self._paused = True
+            self.target.when_free(self._freed)
+
+    def _freed(self, error: BaseException | None) -> None:
+        if self.done.done():
+            return
+        if error is not None:
+            self.done.set_exception(error)
+        elif self._paused and not self.transport.is_closing():
+            self._paused = False
+            self.transport.resume_reading()
+
+    def give_back(self, *, clean: bool) -> None:
+        """Return the connection to uvicorn. After a whole body the next request starts on a fresh
+        parser; otherwise the connection closes once the response is sent."""
+        if self.transport.get_protocol() is not self:
+            return
+        self.transport.set_protocol(self.http)
+        if clean:
+            self.http.parser = _fresh_parser(self.http)
+            self.cycle.more_body = False
+        else:
+            self.cycle.keep_alive = False
+            if self._paused and not self.transport.is_closing():
+                self.transport.resume_reading()  # uvicorn drops the rest (the response is sent)
+        self._paused = False
+
+    def eof_received(self) -> bool | None:
+        self._fail()
+        return self.http.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._fail()
+        self.http.connection_lost(exc)
+
+    def _fail(self) -> None:
+        if not self.done.done():
+            self.done.set_exception(ConnectionError("client disconnected"))

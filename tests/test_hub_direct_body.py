@@ -1,0 +1,152 @@
+"""Big uploads received straight into the hub's buffers (hitrec.hub.direct_body), on raw connections:
+the bytes land whole, the connection is handed back to HTTP in step (keep-alive, pipelining, 100
+Continue), and a client that goes away or sends wrong bytes leaves nothing behind."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from hub_git import auth_header
+from hub_process import HubProcess
+
+BIG = (20 << 20) + 12_345  # more than the hub's four 4 MiB buffers, and not a whole number of them
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    base = tmp_path_factory.mktemp("directbody")
+    with HubProcess(base / "hub", env={"HOME": str(base)}) as running:
+        running.add_user("ada", "ada@example.org")
+        running.create("film")
+        yield running
+
+
+def _media(seed: int, size: int = BIG) -> tuple[bytes, str]:
+    data = hashlib.sha256(str(seed).encode()).digest() * (size // 32) + b"x" * (size % 32)
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _connection(hub: HubProcess) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", int(hub.url.rsplit(":", 1)[1]), timeout=30)
+
+
+def _headers(hub: HubProcess, size: int | None = None) -> dict[str, str]:
+    name, value = auth_header("ada", hub.tokens["ada"]).split(": ", 1)
+    headers = {name: value}
+    if size is not None:
+        headers["Content-Length"] = str(size)
+    return headers
+
+
+def _path(oid: str) -> str:
+    return f"/film.git/info/lfs/objects/{oid}"
+
+
+def _tmp_is_empty(hub: HubProcess) -> bool:
+    tmp = hub.collaboration_path("film") / "lfs" / "tmp"
+    deadline = time.monotonic() + 5
+    while list(tmp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return list(tmp.iterdir()) == []
+
+
+def test_a_big_upload_is_received_directly_and_the_connection_goes_on(hub: HubProcess) -> None:
+    data, oid = _media(1)
+    conn = _connection(hub)
+    conn.request("PUT", _path(oid), body=data, headers=_headers(hub, len(data)))
+    answer = conn.getresponse()
+    assert (answer.status, answer.read()) == (200, b"{}")
+    assert hub.media_path("film", oid).read_bytes() == data
+    assert f'"PUT /film.git/info/lfs/objects/{oid}" 200 in={len(data)}' in hub.log_text()
+    assert f"{oid}\" 200 in={len(data)} out=2" in hub.log_text()
+    line = next(x for x in hub.log_text().splitlines() if f"PUT /film.git/info/lfs/objects/{oid}" in x)
+    assert line.endswith(" direct")  # the body did not go through uvicorn's receive()
+    # the same connection, with a fresh parser, serves the next requests
+    conn.request("GET", _path(oid), headers=_headers(hub))
+    got = conn.getresponse()
+    assert got.status == 200 and hashlib.sha256(got.read()).hexdigest() == oid
+    conn.close()
+
+
+def test_a_request_pipelined_behind_a_big_body_is_answered(hub: HubProcess) -> None:
+    data, oid = _media(2)
+    auth = auth_header("ada", hub.tokens["ada"])
+    put = (f"PUT {_path(oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Length: {len(data)}\r\n\r\n").encode()
+    head = f"HEAD {_path(oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\nConnection: close\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(put + data + head)  # the HEAD arrives right behind the body's last byte
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    responses = received.split(b"HTTP/1.1 ")[1:]
+    assert [r.split(b" ", 1)[0] for r in responses] == [b"200", b"200"]
+    assert f"content-length: {len(data)}".encode() in responses[1].lower()
+    assert hub.media_path("film", oid).read_bytes() == data
+
+
+def test_expect_100_continue_is_answered_before_the_body(hub: HubProcess) -> None:
+    data, oid = _media(3)
+    auth = auth_header("ada", hub.tokens["ada"])
+    with socket.create_connection(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(f"PUT {_path(oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Length: {len(data)}\r\n"
+                     "Expect: 100-continue\r\nConnection: close\r\n\r\n".encode())
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(data)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 ")
+    assert hub.media_path("film", oid).read_bytes() == data
+
+
+def test_wrong_big_bytes_are_refused_and_the_connection_goes_on(hub: HubProcess) -> None:
+    data, oid = _media(4)
+    wrong = bytearray(data)
+    wrong[len(wrong) // 2] ^= 1
+    conn = _connection(hub)
+    conn.request("PUT", _path(oid), body=bytes(wrong), headers=_headers(hub, len(wrong)))
+    answer = conn.getresponse()
+    assert answer.status == 422 and b"nothing was kept" in answer.read()
+    assert not hub.media_path("film", oid).exists() and _tmp_is_empty(hub)
+    conn.request("PUT", _path(oid), body=data, headers=_headers(hub, len(data)))
+    answer = conn.getresponse()
+    assert (answer.status, answer.read()) == (200, b"{}")
+    assert hub.media_path("film", oid).read_bytes() == data
+    conn.close()
+
+
+@pytest.mark.parametrize("sent", [(1 << 20), (13 << 20) + 7])
+def test_a_client_gone_mid_body_leaves_nothing_and_the_hub_serves_on(hub: HubProcess, sent: int) -> None:
+    data, oid = _media(5 + sent)
+    auth = auth_header("ada", hub.tokens["ada"])
+    with socket.create_connection(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(f"PUT {_path(oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Length: {len(data)}\r\n"
+                     "\r\n".encode() + data[:sent])
+        time.sleep(0.2)
+    assert _tmp_is_empty(hub) and not hub.media_path("film", oid).exists()
+    conn = _connection(hub)
+    conn.request("PUT", _path(oid), body=data, headers=_headers(hub, len(data)))
+    answer = conn.getresponse()
+    assert (answer.status, answer.read()) == (200, b"{}")
+    assert hub.media_path("film", oid).read_bytes() == data
+    conn.close()
+
+
+def test_a_body_shorter_than_its_length_is_not_kept(hub: HubProcess) -> None:
+    """The client half-closes after too few bytes: the hub stops waiting and keeps nothing."""
+    data, oid = _media(6)
+    auth = auth_header("ada", hub.tokens["ada"])
+    with socket.create_connection(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        sock.sendall(f"PUT {_path(oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Length: {len(data)}\r\n"
+                     "\r\n".encode() + data[:-1000])
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(10)
+        assert sock.recv(100) == b""  # no answer: the hub closed the connection
+    assert _tmp_is_empty(hub) and not hub.media_path("film", oid).exists()
+    assert os.path.isdir(hub.collaboration_path("film"))
