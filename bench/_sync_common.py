@@ -26,6 +26,7 @@ __all__ = ["HubProcess", "bench_hub", "hitrec", "isolated_env", "noise_wav", "pe
 def bench_hub() -> Iterator[tuple[Path, dict[str, str], HubProcess, str]]:
     """(folder, env, hub, token): a temp folder, an isolated environment for user Ada (exported to this
     process too, for in-process stores) and a running hub where she has that token."""
+    compile_checkout()
     with tempfile.TemporaryDirectory(prefix="hitrec-bench-") as tmp:
         base = Path(tmp)
         env = isolated_env(base)
@@ -34,6 +35,15 @@ def bench_hub() -> Iterator[tuple[Path, dict[str, str], HubProcess, str]]:
             env.update(user_env("Ada", "ada@example.org", token))
             os.environ.update(env)
             yield base, env, hub, token
+
+
+def compile_checkout() -> None:
+    """Write this checkout's bytecode, as `pip install` does for a user: with PYTHONDONTWRITEBYTECODE
+    set (as on the development machines) stale .pyc files were recompiled on every `hitrec` start,
+    30-50 ms of each command (measured on a small push, 0.43 -> 0.38 s)."""
+    import compileall
+
+    compileall.compile_dir(ROOT / "hitrec", quiet=1)
 
 
 def isolated_env(base: Path) -> dict[str, str]:
