@@ -60,7 +60,7 @@ class Objects:
         return header[1].decode(), data
 
     def read(self, sha: str) -> tuple[str, bytes]:
-        cached = self._cache.pop(sha, None)
+        cached = self._cache.get(sha)
         if cached is not None:
             return cached
         assert self.proc.stdin
@@ -72,7 +72,7 @@ class Objects:
         self._cache.clear()
 
     def prefetch(self, shas: list[str]) -> None:
-        """Read ``shas`` now; each later ``read`` of one of them is answered from memory (once)."""
+        """Read ``shas`` now; later ``read``s of them are answered from memory until ``forget``."""
         wanted = list(dict.fromkeys(s for s in shas if s not in self._cache))
         if not wanted:
             return
@@ -147,7 +147,7 @@ def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check:
 _PREFETCH = 1000  # commits read ahead at once, with their trees and fragment pointers
 
 
-def _prefetch(objects: Objects, commits: list[str]) -> None:
+def _prefetch(objects: Objects, commits: list[str], *, pointers: bool = True) -> None:
     """Read what ``_check_commit`` will ask for, in three pipelined rounds: the commits, their trees,
     then the pointer files of fragment trees (the checks themselves are unchanged)."""
     objects.prefetch(commits)
@@ -158,16 +158,18 @@ def _prefetch(objects: Objects, commits: list[str]) -> None:
         if match:
             trees.append(match.group(1).decode())
     objects.prefetch(trees)
-    pointers = []
+    if not pointers:
+        return
+    blobs = []
     for tree in trees:
         kind, data = objects._cache.get(tree, ("missing", b""))
         if kind != "tree":
             continue
         entries = tree_entries(data)
         if any(name == b"fragment.yaml" for _, name, _ in entries):
-            pointers += [blob for mode, name, blob in entries
-                         if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4")]
-    objects.prefetch(pointers)
+            blobs += [blob for mode, name, blob in entries
+                      if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4")]
+    objects.prefetch(blobs)
 
 
 def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
@@ -220,6 +222,7 @@ def _check_catalog(objects: Objects, sha: str, parents: list[str]) -> list[str]:
     alter anyone's fragment in what ``git clone`` shows.
     """
     where = f"catalog commit {sha[:12]}"
+    _prefetch(objects, parents, pointers=False)  # a catalog's parents may be 1,000 fragments
     bases = [p for p in parents if _is_catalog(objects, p)] or [EMPTY_TREE]
     added: dict[str, str] | None = None
     for base in bases:
@@ -241,6 +244,7 @@ def _check_catalog(objects: Objects, sha: str, parents: list[str]) -> list[str]:
             if depth == 3:
                 here[path] = new_sha
         added = here if added is None else {k: v for k, v in added.items() if k in here}
+    objects.prefetch([path.rsplit("/", 1)[1] for path in added or {}])
     problems = []
     for path, tree in (added or {}).items():
         _, prefix, fragment_id = path.split("/")
