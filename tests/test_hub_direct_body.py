@@ -8,6 +8,7 @@ import hashlib
 import http.client
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -150,3 +151,51 @@ def test_a_body_shorter_than_its_length_is_not_kept(hub: HubProcess) -> None:
         assert sock.recv(100) == b""  # no answer: the hub closed the connection
     assert _tmp_is_empty(hub) and not hub.media_path("film", oid).exists()
     assert os.path.isdir(hub.collaboration_path("film"))
+
+
+def _read_response(sock: socket.socket, received: bytes = b"") -> tuple[bytes, bytes, bytes]:
+    """One response with a Content-Length from ``sock``: (head, body, what came after it)."""
+    while b"\r\n\r\n" not in received:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {received!r}"
+        received += chunk
+    head, _, rest = received.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":")[1] for line in head.lower().split(b"\r\n")
+                      if line.startswith(b"content-length:")))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed mid-body"
+        rest += chunk
+    return head, rest[:length], rest[length:]
+
+
+def test_a_big_body_behind_a_slowly_read_response_is_answered(hub: HubProcess) -> None:
+    """The client reads the rest of an earlier response only while the hub receives the next body
+    directly: the transport's "write buffer drained" news must reach uvicorn, or the upload's answer
+    waits for it forever."""
+    earlier, earlier_oid = _media(7, 12 << 20)  # more than the socket's buffers hold
+    conn = _connection(hub)
+    conn.request("PUT", _path(earlier_oid), body=earlier, headers=_headers(hub, len(earlier)))
+    assert conn.getresponse().read() == b"{}"
+    conn.close()
+    data, oid = _media(8)
+    auth = auth_header("ada", hub.tokens["ada"])
+    get = f"GET {_path(earlier_oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\n\r\n".encode()
+    put = f"PUT {_path(oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])), timeout=15) as sock:
+        first = 6 << 20
+        sender = threading.Thread(target=sock.sendall, args=(get + put + data[:first],))
+        sender.start()
+        received = b""
+        while len(received) < first:  # half the GET's answer: the rest waits in the hub's write buffer
+            chunk = sock.recv(first - len(received))
+            assert chunk, "the hub closed the connection"
+            received += chunk
+        time.sleep(1)  # meanwhile the GET is done and the PUT's body is being received directly
+        head, body, rest = _read_response(sock, received)
+        assert head.startswith(b"HTTP/1.1 200 ") and body == earlier
+        sender.join()
+        sock.sendall(data[first:])
+        head, body, _ = _read_response(sock, rest)
+        assert head.startswith(b"HTTP/1.1 200 ") and body == b"{}"
+    assert hub.media_path("film", oid).read_bytes() == data

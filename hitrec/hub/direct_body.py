@@ -191,6 +191,12 @@ class _Receiver(asyncio.BufferedProtocol):
                 self.transport.resume_reading()  # uvicorn drops the rest (the response is sent)
         self._paused = False
 
+    def pause_writing(self) -> None:
+        self.http.pause_writing()  # an earlier response still being written: uvicorn's flow control
+
+    def resume_writing(self) -> None:
+        self.http.resume_writing()
+
     def eof_received(self) -> bool | None:
         self._fail()
         return self.http.eof_received()
