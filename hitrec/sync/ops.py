@@ -172,6 +172,11 @@ class _Session:
 
 
 def _pull(session: _Session, progress: ProgressFn | None) -> PullResult:
+    with session.repo.remembering_objects():  # the new fragments are read to find media, then to merge
+        return _pull_remembering(session, progress)
+
+
+def _pull_remembering(session: _Session, progress: ProgressFn | None) -> PullResult:
     repo = session.repo
     before = repo.catalog_head()
     result = PullResult(session.name, session.url, before, before, None)
@@ -217,14 +222,14 @@ def media_of(repo: Repo, fragment_ids: list[str]) -> dict[str, int]:
     is the fallback for anything unusual)."""
     from hitrec.store.pointer import parse_pointer
 
-    store = repo.dulwich.object_store
+    read = repo.git_object
     out: dict[str, int] = {}
     try:
         for fid in fragment_ids:
-            tree = store[store[fid.encode()].tree]
+            tree = read(read(fid.encode()).tree)
             for entry in tree.items():
                 if entry.path not in RESERVED and not entry.mode & 0o040000:
-                    oid, size = parse_pointer(store[entry.sha].data)
+                    oid, size = parse_pointer(read(entry.sha).data)
                     out[oid] = size
     except Exception:  # an unusual tree: let the store decide what the media is
         return repo.media_oids(fragment_ids)
