@@ -53,6 +53,22 @@ def test_fragment_is_a_commit_with_pointer_and_parents(project: Path) -> None:
     subprocess.run(["git", "--git-dir", str(repo.git_dir), "fsck", "--strict", "--no-dangling"], check=True)
 
 
+def test_git_objects_are_remembered_only_within_the_block(project: Path) -> None:
+    repo = Repo.find()
+    fragment, = repo.record([FragmentSpec(make_wav(project / "a.wav", freq=300))])
+    sha = fragment.id.encode()
+    assert repo.git_object(sha) is not repo.git_object(sha)  # read afresh each time
+    with repo.remembering_objects():
+        first = repo.git_object(sha)
+        with repo.remembering_objects():  # a nested block shares what the outer one read
+            assert repo.git_object(sha) is first
+        assert repo.git_object(sha) is first
+        assert repo.load_fragment(fragment.id) == fragment
+        with pytest.raises(KeyError):
+            repo.git_object(b"0" * 40)
+    assert repo.git_object(sha) is not first
+
+
 def test_git_lfs_sees_the_media_as_lfs(project: Path) -> None:
     if shutil.which("git-lfs") is None:
         pytest.skip("git-lfs is not installed (.ci/run installs it)")
