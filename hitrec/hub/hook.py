@@ -22,7 +22,6 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 ZERO = "0" * 40
 MAIN = "refs/heads/main"
@@ -110,7 +109,7 @@ def tree_entries(data: bytes) -> list[tuple[bytes, bytes, str]]:
 
 
 def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check: bool,
-               lfs_objects: Path) -> list[str]:
+               lfs_objects: str) -> list[str]:
     """Problems with a push (empty when it may land)."""
     problems: list[str] = []
     tips = []
@@ -173,7 +172,7 @@ def _prefetch(objects: Objects, commits: list[str], *, pointers: bool = True) ->
 
 
 def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
-                  lfs_objects: Path) -> list[str]:
+                  lfs_objects: str) -> list[str]:
     kind, raw = objects.read(sha)
     if kind != "commit":
         return [f"{sha[:12]}: not a commit"]
@@ -261,7 +260,7 @@ def _check_catalog(objects: Objects, sha: str, parents: list[str]) -> list[str]:
 
 
 def _check_tree_pointers(objects: Objects, entries: list[tuple[bytes, bytes, str]], where: str,
-                         lfs_objects: Path, depth: int) -> list[str]:
+                         lfs_objects: str, depth: int) -> list[str]:
     problems = []
     for mode, _, sha in entries:
         if mode.startswith(b"4") and depth < 32:
@@ -272,7 +271,7 @@ def _check_tree_pointers(objects: Objects, entries: list[tuple[bytes, bytes, str
     return problems
 
 
-def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: Path) -> list[str]:
+def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str) -> list[str]:
     kind, data = objects.read(blob)
     if kind != "blob" or len(data) > _MAX_POINTER:
         return []
@@ -280,9 +279,9 @@ def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: Path) -
     if not match:
         return []
     oid, size = match.group(1).decode(), int(match.group(2))
-    path = lfs_objects / oid[:2] / oid[2:4] / oid
+    path = f"{lfs_objects}/{oid[:2]}/{oid[2:4]}/{oid}"  # (no pathlib: import + joins ~30 ms per 1,000)
     try:
-        actual = path.stat().st_size
+        actual = os.stat(path).st_size
     except OSError:
         return [f"{where} points to media {oid[:12]} that the hub does not have: upload the media "
                 "first (`hitrec push` and `git lfs push` do)"]
@@ -297,12 +296,12 @@ def main() -> int:
         parts = line.split()
         if len(parts) == 3:
             updates.append((parts[0], parts[1], parts[2]))
-    git_dir = Path(os.environ.get("GIT_DIR", ".")).resolve()
+    git_dir = os.path.realpath(os.environ.get("GIT_DIR", "."))
     problems = check_push(
         updates,
         email=os.environ.get("HITREC_HUB_EMAIL", ""),
         author_check=os.environ.get("HITREC_HUB_AUTHOR_CHECK", "1") != "0",
-        lfs_objects=git_dir / "lfs" / "objects",
+        lfs_objects=os.path.join(git_dir, "lfs", "objects"),
     )
     for problem in problems:
         sys.stderr.write(f"hitrec hub: refused: {problem}\n")
