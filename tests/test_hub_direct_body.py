@@ -199,3 +199,21 @@ def test_a_big_body_behind_a_slowly_read_response_is_answered(hub: HubProcess) -
         head, body, _ = _read_response(sock, rest)
         assert head.startswith(b"HTTP/1.1 200 ") and body == b"{}"
     assert hub.media_path("film", oid).read_bytes() == data
+
+
+@pytest.mark.parametrize("sent", [0, 100_000])
+def test_a_client_that_half_closes_early_gets_no_internal_error(hub: HubProcess, sent: int) -> None:
+    """EOF before any buffer was written: the upload ends as a dropped connection (499), not with a 500
+    sent to the client and an error in the hub's log."""
+    data, oid = _media(9 + sent)
+    auth = auth_header("ada", hub.tokens["ada"])
+    with socket.create_connection(("127.0.0.1", int(hub.url.rsplit(":", 1)[1])), timeout=10) as sock:
+        sock.sendall(f"PUT {_path(oid)} HTTP/1.1\r\nHost: x\r\n{auth}\r\nContent-Length: {len(data)}\r\n"
+                     "\r\n".encode())
+        time.sleep(0.2)  # the body is being received directly
+        sock.sendall(data[:sent])
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(100) == b""
+    assert _tmp_is_empty(hub) and not hub.media_path("film", oid).exists()
+    assert f"{oid}\" 499 in=" in hub.log_text()
+    assert "without starting response" not in hub.log_text()

@@ -198,6 +198,8 @@ class _Receiver(asyncio.BufferedProtocol):
         self.http.resume_writing()
 
     def eof_received(self) -> bool | None:
+        # uvicorn closes on EOF; say so before the app hears of it, or it would answer a 500
+        self.cycle.disconnected = True
         self._fail()
         return self.http.eof_received()
 
