@@ -217,3 +217,75 @@ def test_a_client_that_half_closes_early_gets_no_internal_error(hub: HubProcess,
     assert _tmp_is_empty(hub) and not hub.media_path("film", oid).exists()
     assert f"{oid}\" 499 in=" in hub.log_text()
     assert "without starting response" not in hub.log_text()
+
+
+class _FullDisk:
+    """A body target whose first write fails as a full disk would (the hub's MediaSink does the same
+    through its flushes): 64 KiB are taken, then every wait for free space reports ENOSPC."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(64 << 10)
+        self.filled = 0
+
+    def view(self) -> memoryview | None:
+        return memoryview(self.buffer)[self.filled:] if self.filled < len(self.buffer) else None
+
+    def advance(self, nbytes: int) -> None:
+        self.filled += nbytes
+
+    def when_free(self, callback) -> None:  # type: ignore[no-untyped-def]
+        import asyncio
+        import errno
+
+        asyncio.get_running_loop().call_later(0.05, callback, OSError(errno.ENOSPC, "No space left on device"))
+
+
+def test_a_target_failing_mid_body_still_answers_and_keeps_the_connection() -> None:
+    """The target fails while the client is still sending: the rest of the body is read and dropped,
+    so the client gets the app's answer (not a reset connection) and the connection goes on."""
+    import threading
+
+    import uvicorn
+
+    from hitrec.hub.app import DIRECT_BODY
+    from hitrec.hub.direct_body import HubHttpProtocol
+    from hitrec.hub.server import bind
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        status, body = 200, b"ok"
+        if scope["method"] == "PUT":
+            try:
+                await scope["extensions"][DIRECT_BODY](_FullDisk())
+            except OSError as exc:
+                status, body = 507, exc.strerror.encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    sock = bind("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(app, http=HubHttpProtocol, loop="asyncio", lifespan="off",
+                                           log_config=None))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        conn = http.client.HTTPConnection("127.0.0.1", sock.getsockname()[1], timeout=30)
+        data = os.urandom(64 << 20)
+        conn.request("PUT", "/x", body=data, headers={"Content-Length": str(len(data))})
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (507, b"No space left on device")
+        assert not answer.will_close  # the body was read whole: the connection is still in step
+        first = conn.sock
+        conn.request("GET", "/x")
+        answer = conn.getresponse()
+        assert (answer.status, answer.read()) == (200, b"ok")
+        assert conn.sock is first
+        conn.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

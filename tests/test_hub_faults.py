@@ -136,7 +136,7 @@ def test_interrupted_upload_leaves_nothing_and_retry_works(hub: HubProcess) -> N
     assert hub.media_path("film", oid).read_bytes() == data
 
 
-@pytest.mark.parametrize("size", [(12 << 20) + 5, 300_000])
+@pytest.mark.parametrize("size", [(12 << 20) + 5, (40 << 20) + 5, 300_000])
 def test_a_full_hub_disk_is_a_507_and_keeps_nothing(tmp_path: Path, size: int) -> None:
     """A file-size limit on the hub process stands in for its disk filling up mid-upload (big: O_DIRECT
     writes; small: plain ones)."""

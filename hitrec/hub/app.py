@@ -375,7 +375,10 @@ class HubApp:
         try:
             if receive_into is not None:  # straight into the sink's buffers (hitrec.hub.direct_body)
                 request.extra["note"] = " direct"
-                request.received += await receive_into(sink)
+                try:
+                    await receive_into(sink)
+                finally:
+                    request.received += sink.size  # what arrived, also when it failed
             else:
                 async for chunk in request.chunks():
                     buffer.append(chunk)

@@ -29,6 +29,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 
 from hitrec.hub.app import DIRECT_BODY as EXTENSION
 
+_SCRATCH = 256 << 10  # where the rest of a failed body is read, to be dropped
+
 
 class BodyTarget(Protocol):
     """Where a body is received: free space, bytes filled, and a wake-up once space frees again."""
@@ -149,20 +151,26 @@ class _Receiver(asyncio.BufferedProtocol):
         self.transport = http.transport
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._paused = False
+        self._error: BaseException | None = None  # the target failed: the rest is read and dropped
+        self._scratch = memoryview(b"")
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        view = self.target.view()
+        view = self.target.view() if self._error is None else self._scratch
         assert view is not None  # reading is paused whenever the target is full
         return view[:self.remaining] if len(view) > self.remaining else view
 
     def buffer_updated(self, nbytes: int) -> None:
         self.remaining -= nbytes
-        self.target.advance(nbytes)
+        if self._error is None:
+            self.target.advance(nbytes)
         if not self.remaining:
             self.give_back(clean=True)
             if not self.done.done():
-                self.done.set_result(None)
-        elif self.target.view() is None:
+                if self._error is None:
+                    self.done.set_result(None)
+                else:
+                    self.done.set_exception(self._error)
+        elif self._error is None and self.target.view() is None:
             self.transport.pause_reading()
             self._paused = True
             self.target.when_free(self._freed)
@@ -171,8 +179,11 @@ class _Receiver(asyncio.BufferedProtocol):
         if self.done.done():
             return
         if error is not None:
-            self.done.set_exception(error)
-        elif self._paused and not self.transport.is_closing():
+            # A failed write (a full disk): read the rest of the body and drop it, so the client,
+            # still sending, gets the hub's answer instead of a reset connection.
+            self._error = error
+            self._scratch = memoryview(bytearray(_SCRATCH))
+        if self._paused and not self.transport.is_closing():
             self._paused = False
             self.transport.resume_reading()
 

@@ -139,7 +139,10 @@ class MediaSink:
     def when_free(self, callback: Callable[[BaseException | None], None]) -> None:
         def done(flush: asyncio.Future[None]) -> None:
             self._reap()
-            callback(None if flush.cancelled() else flush.exception())
+            if flush.cancelled():  # only when the event loop is torn down: its buffer never comes back
+                callback(ConnectionError("the upload was cancelled"))
+            else:
+                callback(flush.exception())
 
         self._flushes[0].add_done_callback(done)
 
