@@ -315,7 +315,8 @@ class HubApp:
             lock = self._receive_locks.setdefault(name, asyncio.Lock())
             await lock.acquire()
             current = git.read_ref(repo) or git.ZERO
-            if len(commands) == 1 and commands[0][2] == "refs/heads/main" and commands[0][0] != current:
+            # (git reads hex in either case: compare as it will, or an upper-case old skips the hook)
+            if len(commands) == 1 and commands[0][2] == "refs/heads/main" and commands[0][0].lower() != current:
                 hook_env["HITREC_HUB_STALE"] = "1"
         try:
             code, stderr = await git.run_service(repo, service, body, start, send,

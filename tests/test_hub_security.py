@@ -1,0 +1,214 @@
+"""Attacks on a running hub (issue #5): each test is an exploit that once worked, run against a real hub.
+
+The pre-receive hook is the hub's only guard on what lands in a collaboration, so most attacks here
+push hand-made objects with git plumbing, or a hand-made receive-pack request over a raw connection.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from hub_git import auth_header, git
+from hub_process import HubProcess
+from media import make_wav
+
+from hitrec.store import FragmentSpec, Repo
+from hitrec.store.model import Person
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+BOB = Person("Bob", "bob@example.org")
+ADA = Person("Ada Tester", "ada@example.org")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("hubsec")
+    with HubProcess(base / "hub", env={"HOME": str(base)}) as running:
+        running.add_user("ada", "ada@example.org")
+        running.add_user("bob", "bob@example.org")
+        yield running
+    log = running.log_text()
+    assert "hrt_" not in log
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+def record(root: Path, count: int, *, author: Person | None = None, start: int = 0) -> Repo:
+    repo = Repo(root) if (root / ".hitrec").is_dir() else Repo.init(root)
+    specs = [FragmentSpec(path=make_wav(root.parent / f"{root.name}-{start + i}.wav", seconds=0.05,
+                                        freq=100 + 37 * (start + i)), author=author)
+             for i in range(count)]
+    repo.record(specs)
+    return repo
+
+
+def push_repo(repo: Repo, url: str, token: str, user: str = "ada", *, ref: str = "main",
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Media first (git lfs push), then ``ref`` to the hub's main."""
+    git("lfs", "push", "--all", url, git_dir=repo.git_dir, token=token, user=user)
+    return git("push", url, f"{ref}:refs/heads/main", git_dir=repo.git_dir, token=token, user=user,
+               check=check)
+
+
+def plumb(git_dir: Path, *args: str, data: str | None = None, author: Person | None = None) -> str:
+    env = {}
+    if author is not None:
+        env = {"GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email,
+               "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email}
+    cmd = ["git", "--git-dir", str(git_dir), *args]
+    done = subprocess.run(cmd, input=data, capture_output=True, text=True, check=True,
+                          env={**os.environ, **env})
+    return done.stdout.strip()
+
+
+def tree_of(git_dir: Path, rev: str) -> str:
+    return plumb(git_dir, "rev-parse", f"{rev}^{{tree}}")
+
+
+def mktree(git_dir: Path, entries: list[tuple[str, str, str]]) -> str:
+    """A tree from (mode, sha, name) entries."""
+    lines = "".join(f"{mode} {'tree' if mode == '040000' else 'blob'} {sha}\t{name}\n"
+                    for mode, sha, name in entries)
+    return plumb(git_dir, "mktree", data=lines)
+
+
+def ls_tree(git_dir: Path, tree: str) -> list[tuple[str, str, str]]:
+    out = plumb(git_dir, "ls-tree", tree)
+    entries = []
+    for line in out.splitlines():
+        meta, name = line.split("\t", 1)
+        mode, _, sha = meta.split()
+        entries.append((mode, sha, name))
+    return entries
+
+
+def commit_tree(git_dir: Path, tree: str, parents: list[str], message: str, author: Person) -> str:
+    args = ["commit-tree", tree, "-m", message]
+    for parent in parents:
+        args += ["-p", parent]
+    return plumb(git_dir, *args, author=author)
+
+
+def raw_receive_pack(hub: HubProcess, name: str, token: str, git_dir: Path, old: str, new: str,
+                     revs: list[str]) -> bytes:
+    """A receive-pack request made by hand: one command ``old new refs/heads/main`` and a pack of
+    ``revs`` (git pack-objects --revs syntax), sent with http.client."""
+    pack = subprocess.run(["git", "--git-dir", str(git_dir), "pack-objects", "--stdout", "--revs"],
+                          input="".join(f"{r}\n" for r in revs).encode(), capture_output=True,
+                          check=True).stdout
+    line = f"{old} {new} refs/heads/main\0report-status\n".encode()
+    body = f"{len(line) + 4:04x}".encode() + line + b"0000" + pack
+    port = int(hub.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("POST", f"/{name}.git/git-receive-pack", body, {
+            "Content-Type": "application/x-git-receive-pack-request",
+            "Authorization": auth_header("ada", token).split(": ", 1)[1]})
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def fragment_ids(hub: HubProcess, name: str) -> set[str]:
+    out = git("--git-dir", str(hub.collaboration_path(name)), "ls-tree", "-r", "-d", "--name-only",
+              "refs/heads/main", "--", "fragments/").stdout
+    return {line.split("/")[2] for line in out.splitlines() if line.count("/") == 2}
+
+
+# -- the pre-receive hook cannot be skipped -------------------------------------------------------------
+def test_an_uppercase_old_oid_does_not_skip_the_hook(hub: HubProcess, tmp_path: Path) -> None:
+    """The hub skipped the hook for a 'stale' push (old != main), trusting git to refuse it; git reads
+    hex in either case, so an upper-case old oid was 'stale' to the hub and current to git."""
+    name = "upper"
+    ada = record(tmp_path / "ada", 1)
+    url = hub.collaboration_url(name)
+    push_repo(ada, url, hub.tokens["ada"])
+    head = hub.catalog_head(name)
+    assert head == ada.catalog_head()
+    fragment = record(tmp_path / "ada", 1, author=BOB, start=5)  # bob's fragment, pushed by ada
+    new = fragment.catalog_head()
+    git("lfs", "push", "--all", url, git_dir=ada.git_dir, token=hub.tokens["ada"])
+    answer = raw_receive_pack(hub, name, hub.tokens["ada"], ada.git_dir, head.upper(), new,
+                                      [new, f"^{head}"])
+    assert hub.catalog_head(name) == head, answer
+    assert b"ok refs/heads/main" not in answer
+
+
+# -- a push cannot drop or alter others' fragments ------------------------------------------------------
+def test_a_plain_commit_on_the_catalog_cannot_drop_its_fragments(hub: HubProcess, tmp_path: Path) -> None:
+    name = "wipe"
+    url = hub.collaboration_url(name)
+    ada = record(tmp_path / "ada", 2)
+    push_repo(ada, url, hub.tokens["ada"])
+    head = ada.catalog_head()
+    before = fragment_ids(hub, name)
+    assert len(before) == 2
+    # an empty tree on top of the catalog: a fast-forward that shows no fragment at all
+    wipe = commit_tree(ada.git_dir, EMPTY_TREE, [head], "wipe", ADA)
+    done = git("push", url, f"{wipe}:refs/heads/main", git_dir=ada.git_dir, token=hub.tokens["ada"],
+               check=False)
+    assert done.returncode != 0
+    # nor in two steps: a plain commit, then a 'catalog' whose only base is that plain commit
+    readme = plumb(ada.git_dir, "hash-object", "-w", "--stdin", data="hi\n")
+    plain = commit_tree(ada.git_dir, mktree(ada.git_dir, [("100644", readme, "README")]), [head], "plain",
+                        ADA)
+    catalog = commit_tree(ada.git_dir, without_one_fragment(ada.git_dir, head), [plain], "catalog: merge",
+                          ADA)
+    done = git("push", url, f"{catalog}:refs/heads/main", git_dir=ada.git_dir, token=hub.tokens["ada"],
+               check=False)
+    assert done.returncode != 0
+    assert hub.catalog_head(name) == head and fragment_ids(hub, name) == before
+
+
+def without_one_fragment(git_dir: Path, catalog: str) -> str:
+    """The tree of ``catalog`` with its first fragment folder left out."""
+    (_, fragments, _), = [e for e in ls_tree(git_dir, tree_of(git_dir, catalog)) if e[2] == "fragments"]
+    shards = ls_tree(git_dir, fragments)
+    mode, shard, key = shards[0]
+    rest = ls_tree(git_dir, shard)[1:]
+    shards = ([(mode, mktree(git_dir, rest), key)] if rest else []) + shards[1:]
+    return mktree(git_dir, [("040000", mktree(git_dir, shards), "fragments")])
+
+
+def test_a_fragment_that_is_also_a_catalog_is_checked_as_one(hub: HubProcess, tmp_path: Path) -> None:
+    """A commit with both fragment.yaml and fragments/ was checked only as a fragment (its author),
+    so its fragments/ could drop everyone else's."""
+    name = "hybrid"
+    url = hub.collaboration_url(name)
+    ada = record(tmp_path / "ada", 2)
+    push_repo(ada, url, hub.tokens["ada"])
+    head = ada.catalog_head()
+    before = fragment_ids(hub, name)
+    fragment = next(iter(before))
+    fragment_entries = ls_tree(ada.git_dir, tree_of(ada.git_dir, fragment))
+    hybrid = mktree(ada.git_dir, [*fragment_entries, ("040000", mktree(ada.git_dir, []), "fragments")])
+    commit = commit_tree(ada.git_dir, hybrid, [head], "catalog: hybrid", ADA)
+    done = git("push", url, f"{commit}:refs/heads/main", git_dir=ada.git_dir, token=hub.tokens["ada"],
+               check=False)
+    assert done.returncode != 0
+    assert hub.catalog_head(name) == head and fragment_ids(hub, name) == before
+
+
+def test_a_catalog_cannot_list_a_fragment_that_was_never_checked(hub: HubProcess, tmp_path: Path) -> None:
+    """A catalog adding a fragment commit that is not among the pushed history (sent along in the pack,
+    unreachable) escaped the author check: only commits reachable from the new tip were checked."""
+    name = "smuggle"
+    url = hub.collaboration_url(name)
+    ada = record(tmp_path / "ada", 1)
+    push_repo(ada, url, hub.tokens["ada"])
+    head = ada.catalog_head()
+    # bob's fragment, made in ada's repo (a second catalog on top; we use only its fragment commit)
+    record(tmp_path / "ada", 1, author=BOB, start=7)
+    bobs = next(f for f in ada.fragments() if f.author.email == BOB.email).id
+    git("lfs", "push", "--all", url, git_dir=ada.git_dir, token=hub.tokens["ada"])
+    # a catalog by ada: her catalog + bob's fragment folder, but bob's commit is not a parent
+    catalog_tree = tree_of(ada.git_dir, ada.catalog_head())
+    smuggler = commit_tree(ada.git_dir, catalog_tree, [head], "catalog: record 1 fragment",
+                           ADA)
+    answer = raw_receive_pack(hub, name, hub.tokens["ada"], ada.git_dir, head, smuggler,
+                                      [smuggler, bobs, f"^{head}"])
+    assert hub.catalog_head(name) == head, answer
+    assert bobs not in fragment_ids(hub, name)
