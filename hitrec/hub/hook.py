@@ -126,6 +126,7 @@ def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check:
     if listed.returncode != 0:
         return [f"cannot list the pushed commits: {listed.stderr.decode(errors='replace').strip()}"]
     commits = listed.stdout.decode().split()
+    pushed = set(commits)
     objects = Objects()
     try:
         for start in range(0, len(commits), _PREFETCH):
@@ -133,7 +134,7 @@ def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check:
             _prefetch(objects, part)
             for sha in part:
                 problems += _check_commit(objects, sha, email=email, author_check=author_check,
-                                          lfs_objects=lfs_objects)
+                                          lfs_objects=lfs_objects, pushed=pushed)
                 if len(problems) >= 20:
                     problems.append("... (more problems not shown)")
                     return problems
@@ -172,7 +173,7 @@ def _prefetch(objects: Objects, commits: list[str], *, pointers: bool = True) ->
 
 
 def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
-                  lfs_objects: str) -> list[str]:
+                  lfs_objects: str, pushed: set[str]) -> list[str]:
     kind, raw = objects.read(sha)
     if kind != "commit":
         return [f"{sha[:12]}: not a commit"]
@@ -185,7 +186,9 @@ def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
     entries = tree_entries(tree)
     names = {name for _, name, _ in entries}
     problems = []
-    if b"fragment.yaml" in names:
+    parents = [p.decode() for p in _PARENT.findall(header)]
+    fragment = b"fragment.yaml" in names
+    if fragment:
         author = author_match.group(2).decode(errors="replace")
         if author_check and author.strip().lower() != email.strip().lower():
             problems.append(
@@ -195,10 +198,11 @@ def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
         for mode, name, blob in entries:
             if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4"):
                 problems += _check_pointer(objects, blob, f"fragment {sha[:12]}", lfs_objects)
-    elif b"fragments" in names:
-        parents = [p.decode() for p in _PARENT.findall(header)]
-        problems += _check_catalog(objects, sha, parents)
-    else:
+    # Whatever follows a catalog is held to the catalog's rules (else a plain commit, a fragment or a
+    # fragment with a fragments/ folder on top of main would drop everyone's fragments from its view).
+    if b"fragments" in names or any(_is_catalog(objects, p) for p in parents):
+        problems += _check_catalog(objects, sha, parents, pushed)
+    elif not fragment:
         problems += _check_tree_pointers(objects, entries, f"commit {sha[:12]}", lfs_objects, depth=0)
     return problems
 
@@ -212,7 +216,7 @@ def _is_catalog(objects: Objects, sha: str) -> bool:
     return any(name == b"fragments" and mode.startswith(b"4") for mode, name, _ in tree_entries(data))
 
 
-def _check_catalog(objects: Objects, sha: str, parents: list[str]) -> list[str]:
+def _check_catalog(objects: Objects, sha: str, parents: list[str], pushed: set[str]) -> list[str]:
     """A catalog commit may only add fragments, each exactly the tree of its fragment commit.
 
     Compared with every catalog parent (or the empty tree for the first catalog): nothing under
@@ -254,9 +258,19 @@ def _check_catalog(objects: Objects, sha: str, parents: list[str]) -> list[str]:
         own = _TREE.search(raw.split(b"\n\n", 1)[0] + b"\n") if kind == "commit" else None
         if own is None or own.group(1).decode() != tree:
             problems.append(f"{where}: {path} is not the tree of fragment commit {fragment_id[:12]}")
+        elif fragment_id not in pushed and not _published(fragment_id):
+            # a fragment commit sent along but not in the pushed history was never checked (its author)
+            problems.append(f"{where}: fragment {fragment_id[:12]} is neither in the pushed history nor "
+                            "on the hub: make it a parent of the catalog commit")
         if len(problems) >= 20:
             break
     return problems
+
+
+def _published(sha: str) -> bool:
+    """Whether commit ``sha`` is already reachable from the hub's main (so it was checked when pushed)."""
+    done = subprocess.run(["git", "merge-base", "--is-ancestor", sha, MAIN], capture_output=True, check=False)
+    return done.returncode == 0
 
 
 def _check_tree_pointers(objects: Objects, entries: list[tuple[bytes, bytes, str]], where: str,
