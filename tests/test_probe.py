@@ -296,3 +296,11 @@ def test_damaged_headers_raise_only_media_error(media_dir: Path, header_samples:
     except MediaError:
         return
     assert result.kind == "audio"
+
+
+def test_tags_that_are_not_utf8_do_not_stop_a_probe(media_dir: Path) -> None:
+    """An mp3 whose title is latin-1 bytes: PyAV before 19 refused it unless told to ignore decoding
+    errors, and 19 no longer takes that option (hitrec.media.probe._open_av works with both)."""
+    path = _sine(media_dir / "latin1-title.mp3", "-metadata", "title=caf\udce9 \udcff")
+    result = probe(path)
+    assert result.kind == "audio" and result.mime == "audio/mpeg" and result.duration == pytest.approx(0.5, abs=0.1)

@@ -204,11 +204,20 @@ def _is_cover(stream: Any, has_audio: bool) -> bool:
     return has_audio and stream.codec_context.name in _IMAGE_CODECS and stream.frames <= 1
 
 
+def _open_av(av: Any, path: Path) -> Any:
+    """Open ``path`` with PyAV, whatever bytes its tags hold: PyAV before 19 decodes them strictly
+    unless told to ignore errors; 19 dropped that option and decodes them leniently itself."""
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except TypeError:
+        return av.open(str(path))
+
+
 def _probe_av(path: Path) -> Probe:
     import av
 
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = _open_av(av, path)
     except av.FFmpegError as exc:
         suffix = path.suffix.lower()
         if suffix in _AV_MIMES:
