@@ -212,3 +212,44 @@ def test_a_catalog_cannot_list_a_fragment_that_was_never_checked(hub: HubProcess
                                       [smuggler, bobs, f"^{head}"])
     assert hub.catalog_head(name) == head, answer
     assert bobs not in fragment_ids(hub, name)
+
+
+# -- LFS pointers the hook must read as the clients do ----------------------------------------------
+def _reordered(pointer: bytes) -> bytes:
+    version, oid, size = pointer.decode().splitlines()
+    return f"{size}\n{oid}\n{version}\n".encode()
+
+
+DISGUISES = {
+    "reordered": _reordered,
+    "crlf": lambda pointer: pointer.replace(b"\n", b"\r\n"),
+    "padded": lambda pointer: pointer + b"padding " + b"x" * 1100 + b"\n",
+    "plus-size": lambda pointer: pointer.replace(b"size ", b"size +"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DISGUISES))
+def test_a_disguised_pointer_to_missing_media_is_refused(hub: HubProcess, tmp_path: Path, kind: str) -> None:
+    """The hook checked only pointers in git-lfs's exact layout; hitrec's clients read these too, and
+    every pull of the collaboration then failed on media the hub never had."""
+    name, disguise = f"pointer-{kind}", DISGUISES[kind]
+    src = record(tmp_path / "src", 1)  # its media is never uploaded
+    (fragment_id,) = [f.id for f in src.fragments()]
+    entries = ls_tree(src.git_dir, tree_of(src.git_dir, fragment_id))
+    forged = []
+    for mode, sha, entry in entries:
+        if entry not in ("fragment.yaml", ".gitattributes"):
+            pointer = subprocess.run(["git", "--git-dir", str(src.git_dir), "cat-file", "blob", sha],
+                                     capture_output=True, check=True).stdout
+            sha = subprocess.run(["git", "--git-dir", str(src.git_dir), "hash-object", "-w", "--stdin"],
+                                 input=disguise(pointer), capture_output=True, check=True).stdout.decode().strip()
+        forged.append((mode, sha, entry))
+    fragment = commit_tree(src.git_dir, mktree(src.git_dir, forged), [], "fragment\n\nhitrec-fragment: 1", ADA)
+    shard = mktree(src.git_dir, [("040000", tree_of(src.git_dir, fragment), fragment)])
+    catalog_tree = mktree(src.git_dir, [("040000", mktree(src.git_dir, [("040000", shard, fragment[:2])]),
+                                         "fragments")])
+    catalog = commit_tree(src.git_dir, catalog_tree, [fragment], "catalog: record 1 fragment", ADA)
+    done = git("push", hub.collaboration_url(name), f"{catalog}:refs/heads/main", git_dir=src.git_dir,
+               token=hub.tokens["ada"], check=False)
+    assert done.returncode != 0, done.stderr
+    assert hub.catalog_head(name) is None

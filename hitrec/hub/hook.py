@@ -25,16 +25,16 @@ import threading
 
 ZERO = "0" * 40
 MAIN = "refs/heads/main"
-_POINTER = re.compile(
-    rb"version https://git-lfs\.github\.com/spec/v1\n(?:[a-z0-9.-]+ [^\n]*\n)*?"
-    rb"oid sha256:([0-9a-f]{64})\nsize ([0-9]+)\n"
-)
 _AUTHOR = re.compile(rb"^author (.*) <([^>]*)> ", re.MULTILINE)
 _TREE = re.compile(rb"^tree ([0-9a-f]{40})$", re.MULTILINE)
 _PARENT = re.compile(rb"^parent ([0-9a-f]{40})$", re.MULTILINE)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _FRAGMENT_SIDE_FILES = {b"fragment.yaml", b".gitattributes", b"timeline.yaml"}
-_MAX_POINTER = 1024
+_MAX_POINTER = 1024  # git-lfs reads nothing larger as a pointer
+_POINTER_EXACT = re.compile(rb"version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\n"
+                            rb"size (0|[1-9][0-9]{0,18})\n")
+_LFS_SPECS = {"https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1", "http://git-media.io/v/2"}
+_OID = re.compile(r"[0-9a-f]{64}")
 
 
 class Objects:
@@ -197,7 +197,7 @@ def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
             )
         for mode, name, blob in entries:
             if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4"):
-                problems += _check_pointer(objects, blob, f"fragment {sha[:12]}", lfs_objects)
+                problems += _check_pointer(objects, blob, f"fragment {sha[:12]}", lfs_objects, fragment=True)
     # Whatever follows a catalog is held to the catalog's rules (else a plain commit, a fragment or a
     # fragment with a fragments/ folder on top of main would drop everyone's fragments from its view).
     if b"fragments" in names or any(_is_catalog(objects, p) for p in parents):
@@ -285,14 +285,24 @@ def _check_tree_pointers(objects: Objects, entries: list[tuple[bytes, bytes, str
     return problems
 
 
-def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str) -> list[str]:
+def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str, *,
+                   fragment: bool = False) -> list[str]:
+    """A fragment's media file must be a pointer in the one form hitrec writes; anywhere else, whatever
+    a client would read as a pointer (hitrec's parse_pointer takes lines in any order, CRLF, any
+    length; git-lfs its old version names) must name media the hub has."""
     kind, data = objects.read(blob)
-    if kind != "blob" or len(data) > _MAX_POINTER:
-        return []
-    match = _POINTER.match(data)
-    if not match:
-        return []
-    oid, size = match.group(1).decode(), int(match.group(2))
+    if fragment:
+        match = _POINTER_EXACT.fullmatch(data) if kind == "blob" else None
+        if match is None:
+            return [f"{where}: its media file is not a Git LFS pointer as hitrec writes one"]
+        oid, size = match.group(1).decode(), int(match.group(2))
+    else:
+        if kind != "blob" or len(data) > _MAX_POINTER:
+            return []
+        found = _loose_pointer(data)
+        if found is None:
+            return []
+        oid, size = found
     path = f"{lfs_objects}/{oid[:2]}/{oid[2:4]}/{oid}"  # (no pathlib: import + joins ~30 ms per 1,000)
     try:
         actual = os.stat(path).st_size
@@ -302,6 +312,26 @@ def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str) ->
     if actual != size:
         return [f"{where} points to media {oid[:12]} of {size} bytes, but the hub's copy has {actual}"]
     return []
+
+
+def _loose_pointer(data: bytes) -> tuple[str, int] | None:
+    """(oid, size) of anything a client could take for an LFS pointer, read as leniently as any of them."""
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(" ")
+        fields[key] = value.strip()
+    oid = fields.get("oid", "").removeprefix("sha256:")
+    if fields.get("version") not in _LFS_SPECS or not _OID.fullmatch(oid):
+        return None
+    try:
+        size = int(fields.get("size", ""))
+    except ValueError:
+        return None  # no client can use it
+    return oid, size
 
 
 def main() -> int:
