@@ -7,10 +7,12 @@ push hand-made objects with git plumbing, or a hand-made receive-pack request ov
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from hub_git import auth_header, git
 from hub_process import HubProcess
@@ -253,3 +255,30 @@ def test_a_disguised_pointer_to_missing_media_is_refused(hub: HubProcess, tmp_pa
                token=hub.tokens["ada"], check=False)
     assert done.returncode != 0, done.stderr
     assert hub.catalog_head(name) is None
+
+
+# -- memory -------------------------------------------------------------------------------------------
+def _hub_peak_rss(hub: HubProcess) -> int:
+    assert hub.proc is not None
+    for line in Path(f"/proc/{hub.proc.pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def test_a_huge_batch_is_refused_before_it_costs_memory(hub: HubProcess) -> None:
+    """One 30 MiB batch of 380,000 objects took the hub to 925 MB (its answer: 130 MB, each object
+    echoed with an action and the client's Authorization header); a few at once would kill it."""
+    hub.create("batch-bomb")
+    url = hub.collaboration_url("batch-bomb")
+    body = json.dumps({"operation": "upload", "objects": [{"oid": f"{i:064x}", "size": 1} for i in range(5000)]})
+    answer = httpx.post(url + "/info/lfs/objects/batch", content=body, auth=("ada", hub.tokens["ada"]),
+                        headers={"Content-Type": "application/vnd.git-lfs+json"}, timeout=60)
+    assert answer.status_code == 413 and "too many objects" in answer.json()["message"]
+    big = b'{"operation":"upload","objects":[],"pad":"' + b"x" * (2 << 20) + b'"}'
+    answer = httpx.post(url + "/info/lfs/objects/batch", content=big, auth=("ada", hub.tokens["ada"]), timeout=60)
+    assert answer.status_code == 413
+    deep = b'{"operation":"upload","objects":' + b"[" * 100000 + b"]" * 100000 + b"}"
+    answer = httpx.post(url + "/info/lfs/objects/batch", content=deep, auth=("ada", hub.tokens["ada"]), timeout=60)
+    assert answer.status_code in (413, 422)
+    assert _hub_peak_rss(hub) < 300 << 20

@@ -59,7 +59,8 @@ class HubConfig:
     public_read: bool = False
     max_object_size: int = 64 * GIB
     max_push_size: int = 4 * GIB
-    max_json_size: int = 32 << 20
+    max_json_size: int = 1 << 20  # a batch of 1,000 objects is ~100 KB; parsing is ~30x the body in memory
+    max_batch_objects: int = 1000  # git-lfs and hitrec send 100 at a time
     realm: str = "hitrec hub"
 
 
@@ -343,8 +344,11 @@ class HubApp:
                 raise Reply(413, "batch request is too large", lfs_json=True)
         try:
             batch = lfs.parse_batch(json.loads(raw))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise Reply(422, f"bad batch request: {exc}", lfs_json=True) from None
+        if len(batch.objects) > self.config.max_batch_objects:  # its answer would take ~2 KB each
+            raise Reply(413, f"too many objects in one batch request: send at most {self.config.max_batch_objects}",
+                        lfs_json=True)
         write = batch.operation == "upload"
         if write and request.user is None:
             self._authorize(request, write=True, lfs_json=True)
