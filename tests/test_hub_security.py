@@ -6,6 +6,7 @@ push hand-made objects with git plumbing, or a hand-made receive-pack request ov
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -282,3 +283,23 @@ def test_a_huge_batch_is_refused_before_it_costs_memory(hub: HubProcess) -> None
     answer = httpx.post(url + "/info/lfs/objects/batch", content=deep, auth=("ada", hub.tokens["ada"]), timeout=60)
     assert answer.status_code in (413, 422)
     assert _hub_peak_rss(hub) < 300 << 20
+
+
+def test_a_gzip_bomb_does_not_inflate_in_memory(tmp_path: Path) -> None:
+    """1 MiB of gzip inflated to 1 GiB in one zlib call: a stranger's POST to a public hub's
+    upload-pack took it to 2.1 GB (and 1 GB stayed)."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    bomb = b"".join(packer.compress(bytes(16 << 20)) for _ in range(64)) + packer.flush()
+    with HubProcess(tmp_path / "hub", public_read=True) as public:
+        public.create("film")
+        for service in ("git-upload-pack", "git-receive-pack"):
+            headers = {"Content-Encoding": "gzip", "Content-Type": f"application/x-{service}-request"}
+            if service == "git-receive-pack":
+                headers["Authorization"] = auth_header("ada", public.add_user("ada", "ada@example.org")
+                                                       ).split(": ", 1)[1]
+            with contextlib.suppress(httpx.HTTPError):  # git gives up on the junk: the memory is what counts
+                httpx.post(public.collaboration_url("film") + "/" + service, content=bomb, headers=headers,
+                           timeout=120)
+        assert _hub_peak_rss(public) < 300 << 20

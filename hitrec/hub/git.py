@@ -24,6 +24,7 @@ import hitrec
 SERVICES = ("git-upload-pack", "git-receive-pack")
 ZERO = "0" * 40
 _PROTOCOL = re.compile(r"[A-Za-z0-9=:.,_-]{1,64}")
+_INFLATE_STEP = 1 << 20
 _PACKAGE_PARENT = str(Path(hitrec.__file__).resolve().parent.parent)
 
 
@@ -75,12 +76,17 @@ async def decoded_body(
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
     total = 0
     async for chunk in chunks:
-        data = inflater.decompress(chunk) if inflater else chunk
-        total += len(data)
-        if total > limit:
-            raise BodyTooLarge(f"request body is larger than this hub's limit of {limit} bytes")
-        if data:
-            yield data
+        while chunk:
+            if inflater is None:
+                data, chunk = chunk, b""
+            else:  # at most 1 MiB out per call: 1 MiB of gzip can inflate to 1 GiB at once
+                data = inflater.decompress(chunk, _INFLATE_STEP)
+                chunk = inflater.unconsumed_tail
+            total += len(data)
+            if total > limit:
+                raise BodyTooLarge(f"request body is larger than this hub's limit of {limit} bytes")
+            if data:
+                yield data
     if inflater is not None:
         tail = inflater.flush()
         if tail:
