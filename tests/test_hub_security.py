@@ -303,3 +303,29 @@ def test_a_gzip_bomb_does_not_inflate_in_memory(tmp_path: Path) -> None:
                 httpx.post(public.collaboration_url("film") + "/" + service, content=bomb, headers=headers,
                            timeout=120)
         assert _hub_peak_rss(public) < 300 << 20
+
+
+# -- files on disk ------------------------------------------------------------------------------------
+def test_under_umask_000_no_folder_holding_tokens_is_writable_by_others(tmp_path: Path) -> None:
+    """`hitrec hub user add` made a new hub root 0777 under umask 000 (anyone could swap users.json for
+    one holding their token), and `hitrec login` a new ~/.config 0777."""
+    import sys
+
+    home = tmp_path / "home"
+    env = {**os.environ, "HOME": str(home), "XDG_CONFIG_HOME": str(home / "config" / "xdg"),
+           "HITREC_TOKEN": "hrt_not-a-real-token", "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+
+    def hitrec(*args: str) -> None:
+        subprocess.run([sys.executable, "-m", "hitrec", *args], env=env, check=True, capture_output=True,
+                       preexec_fn=lambda: os.umask(0))
+
+    root = tmp_path / "srv" / "hubs" / "main"
+    hitrec("hub", "user", "add", "ada", "--email", "ada@example.org", "--root", str(root))
+    hitrec("hub", "create", "film", "--root", str(root))
+    hitrec("login", "http://127.0.0.1:9/", "--user", "ada")
+    created = [tmp_path / "srv", tmp_path / "srv" / "hubs", root, home, home / "config", home / "config" / "xdg",
+               home / "config" / "xdg" / "hitrec"]
+    for path in [*created, root / "users.json", home / "config" / "xdg" / "hitrec" / "credentials"]:
+        assert path.stat().st_mode & 0o022 == 0, f"{path} is {oct(path.stat().st_mode)}"
+    assert (root / "users.json").stat().st_mode & 0o077 == 0
+    assert (home / "config" / "xdg" / "hitrec" / "credentials").stat().st_mode & 0o077 == 0

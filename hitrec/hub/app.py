@@ -35,7 +35,7 @@ from typing import Any
 from hitrec.errors import HubError
 from hitrec.hub import files, git, lfs, repos
 from hitrec.hub.names import is_collaboration_name, is_oid
-from hitrec.hub.users import User, UserStore
+from hitrec.hub.users import User, UserStore, make_private_dirs
 
 log = logging.getLogger("hitrec.hub")
 
@@ -123,7 +123,7 @@ class HubApp:
     def __init__(self, config: HubConfig) -> None:
         self.config = config
         self.root = Path(config.root).resolve()
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.root)
         self.users = UserStore(self.root)
         self.spool_dir = self.root / ".spool"  # not a valid collaboration name: no clash
         self.spool_dir.mkdir(exist_ok=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hitrec.errors import HubError
 from hitrec.hub.names import check_collaboration_name, is_collaboration_name, is_oid
+from hitrec.hub.users import make_private_dirs
 
 HOOK = """#!/bin/sh
 # Installed by hitrec hub: refuses fragments whose author is not the pusher, and media the hub lacks.
@@ -66,7 +67,7 @@ def create(root: Path, name: str, *, author_check: bool = True, exist_ok: bool =
             return path
         raise HubError(f"collaboration {name!r} already exists at {path}")
     root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(root)
     tmp = Path(tempfile.mkdtemp(prefix=".new-", dir=root))
     try:
         _git("init", "--bare", "--quiet", "--initial-branch=main", str(tmp))

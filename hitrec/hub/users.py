@@ -152,7 +152,7 @@ class UserStore:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, dict[str, object]]]:
-        self.root.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.root)
         lock_path = self.root / (USERS_FILE + ".lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -178,6 +178,19 @@ class UserStore:
             tmp.unlink(missing_ok=True)
             raise
         os.replace(tmp, self.path)
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create ``path`` and its missing parents as 0700. ``mkdir(parents=True)`` gives parents the
+    umask's mode: under umask 000 a world-writable hub root let any local user swap users.json."""
+    missing = []
+    path = Path(path)
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
 
 
 def _new_token() -> str:
