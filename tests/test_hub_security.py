@@ -329,3 +329,38 @@ def test_under_umask_000_no_folder_holding_tokens_is_writable_by_others(tmp_path
         assert path.stat().st_mode & 0o022 == 0, f"{path} is {oct(path.stat().st_mode)}"
     assert (root / "users.json").stat().st_mode & 0o077 == 0
     assert (home / "config" / "xdg" / "hitrec" / "credentials").stat().st_mode & 0o077 == 0
+
+
+# -- what anyone who can connect may send -------------------------------------------------------------
+def test_endless_headers_are_cut_off_before_any_token_is_asked_for(hub: HubProcess) -> None:
+    """httptools buffers headers of any size: 300 MiB of one header took the hub to 685 MB (and
+    minutes of CPU joining them), from a client that never showed a token."""
+    import socket
+
+    port = int(hub.url.rsplit(":", 1)[1])
+    for head in (b"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ", b"GET /" + b"a" * 100):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(head)
+            sent = 0
+            with contextlib.suppress(OSError):
+                while sent < 64 << 20:
+                    sock.sendall(b"a" * (1 << 20))
+                    sent += 1 << 20
+            assert sent < 8 << 20  # the hub hung up long before
+    assert _hub_peak_rss(hub) < 300 << 20
+    # ordinary requests with a few KiB of headers still work, also pipelined
+    auth = auth_header("ada", hub.tokens["ada"])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        request = f"GET / HTTP/1.1\r\nHost: x\r\nX-Pad: {'b' * 8000}\r\n{auth}\r\n\r\n".encode()
+        sock.sendall(request * 20)
+        answer = b""
+        while answer.count(b"hitrec hub\n") < 20:
+            data = sock.recv(65536)
+            assert data
+            answer += data
+
+
+def test_a_percent_encoded_newline_cannot_forge_a_log_line(hub: HubProcess) -> None:
+    forged = "2026-01-01 00:00:00,000 INFO hitrec.hub: 10.0.0.1 bob \"POST /film.git/git-receive-pack\" 200"
+    httpx.get(hub.url + "/x%0a" + forged.replace(" ", "%20").replace('"', "%22"))
+    assert not any(line.startswith("2026-01-01") for line in hub.log_text().splitlines())

@@ -47,6 +47,7 @@ _ROUTE = re.compile(r"/(?P<name>[^/]+)\.git/(?P<rest>.*)")
 _OBJECT = re.compile(r"info/lfs/objects/(?P<oid>[^/]+)")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 _RANGE = re.compile(r"bytes=([0-9]+)-")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CHUNK = 1 << 20
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a full disk, a quota, a file-size limit
 _SINK_BATCH = 1 << 20
@@ -471,7 +472,7 @@ def _loggable(path: str) -> str:
     """A request path safe to log: never an absolute-form URL (it could carry user:token@)."""
     if not path.startswith("/") or "@" in path:
         return "<unloggable target>"
-    return path[:300]
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", path[:300])  # a %0a must not forge a log line
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

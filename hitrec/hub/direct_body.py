@@ -30,6 +30,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResp
 from hitrec.hub.app import DIRECT_BODY as EXTENSION
 
 _SCRATCH = 256 << 10  # where the rest of a failed body is read, to be dropped
+_MAX_HEAD = 64 << 10  # a request line and headers (git and git-lfs send < 4 KiB); httptools has no limit
 
 
 class BodyTarget(Protocol):
@@ -57,9 +58,26 @@ class HubHttpProtocol(HttpToolsProtocol):
     directly."""
 
     _body_seen = 0  # body bytes of the current request that went through the parser
+    _in_body = False  # between a request's headers and its end
+    _head_bytes = 0  # bytes received since the last request's headers, while not in a body
+
+    def data_received(self, data: bytes) -> None:
+        # httptools buffers a request line and headers whatever their size (and joins them in quadratic
+        # time): 300 MiB of one header took an idle hub to 685 MB, before any token was asked for.
+        counted = not self._in_body
+        if counted:
+            self._head_bytes += len(data)
+        super().data_received(data)
+        if counted and not self._in_body and self._head_bytes > _MAX_HEAD and not self.transport.is_closing():
+            self.send_400_response("Request line and headers are too large.")
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        super().on_message_complete()
 
     def on_headers_complete(self) -> None:
         self._body_seen = 0
+        self._in_body, self._head_bytes = True, 0
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is None or cycle.scope is not self.scope or self.scheme != "http":
@@ -196,6 +214,7 @@ class _Receiver(asyncio.BufferedProtocol):
         if clean:
             self.http.parser = _fresh_parser(self.http)
             self.cycle.more_body = False
+            self.http._in_body, self.http._head_bytes = False, 0  # (the old parser never saw the end)
         else:
             self.cycle.keep_alive = False
             if self._paused and not self.transport.is_closing():
