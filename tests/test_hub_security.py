@@ -96,14 +96,25 @@ def commit_tree(git_dir: Path, tree: str, parents: list[str], message: str, auth
 
 
 def raw_receive_pack(hub: HubProcess, name: str, token: str, git_dir: Path, old: str, new: str,
-                     revs: list[str]) -> bytes:
+                     revs: list[str], *, decoy: str | None = None) -> bytes:
     """A receive-pack request made by hand: one command ``old new refs/heads/main`` and a pack of
-    ``revs`` (git pack-objects --revs syntax), sent with http.client."""
+    ``revs`` (git pack-objects --revs syntax), sent with http.client. With ``decoy`` (an old oid), the
+    command travels in a push certificate whose header holds a decoy command from ``decoy``."""
     pack = subprocess.run(["git", "--git-dir", str(git_dir), "pack-objects", "--stdout", "--revs"],
                           input="".join(f"{r}\n" for r in revs).encode(), capture_output=True,
                           check=True).stdout
-    line = f"{old} {new} refs/heads/main\0report-status\n".encode()
-    body = f"{len(line) + 4:04x}".encode() + line + b"0000" + pack
+
+    def pkt(data: bytes) -> bytes:
+        return f"{len(data) + 4:04x}".encode() + data
+
+    if decoy is None:
+        head = pkt(f"{old} {new} refs/heads/main\0report-status\n".encode())
+    else:  # git reads the commands after the certificate's blank line; the header is not a command
+        head = (pkt(b"push-cert\0report-status\n") + pkt(b"certificate version 0.1\n")
+                + pkt(b"pusher ada 0 +0000\n") + pkt(f"{decoy} {new} refs/heads/main\n".encode()) + pkt(b"\n")
+                + pkt(f"{old} {new} refs/heads/main\n-----BEGIN PGP SIGNATURE-----\n".encode())
+                + pkt(b"-----END PGP SIGNATURE-----\n") + pkt(b"push-cert-end\n"))
+    body = head + b"0000" + pack
     port = int(hub.url.rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -122,10 +133,12 @@ def fragment_ids(hub: HubProcess, name: str) -> set[str]:
 
 
 # -- the pre-receive hook cannot be skipped -------------------------------------------------------------
-def test_an_uppercase_old_oid_does_not_skip_the_hook(hub: HubProcess, tmp_path: Path) -> None:
-    """The hub skipped the hook for a 'stale' push (old != main), trusting git to refuse it; git reads
-    hex in either case, so an upper-case old oid was 'stale' to the hub and current to git."""
-    name = "upper"
+@pytest.mark.parametrize("trick", ["upper-case", "push-cert"])
+def test_a_push_that_lands_cannot_skip_the_hook(hub: HubProcess, tmp_path: Path, trick: str) -> None:
+    """The hub skipped the hook for a 'stale' push (old != main) by its own reading of the request,
+    trusting git to refuse it. git read it otherwise: hex in either case, and the commands of a push
+    certificate after its header (where a decoy command sat). Any push then landed unchecked."""
+    name = f"skip-{trick}"
     ada = record(tmp_path / "ada", 1)
     url = hub.collaboration_url(name)
     push_repo(ada, url, hub.tokens["ada"])
@@ -134,8 +147,11 @@ def test_an_uppercase_old_oid_does_not_skip_the_hook(hub: HubProcess, tmp_path: 
     fragment = record(tmp_path / "ada", 1, author=BOB, start=5)  # bob's fragment, pushed by ada
     new = fragment.catalog_head()
     git("lfs", "push", "--all", url, git_dir=ada.git_dir, token=hub.tokens["ada"])
-    answer = raw_receive_pack(hub, name, hub.tokens["ada"], ada.git_dir, head.upper(), new,
-                                      [new, f"^{head}"])
+    if trick == "upper-case":
+        answer = raw_receive_pack(hub, name, hub.tokens["ada"], ada.git_dir, head.upper(), new, [new, f"^{head}"])
+    else:
+        answer = raw_receive_pack(hub, name, hub.tokens["ada"], ada.git_dir, head, new, [new, f"^{head}"],
+                                  decoy="1" * 40)
     assert hub.catalog_head(name) == head, answer
     assert b"ok refs/heads/main" not in answer
 

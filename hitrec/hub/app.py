@@ -309,17 +309,15 @@ class HubApp:
             hook_env = {"HITREC_HUB_USER": user.name, "HITREC_HUB_EMAIL": user.email,
                         "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0"}
             spooled = await git.spool(body, self.spool_dir)
-            commands = git.receive_commands(spooled)
             body = git.spooled_chunks(spooled)
             # Pushes to one collaboration run one at a time, so the catalog cannot move between this
-            # check and git's compare-and-set: a push based on an old catalog will be refused by git
-            # ("fetch first"), and its hook may skip the checks (no Python start for a lost race).
+            # read and git's compare-and-set: the hook skips its checks for a push git will refuse
+            # ("fetch first"; no Python start for a lost race), judging by git's own reading of the
+            # commands. (The hub's own parse of the request was fooled: an upper-case old oid, or a
+            # decoy command in a push certificate's header, skipped the checks of a push that landed.)
             lock = self._receive_locks.setdefault(name, asyncio.Lock())
             await lock.acquire()
-            current = git.read_ref(repo) or git.ZERO
-            # (git reads hex in either case: compare as it will, or an upper-case old skips the hook)
-            if len(commands) == 1 and commands[0][2] == "refs/heads/main" and commands[0][0].lower() != current:
-                hook_env["HITREC_HUB_STALE"] = "1"
+            hook_env["HITREC_HUB_MAIN"] = git.read_ref(repo) or git.ZERO
         try:
             code, stderr = await git.run_service(repo, service, body, start, send,
                                                  git_protocol=request.headers.get("git-protocol"),

@@ -117,34 +117,6 @@ async def spooled_chunks(spooled: IO[bytes]) -> AsyncIterator[bytes]:
         yield data
 
 
-def receive_commands(spooled: IO[bytes]) -> list[tuple[str, str, str]]:
-    """The ref updates (old, new, ref) at the head of a spooled receive-pack request."""
-    head = spooled.read(1 << 20)
-    spooled.seek(0)
-    commands, done = _parse_commands(head)
-    return commands if done else []
-
-
-def _parse_commands(data: bytes) -> tuple[list[tuple[str, str, str]], bool]:
-    commands = []
-    pos = 0
-    while pos + 4 <= len(data):
-        try:
-            size = int(data[pos:pos + 4], 16)
-        except ValueError:
-            return [], True
-        if size == 0:
-            return commands, True
-        if size < 4 or pos + size > len(data):
-            return commands, size < 4
-        line = data[pos + 4:pos + size].split(b"\0", 1)[0].decode("latin-1").strip()
-        parts = line.split(" ")
-        if len(parts) == 3 and len(parts[0]) == 40 and len(parts[1]) == 40:
-            commands.append((parts[0], parts[1], parts[2]))
-        pos += size
-    return commands, False
-
-
 def read_ref(repo: Path, ref: str = "refs/heads/main") -> str | None:
     """A ref's value read from the files (loose, then packed-refs), without running git."""
     try:

@@ -24,9 +24,17 @@ from hitrec.hub.users import make_private_dirs
 
 HOOK = """#!/bin/sh
 # Installed by hitrec hub: refuses fragments whose author is not the pusher, and media the hub lacks.
-# A push based on an old catalog will fail git's compare-and-set anyway: no need to check it.
-[ "$HITREC_HUB_STALE" = 1 ] && exit 0
-exec "${HITREC_HUB_PYTHON:-python3}" -S -m hitrec.hub.hook
+# One update of main from a commit main no longer is fails git's compare-and-set anyway: no need to
+# check it. git's own reading of the updates (stdin) decides; the hub passes main as HITREC_HUB_MAIN.
+set -f
+updates=$(cat)
+case "$updates" in
+*"
+"*) ;;
+*)  set -- $updates
+    [ $# = 3 ] && [ "$3" = refs/heads/main ] && [ -n "$HITREC_HUB_MAIN" ] && [ "$1" != "$HITREC_HUB_MAIN" ] && exit 0 ;;
+esac
+printf '%s\n' "$updates" | "${HITREC_HUB_PYTHON:-python3}" -S -m hitrec.hub.hook
 """
 
 _CONFIG = """[core]
