@@ -380,3 +380,44 @@ def test_a_percent_encoded_newline_cannot_forge_a_log_line(hub: HubProcess) -> N
     forged = "2026-01-01 00:00:00,000 INFO hitrec.hub: 10.0.0.1 bob \"POST /film.git/git-receive-pack\" 200"
     httpx.get(hub.url + "/x%0a" + forged.replace(" ", "%20").replace('"', "%22"))
     assert not any(line.startswith("2026-01-01") for line in hub.log_text().splitlines())
+
+
+def test_a_connection_that_never_finishes_a_request_is_closed(tmp_path: Path) -> None:
+    """One byte every few seconds cancels uvicorn's keep-alive timeout and it has no other: such
+    connections were held for ever, and enough of them use up the hub's file descriptors."""
+    import hashlib
+    import socket
+    import time
+
+    with HubProcess(tmp_path / "hub", env={"HITREC_HUB_HEAD_TIMEOUT": "1"}) as slow:
+        token = slow.add_user("ada", "ada@example.org")
+        port = int(slow.url.rsplit(":", 1)[1])
+        trickle = socket.create_connection(("127.0.0.1", port), timeout=10)
+        idle = socket.create_connection(("127.0.0.1", port), timeout=10)
+        started = time.monotonic()
+        closed = False
+        with contextlib.suppress(OSError):
+            for byte in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 100:
+                trickle.sendall(bytes([byte]))
+                time.sleep(0.2)
+                if time.monotonic() - started > 8:
+                    break
+        with contextlib.suppress(OSError):
+            closed = trickle.recv(1) == b""
+        assert closed or time.monotonic() - started < 8
+        assert idle.recv(1) == b""  # closed by the hub, not by our timeout
+        trickle.close()
+        idle.close()
+        # a response slower than the limit is not cut off, nor is the next request on its connection
+        data = bytes(range(256)) * 40000
+        oid = hashlib.sha256(data).hexdigest()
+        url = f"{slow.collaboration_url('film')}/info/lfs/objects/{oid}"
+        assert httpx.put(url, content=data, auth=("ada", token)).status_code == 200
+        with httpx.Client(auth=("ada", token)) as client:
+            got = b""
+            with client.stream("GET", url) as response:
+                for chunk in response.iter_bytes(1 << 16):
+                    got += chunk
+                    time.sleep(0.02)
+            assert got == data
+            assert client.get(slow.url + "/").status_code == 200

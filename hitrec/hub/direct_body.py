@@ -21,6 +21,7 @@ back to ``receive()``.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -31,6 +32,8 @@ from hitrec.hub.app import DIRECT_BODY as EXTENSION
 
 _SCRATCH = 256 << 10  # where the rest of a failed body is read, to be dropped
 _MAX_HEAD = 64 << 10  # a request line and headers (git and git-lfs send < 4 KiB); httptools has no limit
+# seconds a connection may take to send a request's head (uvicorn has no such limit)
+HEAD_TIMEOUT = float(os.environ.get("HITREC_HUB_HEAD_TIMEOUT") or 30)
 
 
 class BodyTarget(Protocol):
@@ -60,6 +63,34 @@ class HubHttpProtocol(HttpToolsProtocol):
     _body_seen = 0  # body bytes of the current request that went through the parser
     _in_body = False  # between a request's headers and its end
     _head_bytes = 0  # bytes received since the last request's headers, while not in a body
+    _head_timer: asyncio.TimerHandle | None = None
+
+    # A connection that never finishes a request's head (one byte now and then cancels uvicorn's
+    # keep-alive timeout) was held for ever: 1,100 such sockets sat on the hub for good, and enough of
+    # them use up its file descriptors. It is closed HEAD_TIMEOUT seconds after it could have begun one.
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_timed_out)
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._in_body or self.transport.is_closing():
+            return  # re-armed when this request ends
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._arm_head_timer()  # still answering: the next request may wait for it
+            return
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
         # httptools buffers a request line and headers whatever their size (and joins them in quadratic
@@ -73,6 +104,7 @@ class HubHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_body = False
+        self._arm_head_timer()
         super().on_message_complete()
 
     def on_headers_complete(self) -> None:
@@ -215,6 +247,7 @@ class _Receiver(asyncio.BufferedProtocol):
             self.http.parser = _fresh_parser(self.http)
             self.cycle.more_body = False
             self.http._in_body, self.http._head_bytes = False, 0  # (the old parser never saw the end)
+            self.http._arm_head_timer()
         else:
             self.cycle.keep_alive = False
             if self._paused and not self.transport.is_closing():
