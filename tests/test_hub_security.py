@@ -421,3 +421,51 @@ def test_a_connection_that_never_finishes_a_request_is_closed(tmp_path: Path) ->
                     time.sleep(0.02)
             assert got == data
             assert client.get(slow.url + "/").status_code == 200
+
+
+# -- the client ---------------------------------------------------------------------------------------
+def test_a_proxy_echoing_headers_cannot_show_part_of_the_token(tmp_path: Path) -> None:
+    """An error page that echoes the request's headers (some proxies' do) was cut to 300 characters
+    before the token was scrubbed from it: a token cut in two was printed nearly whole."""
+    import base64
+    import sys
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class EchoingProxy(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # no collaboration yet: push goes on to upload media
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            page = ("bad gateway; your request's headers: " + "." * 190 + " Authorization: "
+                    + self.headers.get("Authorization", "")).encode()
+            self.send_response(502)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+    server = HTTPServer(("127.0.0.1", 0), EchoingProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        token = "hrt_" + "Q" * 43
+        env = {**os.environ, "HITREC_TOKEN": token, "HITREC_USER": "ada",
+               "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+        project = tmp_path / "proj"
+        Repo.init(project)
+        make_wav(project / "a.wav", seconds=0.05)
+        for args in (["add", "a.wav"], ["push", f"http://127.0.0.1:{server.server_port}/film.git"]):
+            done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=project, env=env,
+                                  capture_output=True, text=True)
+        output = done.stdout + done.stderr
+        assert done.returncode != 0 and "502" in output
+        encoded = base64.b64encode(f"ada:{token}".encode()).decode()
+        assert encoded[:12] not in output and "Q" * 8 not in output
+    finally:
+        server.shutdown()

@@ -213,7 +213,7 @@ class LfsClient:
                 detail = str(body.get("message") or body.get("error") or "")
         except Exception:  # not JSON: fall back to text
             try:
-                detail = response.text[:300]
+                detail = self._scrub(response.text)[:300]  # scrubbed first: a cut token is not found
             except Exception:
                 detail = ""
         detail = self._scrub(detail.strip())
