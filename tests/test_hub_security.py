@@ -469,3 +469,18 @@ def test_a_proxy_echoing_headers_cannot_show_part_of_the_token(tmp_path: Path) -
         assert encoded[:12] not in output and "Q" * 8 not in output
     finally:
         server.shutdown()
+
+
+def test_a_stale_push_keeps_none_of_its_objects(hub: HubProcess, tmp_path: Path) -> None:
+    """A push from a commit main no longer is skipped the hook (git refuses it anyway), but the hook's
+    yes made git keep its unchecked objects, which upload-pack v2 serves to anyone by id."""
+    name = "stale"
+    ada = record(tmp_path / "ada", 1)
+    url = hub.collaboration_url(name)
+    push_repo(ada, url, hub.tokens["ada"])
+    head = hub.catalog_head(name)
+    bobs = record(tmp_path / "ada", 1, author=BOB, start=9).catalog_head()
+    answer = raw_receive_pack(hub, name, hub.tokens["ada"], ada.git_dir, "2" * 40, bobs, [bobs, f"^{head}"])
+    assert b"ok refs/heads/main" not in answer
+    assert hub.catalog_head(name) == head
+    assert git("--git-dir", str(hub.collaboration_path(name)), "cat-file", "-e", bobs, check=False).returncode != 0

@@ -24,15 +24,19 @@ from hitrec.hub.users import make_private_dirs
 
 HOOK = """#!/bin/sh
 # Installed by hitrec hub: refuses fragments whose author is not the pusher, and media the hub lacks.
-# One update of main from a commit main no longer is fails git's compare-and-set anyway: no need to
-# check it. git's own reading of the updates (stdin) decides; the hub passes main as HITREC_HUB_MAIN.
+# One update of main from a commit main no longer is would fail git's compare-and-set: it is refused
+# here at once, unchecked (no Python start) and with nothing kept (a yes would keep its objects, which
+# upload-pack serves by id). git's own reading of the updates (stdin) decides; the hub passes main.
 set -f
 updates=$(cat)
 case "$updates" in
 *"
 "*) ;;
 *)  set -- $updates
-    [ $# = 3 ] && [ "$3" = refs/heads/main ] && [ -n "$HITREC_HUB_MAIN" ] && [ "$1" != "$HITREC_HUB_MAIN" ] && exit 0 ;;
+    if [ $# = 3 ] && [ "$3" = refs/heads/main ] && [ -n "$HITREC_HUB_MAIN" ] && [ "$1" != "$HITREC_HUB_MAIN" ]; then
+        echo "hitrec hub: main is at $HITREC_HUB_MAIN but expected $1: fetch first" >&2
+        exit 1
+    fi ;;
 esac
 printf '%s\n' "$updates" | "${HITREC_HUB_PYTHON:-python3}" -S -m hitrec.hub.hook
 """
