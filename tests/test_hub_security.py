@@ -484,3 +484,40 @@ def test_a_stale_push_keeps_none_of_its_objects(hub: HubProcess, tmp_path: Path)
     assert b"ok refs/heads/main" not in answer
     assert hub.catalog_head(name) == head
     assert git("--git-dir", str(hub.collaboration_path(name)), "cat-file", "-e", bobs, check=False).returncode != 0
+
+
+def test_a_small_push_of_a_huge_blob_does_not_fill_the_hooks_memory(hub: HubProcess, tmp_path: Path) -> None:
+    """100 MB of zeros travel as 100 KB; the hook read every blob whole to see if it was a pointer
+    (1 GB: 964 MB of memory, from a 1 MB push)."""
+    import threading
+    import time
+
+    work = tmp_path / "work"
+    git("init", "-q", "-b", "main", str(work))
+    with open(work / "zeros.bin", "wb") as out:
+        for _ in range(100):
+            out.write(bytes(1 << 20))
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "zeros", cwd=work)
+    (work / "zeros.bin").unlink()
+    peak = [0]
+    done = threading.Event()
+
+    def watch() -> None:  # the hook's own peak memory, read from /proc while it runs
+        while not done.is_set():
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                with contextlib.suppress(OSError):
+                    if b"hitrec.hub.hook" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                            if line.startswith("VmHWM:"):
+                                peak[0] = max(peak[0], int(line.split()[1]) << 10)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        git("push", hub.collaboration_url("zeros"), "main", cwd=work, token=hub.tokens["ada"])
+    finally:
+        done.set()
+        watcher.join()
+    assert 0 < peak[0] < 50 << 20

@@ -31,6 +31,9 @@ _PARENT = re.compile(rb"^parent ([0-9a-f]{40})$", re.MULTILINE)
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _FRAGMENT_SIDE_FILES = {b"fragment.yaml", b".gitattributes", b"timeline.yaml"}
 _MAX_POINTER = 1024  # git-lfs reads nothing larger as a pointer
+# What the checks read of an object: a blob's first bytes tell a pointer (a longer one is none), a commit's
+# header sits at its start (10,000 parents take 480 KB); trees are read whole.
+_KEEP = {"blob": _MAX_POINTER + 1, "commit": 16 << 20, "tag": 1 << 20}
 _POINTER_EXACT = re.compile(rb"version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\n"
                             rb"size (0|[1-9][0-9]{0,18})\n")
 _LFS_SPECS = {"https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1", "http://git-media.io/v/2"}
@@ -49,14 +52,22 @@ class Objects:
         self._cache: dict[str, tuple[str, bytes]] = {}
 
     def _answer(self) -> tuple[str, bytes]:
+        """The next object; of a blob or a commit only its start is kept (a 1 MB push can hold a blob
+        or a commit message of gigabytes, all zeros: read whole, it took the hook to 964 MB)."""
         assert self.proc.stdout
         header = self.proc.stdout.readline().split()
         if len(header) < 3:
             return "missing", b""
-        size = int(header[2])
-        data = self.proc.stdout.read(size)
+        kind, size = header[1].decode(), int(header[2])
+        data = self.proc.stdout.read(min(size, _KEEP.get(kind, size)))
+        left = size - len(data)
+        while left > 0:  # dropped as it comes
+            skipped = len(self.proc.stdout.read(min(left, 1 << 20)))
+            if not skipped:
+                break
+            left -= skipped
         self.proc.stdout.read(1)
-        return header[1].decode(), data
+        return kind, data
 
     def read(self, sha: str) -> tuple[str, bytes]:
         cached = self._cache.get(sha)
