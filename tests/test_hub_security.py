@@ -521,3 +521,77 @@ def test_a_small_push_of_a_huge_blob_does_not_fill_the_hooks_memory(hub: HubProc
         done.set()
         watcher.join()
     assert 0 < peak[0] < 50 << 20
+
+
+def test_the_token_never_goes_to_a_downgraded_address(tmp_path: Path) -> None:
+    """Behind a TLS proxy that sets no X-Forwarded-Proto, the hub (seeing plain HTTP) answers LFS
+    batches with http:// addresses and the client's own Authorization as the action's header; the
+    client sent that header as given, so its token crossed the network in clear text."""
+    import select
+    import socket
+    import ssl
+    import sys
+    import threading
+
+    cert, key = tmp_path / "proxy.pem", tmp_path / "proxy.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(str(cert), str(key))
+    clear_text: list[bytes] = []
+
+    with HubProcess(tmp_path / "hub") as backend:
+        token = backend.add_user("ada", "ada@example.org")
+        backend_port = int(backend.url.rsplit(":", 1)[1])
+        listener = socket.create_server(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+
+        def relay(client: socket.socket) -> None:
+            with client:
+                if client.recv(1, socket.MSG_PEEK) != b"\x16":  # not a TLS handshake: keep what came
+                    client.settimeout(2)
+                    with contextlib.suppress(OSError):
+                        clear_text.append(client.recv(65536))
+                    return
+                with context.wrap_socket(client, server_side=True) as tls, \
+                        socket.create_connection(("127.0.0.1", backend_port)) as upstream:
+                    ends = {tls: upstream, upstream: tls}
+                    while True:
+                        readable = [tls] if tls.pending() else select.select(list(ends), [], [], 30)[0]
+                        if not readable:
+                            return
+                        for end in readable:
+                            data = end.recv(65536)
+                            if not data:
+                                return
+                            ends[end].sendall(data)
+
+        def serve() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    client, _ = listener.accept()
+                    threading.Thread(target=relay, args=(client,), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        try:
+            env = {**os.environ, "HITREC_TOKEN": token, "HITREC_USER": "ada", "SSL_CERT_FILE": str(cert),
+                   "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+            project = tmp_path / "proj"
+            Repo.init(project)
+            make_wav(project / "a.wav", seconds=0.05)
+            for args in (["add", "a.wav"], ["push", f"https://127.0.0.1:{port}/film.git"]):
+                done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=project, env=env,
+                                      capture_output=True, text=True, timeout=60)
+        finally:
+            listener.close()
+    encoded = base64_of(f"ada:{token}")
+    assert not any(token.encode() in data or encoded in data for data in clear_text), clear_text
+    assert not clear_text  # nor the media: the push stops and says why
+    assert done.returncode != 0 and "clear text" in done.stderr and token not in done.stderr
+
+
+def base64_of(text: str) -> bytes:
+    import base64
+
+    return base64.b64encode(text.encode())

@@ -238,10 +238,20 @@ class LfsClient:
                          "hub is running, then run the same command again; finished objects are not "
                          "sent twice.")
 
+    def _downgrades(self, actions: dict[str, Any]) -> bool:
+        """Whether an answer to an https:// remote points an action at plain http://."""
+        if not self._origin.startswith("https://"):
+            return False
+        return any(isinstance(a, dict) and str(a.get("href", "")).startswith("http://") for a in actions.values())
+
     def _headers(self, href: str, action: dict[str, Any] | None = None) -> dict[str, str]:
         headers: dict[str, str] = {}
+        foreign = origin_of(href) != self._origin
         if action and isinstance(action.get("header"), dict):
-            headers.update({str(k): str(v) for k, v in action["header"].items()})
+            for key, value in action["header"].items():
+                if foreign and self.auth and self.auth.scrub(str(value)) != str(value):
+                    continue  # our token goes to our hub's origin only, whatever an answer asks
+                headers[str(key)] = str(value)
         has_auth = any(k.lower() == "authorization" for k in headers)
         if self.auth and not has_auth and origin_of(href) == self._origin:
             headers["Authorization"] = self.auth.header()
@@ -319,6 +329,11 @@ class LfsClient:
                         actions = obj.get("actions") or {}
                         if operation not in actions:
                             stats.present += 1
+                            continue
+                        if self._downgrades(actions):
+                            stats.failed.append(f"{oid}: the hub gave an http:// address over https://; not sent "
+                                                "in clear text (a TLS proxy in front of a hub must set "
+                                                "X-Forwarded-Proto)")
                             continue
                         wanted[0] += 1
                         wanted[1] += size
