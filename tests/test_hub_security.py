@@ -595,3 +595,43 @@ def base64_of(text: str) -> bytes:
     import base64
 
     return base64.b64encode(text.encode())
+
+
+# -- held sound (guards) ------------------------------------------------------------------------------
+def test_a_token_revoked_mid_connection_is_refused_on_its_next_request(hub: HubProcess) -> None:
+    token = hub.add_user("carol", "carol@example.org")
+    hub.create("keepalive")
+    port = int(hub.url.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    headers = {"Authorization": auth_header("carol", token).split(": ", 1)[1]}
+    try:
+        conn.request("GET", "/keepalive.git/info/refs?service=git-upload-pack", headers=headers)
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 200
+        hub.revoke("carol")
+        conn.request("GET", "/keepalive.git/info/refs?service=git-upload-pack", headers=headers)
+        second = conn.getresponse()
+        second.read()
+        assert second.status == 401
+    finally:
+        conn.close()
+
+
+def test_a_public_hub_takes_no_write_without_a_token(tmp_path: Path) -> None:
+    with HubProcess(tmp_path / "hub", public_read=True) as public:
+        public.create("film")
+        url = public.collaboration_url("film")
+        oid = "b" * 64
+        attempts = [
+            httpx.get(url + "/info/refs?service=git-receive-pack"),
+            httpx.post(url + "/git-receive-pack", content=b"0000"),
+            httpx.post(url + "/info/lfs/objects/batch", json={"operation": "upload",
+                                                               "objects": [{"oid": oid, "size": 1}]}),
+            httpx.put(f"{url}/info/lfs/objects/{oid}", content=b"x"),
+            httpx.post(url + "/info/lfs/locks/verify", json={}),
+            httpx.get(public.collaboration_url("new") + "/info/refs?service=git-receive-pack"),
+        ]
+        assert [a.status_code for a in attempts] == [401] * len(attempts)
+        assert not public.collaboration_path("new").exists()
+        assert httpx.get(url + "/info/refs?service=git-upload-pack").status_code == 200
