@@ -635,3 +635,23 @@ def test_a_public_hub_takes_no_write_without_a_token(tmp_path: Path) -> None:
         assert [a.status_code for a in attempts] == [401] * len(attempts)
         assert not public.collaboration_path("new").exists()
         assert httpx.get(url + "/info/refs?service=git-upload-pack").status_code == 200
+
+
+def test_a_refused_request_cannot_hold_its_connection_by_trickling_its_body(hub: HubProcess) -> None:
+    """After a 401 uvicorn read the rest of the body at the client's pace (and dropped it): one byte now
+    and then kept a connection for ever, with no token at all."""
+    import socket
+    import time
+
+    hub.create("trickle")
+    port = int(hub.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"PUT /trickle.git/info/lfs/objects/" + b"a" * 64 + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 1000000000\r\n\r\n")
+        assert sock.recv(200).startswith(b"HTTP/1.1 401")
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            while time.monotonic() - started < 5:
+                sock.sendall(b"x")
+                time.sleep(0.1)
+        assert time.monotonic() - started < 5

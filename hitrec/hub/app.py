@@ -95,9 +95,15 @@ class Request:
     sent: int = 0
     received: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    body_done: bool = False  # the request body was read to its end
+    body_streaming: bool = False  # ... or is being read while the answer goes out
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
+        if not (self.body_done or self.body_streaming) and _has_body(self.headers):
+            # uvicorn would read (and drop) the rest of an unread body at the client's pace: a client
+            # refused with a 401 kept its connection for ever by sending a byte now and then
+            headers = [*headers, (b"connection", b"close")]
         await self.send({"type": "http.response.start", "status": status, "headers": headers})
 
     async def body(self, data: bytes, more: bool = False) -> None:
@@ -115,6 +121,7 @@ class Request:
             if data:
                 yield data
             if not message.get("more_body", False):
+                self.body_done = True
                 return
 
 
@@ -318,6 +325,7 @@ class HubApp:
             lock = self._receive_locks.setdefault(name, asyncio.Lock())
             await lock.acquire()
             hook_env["HITREC_HUB_MAIN"] = git.read_ref(repo) or git.ZERO
+        request.body_streaming = True  # git reads it as it answers
         try:
             code, stderr = await git.run_service(repo, service, body, start, send,
                                                  git_protocol=request.headers.get("git-protocol"),
@@ -381,6 +389,7 @@ class HubApp:
                 request.extra["note"] = " direct"
                 try:
                     await receive_into(sink)
+                    request.body_done = True
                 finally:
                     request.received += sink.size  # what arrived, also when it failed
             else:
@@ -464,6 +473,10 @@ def _token(header: str) -> str | None:
         _, _, password = decoded.partition(":")
         return password
     return None if not header.strip() else ""
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    return headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers
 
 
 def _loggable(path: str) -> str:
