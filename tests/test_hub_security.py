@@ -655,3 +655,33 @@ def test_a_refused_request_cannot_hold_its_connection_by_trickling_its_body(hub:
                 sock.sendall(b"x")
                 time.sleep(0.1)
         assert time.monotonic() - started < 5
+
+
+def test_strangers_trickling_requests_to_a_public_hub_hold_no_git_process(tmp_path: Path) -> None:
+    """Each upload-pack request started git before its body had arrived: 50 strangers sending a few
+    bytes of one held 50 git processes (200 MB) for as long as they liked."""
+    import socket
+    import time
+
+    with HubProcess(tmp_path / "hub", public_read=True) as public:
+        public.create("film")
+        port = int(public.url.rsplit(":", 1)[1])
+        sockets = []
+        try:
+            for _ in range(20):
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                sock.sendall(b"POST /film.git/git-upload-pack HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Type: application/x-git-upload-pack-request\r\n"
+                             b"Content-Length: 100000\r\n\r\n0032want ")
+                sockets.append(sock)
+            time.sleep(1)
+            assert public.proc is not None
+            children = subprocess.run(["pgrep", "-c", "-P", str(public.proc.pid)], capture_output=True,
+                                      text=True).stdout.strip()
+            assert int(children or 0) == 0
+        finally:
+            for sock in sockets:
+                sock.close()
+        # and a whole request is answered as before
+        clone = git("ls-remote", public.collaboration_url("film"), check=False)
+        assert clone.returncode == 0, clone.stderr

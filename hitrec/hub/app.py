@@ -96,11 +96,10 @@ class Request:
     received: int = 0
     extra: dict[str, str] = field(default_factory=dict)
     body_done: bool = False  # the request body was read to its end
-    body_streaming: bool = False  # ... or is being read while the answer goes out
 
     async def start(self, status: int, headers: list[tuple[bytes, bytes]]) -> None:
         self.status = status
-        if not (self.body_done or self.body_streaming) and _has_body(self.headers):
+        if not self.body_done and _has_body(self.headers):
             # uvicorn would read (and drop) the rest of an unread body at the client's pace: a client
             # refused with a 401 kept its connection for ever by sending a byte now and then
             headers = [*headers, (b"connection", b"close")]
@@ -309,23 +308,23 @@ class HubApp:
 
         hook_env = None
         lock = None
-        spooled = None
+        # The whole body first, then git: a git process per request still arriving let 50 strangers
+        # trickling upload-pack requests to a public hub hold 50 git processes (200 MB) for ever.
+        spooled = await git.spool(body, self.spool_dir, memory=8 << 20 if write else 1 << 20)
+        body = git.spooled_chunks(spooled)
         if write:
             assert user is not None
             check = await asyncio.to_thread(repos.author_check, repo)
             hook_env = {"HITREC_HUB_USER": user.name, "HITREC_HUB_EMAIL": user.email,
                         "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0"}
-            spooled = await git.spool(body, self.spool_dir)
-            body = git.spooled_chunks(spooled)
             # Pushes to one collaboration run one at a time, so the catalog cannot move between this
-            # read and git's compare-and-set: the hook skips its checks for a push git will refuse
-            # ("fetch first"; no Python start for a lost race), judging by git's own reading of the
-            # commands. (The hub's own parse of the request was fooled: an upper-case old oid, or a
+            # read and git's compare-and-set: the hook refuses at once, unchecked, a push git would
+            # refuse anyway ("fetch first"; no Python start for a lost race), judging by git's own
+            # reading of the commands. (The hub's own parse of the request was fooled: an upper-case old oid, or a
             # decoy command in a push certificate's header, skipped the checks of a push that landed.)
             lock = self._receive_locks.setdefault(name, asyncio.Lock())
             await lock.acquire()
             hook_env["HITREC_HUB_MAIN"] = git.read_ref(repo) or git.ZERO
-        request.body_streaming = True  # git reads it as it answers
         try:
             code, stderr = await git.run_service(repo, service, body, start, send,
                                                  git_protocol=request.headers.get("git-protocol"),
@@ -333,8 +332,7 @@ class HubApp:
         finally:
             if lock is not None:
                 lock.release()
-            if spooled is not None:
-                spooled.close()
+            spooled.close()
         if stderr.strip() and code != 0:
             log.warning("git %s for %s exited %d: %s", service, name, code, stderr.strip()[:2000])
         if not request.status:
