@@ -1,7 +1,8 @@
 """git smart HTTP served by the git binary (``git upload-pack`` / ``git receive-pack --stateless-rpc``).
 
-Request bodies stream into git's stdin (gunzipped if the client compressed them) and git's stdout
-streams back, so memory stays flat whatever the size of a clone or push. git's receive-pack
+Request bodies are received whole first (gunzipped if the client compressed them; in memory up to a
+few MiB, then in a temp file), so no git process waits on a slow client; then they stream into git's
+stdin and git's stdout streams back, so memory stays flat whatever the size of a clone or push. git's receive-pack
 quarantines a push's objects until the pre-receive hook accepts them and moves refs with a proper
 compare-and-set.
 """
