@@ -486,9 +486,10 @@ def test_a_stale_push_keeps_none_of_its_objects(hub: HubProcess, tmp_path: Path)
     assert git("--git-dir", str(hub.collaboration_path(name)), "cat-file", "-e", bobs, check=False).returncode != 0
 
 
+@pytest.mark.slow
 def test_a_small_push_of_a_huge_blob_does_not_fill_the_hooks_memory(hub: HubProcess, tmp_path: Path) -> None:
     """100 MB of zeros travel as 100 KB; the hook read every blob whole to see if it was a pointer
-    (1 GB: 964 MB of memory, from a 1 MB push)."""
+    (1 GB: 964 MB of memory, from a 1 MB push), and every commit whole with its message."""
     import threading
     import time
 
@@ -500,6 +501,13 @@ def test_a_small_push_of_a_huge_blob_does_not_fill_the_hooks_memory(hub: HubProc
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "zeros", cwd=work)
     (work / "zeros.bin").unlink()
+    # and 20 commits whose messages are 4 MiB each (the hook reads 1,000 commits ahead at once)
+    message = tmp_path / "message.txt"
+    message.write_bytes(b"x" * (4 << 20))
+    tip = git("rev-parse", "HEAD", cwd=work).stdout.strip()
+    for _ in range(20):
+        tip = git("commit-tree", "HEAD^{tree}", "-p", tip, "-F", str(message), cwd=work).stdout.strip()
+    git("update-ref", "refs/heads/main", tip, cwd=work)
     peak = [0]
     done = threading.Event()
 

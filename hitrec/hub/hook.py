@@ -9,7 +9,10 @@ objects. It refuses:
   user's, unless the collaboration turned that check off (``HITREC_HUB_AUTHOR_CHECK=0``); catalog
   commits (a top-level ``fragments/`` tree) may be made by anyone, since they only merge;
 - a catalog commit that removes or changes anything under ``fragments/`` compared with its catalog
-  parents, or adds a fragment folder that is not exactly the tree of the fragment commit it names;
+  parents, or adds a fragment folder that is not exactly the tree of the fragment commit it names, or
+  names a fragment commit that is neither in the pushed history nor already on main (any commit on
+  top of a catalog is held to these rules, whatever else it is);
+- a fragment whose media file is not an LFS pointer as hitrec writes one;
 - a new commit whose Git LFS pointers name media the hub does not have (clients upload media first).
 
 The server passes the pusher through ``HITREC_HUB_USER`` / ``HITREC_HUB_EMAIL``.
@@ -52,8 +55,8 @@ class Objects:
         self._cache: dict[str, tuple[str, bytes]] = {}
 
     def _answer(self) -> tuple[str, bytes]:
-        """The next object; of a blob or a commit only its start is kept (a 1 MB push can hold a blob
-        or a commit message of gigabytes, all zeros: read whole, it took the hook to 964 MB)."""
+        """The next object; of a blob only its start is kept, of a commit its header (a 1 MB push can
+        hold a blob or a commit message of gigabytes, all zeros: read whole, it took the hook to 964 MB)."""
         assert self.proc.stdout
         header = self.proc.stdout.readline().split()
         if len(header) < 3:
@@ -67,6 +70,9 @@ class Objects:
                 break
             left -= skipped
         self.proc.stdout.read(1)
+        if kind == "commit":  # the checks read headers only: 1,000 prefetched messages must not pile up
+            end = data.find(b"\n\n")
+            data = data[:end + 2] if end >= 0 else data
         return kind, data
 
     def read(self, sha: str) -> tuple[str, bytes]:
