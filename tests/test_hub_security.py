@@ -376,6 +376,35 @@ def test_endless_headers_are_cut_off_before_any_token_is_asked_for(hub: HubProce
             answer += data
 
 
+def test_an_endless_chunked_trailer_is_cut_off(tmp_path: Path) -> None:
+    """httptools buffers a trailer (headers after a chunked body's last chunk) as it does headers:
+    50 MiB of one, sent by a stranger to a public hub's upload-pack, took it to 180 MB."""
+    import socket
+
+    with HubProcess(tmp_path / "hub", public_read=True) as public:
+        token = public.add_user("ada", "ada@example.org")
+        public.create("film")
+        port = int(public.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /film.git/git-upload-pack HTTP/1.1\r\nHost: x\r\n"
+                         b"Transfer-Encoding: chunked\r\n\r\n4\r\n0000\r\n0\r\nX-Pad: ")
+            sent = 0
+            with contextlib.suppress(OSError):
+                while sent < 64 << 20:
+                    sock.sendall(b"a" * (1 << 20))
+                    sent += 1 << 20
+            assert sent < 8 << 20
+        assert _hub_peak_rss(public) < 150 << 20
+        # a push in small chunks (git sends chunked bodies past http.postBuffer) still lands
+        work = tmp_path / "work"
+        git("init", "-q", "-b", "main", str(work))
+        (work / "notes.txt").write_bytes(os.urandom(300_000))
+        git("add", "-A", cwd=work)
+        git("commit", "-q", "-m", "notes", cwd=work)
+        git("-c", "http.postBuffer=4096", "push", public.collaboration_url("film"), "main", cwd=work, token=token)
+        assert public.catalog_head("film") == git("rev-parse", "HEAD", cwd=work).stdout.strip()
+
+
 def test_a_percent_encoded_newline_cannot_forge_a_log_line(hub: HubProcess) -> None:
     forged = "2026-01-01 00:00:00,000 INFO hitrec.hub: 10.0.0.1 bob \"POST /film.git/git-receive-pack\" 200"
     httpx.get(hub.url + "/x%0a" + forged.replace(" ", "%20").replace('"', "%22"))
