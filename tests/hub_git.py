@@ -7,7 +7,9 @@ import os
 import subprocess
 from pathlib import Path
 
+from hitrec.store import FragmentSpec, Repo
 from hitrec.store.media_store import sha256_file  # noqa: F401 - the tests import it from here
+from hitrec.store.model import Person
 
 
 def auth_header(user: str, token: str) -> str:
@@ -56,3 +58,26 @@ def lfs_clone(url: str, dest: Path, *, token: str | None = None, user: str = "ad
     git("lfs", "install", "--local", cwd=dest)
     git("lfs", "pull", cwd=dest, token=token, user=user)
     return dest
+
+
+def record(root: Path, count: int, *, author: Person | None = None, start: int = 0) -> Repo:
+    """``count`` tiny WAV fragments recorded in the hitrec repo at ``root`` (created if need be)."""
+    from media import make_wav
+
+    repo = Repo(root) if (root / ".hitrec").is_dir() else Repo.init(root)
+    specs = [FragmentSpec(path=make_wav(root.parent / f"{root.name}-{start + i}.wav", seconds=0.05,
+                                        freq=100 + 37 * (start + i)), author=author)
+             for i in range(count)]
+    repo.record(specs)
+    return repo
+
+
+def push_repo(repo: Repo, url: str, token: str, user: str = "ada", *, ref: str = "main",
+              check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Push a hitrec repo with the real git-lfs and git clients: media first (``git lfs push``), then
+    ``ref`` to the hub's main."""
+    lfs = git("lfs", "push", "--all", url, git_dir=repo.git_dir, token=token, user=user, check=check)
+    if lfs.returncode != 0:
+        return lfs
+    return git("push", url, f"{ref}:refs/heads/main", git_dir=repo.git_dir, token=token, user=user,
+               check=check)

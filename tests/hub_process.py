@@ -16,6 +16,7 @@ A pytest fixture ``hub`` (a started HubProcess with user ``ada`` <ada@example.or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -144,3 +145,20 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
     with HubProcess(tmp_path / "hub") as running:
         running.add_user("ada", "ada@example.org")
         yield running
+
+
+@contextlib.contextmanager
+def module_hub(base: Path, *users: str, collaborations: tuple[str, ...] = (),
+               extra_args: list[str] | tuple[str, ...] = ()) -> Iterator[HubProcess]:
+    """A hub shared by a test module's tests (HOME in ``base``): each of ``users`` as <NAME@example.org>,
+    ``collaborations`` created. Once they all ran, no token may be in its log."""
+    with HubProcess(base / "hub", env={"HOME": str(base)}, extra_args=extra_args) as running:
+        for name in users:
+            running.add_user(name, f"{name}@example.org")
+        for name in collaborations:
+            running.create(name)
+        yield running
+    log = running.log_text()
+    assert "hrt_" not in log
+    for token in running.tokens.values():
+        assert token not in log

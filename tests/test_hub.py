@@ -12,14 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-from hub_git import commit_file, git, lfs_clone, lfs_work_tree, sha256_file
-from hub_process import HubProcess
-from media import make_wav
+from hub_git import commit_file, git, lfs_clone, lfs_work_tree, push_repo, record, sha256_file
+from hub_process import HubProcess, module_hub
 
 from hitrec.errors import HubError
 from hitrec.hub import files, names, repos
 from hitrec.hub.users import UserStore
-from hitrec.store import FragmentSpec, Repo
 from hitrec.store.model import Person
 
 LFS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
@@ -27,28 +25,8 @@ LFS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vn
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("hubmod")
-    with HubProcess(base / "hub", env={"HOME": str(base)}) as running:
-        running.add_user("ada", "ada@example.org")
-        running.add_user("bob", "bob@example.org")
+    with module_hub(tmp_path_factory.mktemp("hubmod"), "ada", "bob") as running:
         yield running
-
-
-def record(root: Path, count: int, *, author: Person | None = None, start: int = 0) -> Repo:
-    repo = Repo(root) if (root / ".hitrec").is_dir() else Repo.init(root)
-    specs = [FragmentSpec(path=make_wav(root.parent / f"{root.name}-{start + i}.wav", seconds=0.05,
-                                        freq=100 + 37 * (start + i)), author=author)
-             for i in range(count)]
-    repo.record(specs)
-    return repo
-
-
-def push_repo(repo: Repo, url: str, token: str, user: str = "ada", *, check: bool = True):
-    """Push a hitrec repo's media then catalog with the real git-lfs and git clients."""
-    lfs = git("lfs", "push", "--all", url, git_dir=repo.git_dir, token=token, user=user, check=check)
-    if lfs.returncode != 0:
-        return lfs
-    return git("push", url, "main", git_dir=repo.git_dir, token=token, user=user, check=check)
 
 
 # -- names and users ------------------------------------------------------------------------------

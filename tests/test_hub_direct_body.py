@@ -14,17 +14,14 @@ from collections.abc import Iterator
 
 import pytest
 from hub_git import auth_header
-from hub_process import HubProcess
+from hub_process import HubProcess, module_hub
 
 BIG = (20 << 20) + 12_345  # more than the hub's four 4 MiB buffers, and not a whole number of them
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
-    base = tmp_path_factory.mktemp("directbody")
-    with HubProcess(base / "hub", env={"HOME": str(base)}) as running:
-        running.add_user("ada", "ada@example.org")
-        running.create("film")
+    with module_hub(tmp_path_factory.mktemp("directbody"), "ada", collaborations=("film",)) as running:
         yield running
 
 

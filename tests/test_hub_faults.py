@@ -14,25 +14,16 @@ from pathlib import Path
 import httpx
 import pytest
 from hub_git import auth_header, commit_file, git, lfs_clone, lfs_work_tree
-from hub_process import HubProcess
+from hub_process import HubProcess, module_hub
 
 LFS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
 
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("hubfaults")
-    with HubProcess(base / "hub", env={"HOME": str(base)},
+    with module_hub(tmp_path_factory.mktemp("hubfaults"), "ada", "bob", collaborations=("film",),
                     extra_args=["--max-object-size", "200K", "--max-push-size", "300K"]) as running:
-        running.add_user("ada", "ada@example.org")
-        running.add_user("bob", "bob@example.org")
-        running.create("film")
-        yield running
-    # after every test of this module: no token ever reached the hub's log
-    log = running.log_text()
-    assert "hrt_" not in log
-    for token in running.tokens.values():
-        assert token not in log
+        yield running  # after every test of this module: no token ever reached the hub's log
 
 
 def raw_request(hub: HubProcess, head: str, body: bytes = b"", *, close_after: int | None = None) -> bytes:

@@ -11,15 +11,16 @@ import http.client
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from hub_git import auth_header, git
-from hub_process import HubProcess
+from hub_git import auth_header, git, push_repo, record
+from hub_process import HubProcess, module_hub
 from media import make_wav
 
-from hitrec.store import FragmentSpec, Repo
+from hitrec.store import Repo
 from hitrec.store.model import Person
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -29,33 +30,11 @@ ADA = Person("Ada Tester", "ada@example.org")
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("hubsec")
-    with HubProcess(base / "hub", env={"HOME": str(base)}) as running:
-        running.add_user("ada", "ada@example.org")
-        running.add_user("bob", "bob@example.org")
+    with module_hub(tmp_path_factory.mktemp("hubsec"), "ada", "bob") as running:
         yield running
-    log = running.log_text()
-    assert "hrt_" not in log
 
 
 # -- helpers ------------------------------------------------------------------------------------------
-def record(root: Path, count: int, *, author: Person | None = None, start: int = 0) -> Repo:
-    repo = Repo(root) if (root / ".hitrec").is_dir() else Repo.init(root)
-    specs = [FragmentSpec(path=make_wav(root.parent / f"{root.name}-{start + i}.wav", seconds=0.05,
-                                        freq=100 + 37 * (start + i)), author=author)
-             for i in range(count)]
-    repo.record(specs)
-    return repo
-
-
-def push_repo(repo: Repo, url: str, token: str, user: str = "ada", *, ref: str = "main",
-              check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Media first (git lfs push), then ``ref`` to the hub's main."""
-    git("lfs", "push", "--all", url, git_dir=repo.git_dir, token=token, user=user)
-    return git("push", url, f"{ref}:refs/heads/main", git_dir=repo.git_dir, token=token, user=user,
-               check=check)
-
-
 def plumb(git_dir: Path, *args: str, data: str | None = None, author: Person | None = None) -> str:
     env = {}
     if author is not None:
@@ -132,6 +111,31 @@ def fragment_ids(hub: HubProcess, name: str) -> set[str]:
     return {line.split("/")[2] for line in out.splitlines() if line.count("/") == 2}
 
 
+def add_and_push(tmp_path: Path, url: str, token: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A new repo in ``tmp_path/proj`` records one WAV and runs `hitrec push URL` (a real process) with
+    ``token`` in HITREC_TOKEN; returns the push."""
+    full = {**os.environ, "HITREC_TOKEN": token, "HITREC_USER": "ada",
+            "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **env}
+    project = tmp_path / "proj"
+    Repo.init(project)
+    make_wav(project / "a.wav", seconds=0.05)
+    for args in (["add", "a.wav"], ["push", url]):
+        done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=project, env=full,
+                              capture_output=True, text=True, timeout=60)
+    return done
+
+
+def published(hub: HubProcess, tmp_path: Path, name: str, count: int) -> tuple[str, Repo, str]:
+    """A new collaboration ``name`` holding ``count`` fragments of Ada's, pushed from her repo in
+    ``tmp_path/ada``: (its URL, her repo, the catalog both now hold)."""
+    url = hub.collaboration_url(name)
+    ada = record(tmp_path / "ada", count)
+    push_repo(ada, url, hub.tokens["ada"])
+    head = ada.catalog_head()
+    assert head is not None and hub.catalog_head(name) == head
+    return url, ada, head
+
+
 # -- the pre-receive hook cannot be skipped -------------------------------------------------------------
 @pytest.mark.parametrize("trick", ["upper-case", "push-cert"])
 def test_a_push_that_lands_cannot_skip_the_hook(hub: HubProcess, tmp_path: Path, trick: str) -> None:
@@ -139,11 +143,7 @@ def test_a_push_that_lands_cannot_skip_the_hook(hub: HubProcess, tmp_path: Path,
     trusting git to refuse it. git read it otherwise: hex in either case, and the commands of a push
     certificate after its header (where a decoy command sat). Any push then landed unchecked."""
     name = f"skip-{trick}"
-    ada = record(tmp_path / "ada", 1)
-    url = hub.collaboration_url(name)
-    push_repo(ada, url, hub.tokens["ada"])
-    head = hub.catalog_head(name)
-    assert head == ada.catalog_head()
+    url, ada, head = published(hub, tmp_path, name, 1)
     fragment = record(tmp_path / "ada", 1, author=BOB, start=5)  # bob's fragment, pushed by ada
     new = fragment.catalog_head()
     git("lfs", "push", "--all", url, git_dir=ada.git_dir, token=hub.tokens["ada"])
@@ -159,10 +159,7 @@ def test_a_push_that_lands_cannot_skip_the_hook(hub: HubProcess, tmp_path: Path,
 # -- a push cannot drop or alter others' fragments ------------------------------------------------------
 def test_a_plain_commit_on_the_catalog_cannot_drop_its_fragments(hub: HubProcess, tmp_path: Path) -> None:
     name = "wipe"
-    url = hub.collaboration_url(name)
-    ada = record(tmp_path / "ada", 2)
-    push_repo(ada, url, hub.tokens["ada"])
-    head = ada.catalog_head()
+    url, ada, head = published(hub, tmp_path, name, 2)
     before = fragment_ids(hub, name)
     assert len(before) == 2
     # an empty tree on top of the catalog: a fast-forward that shows no fragment at all
@@ -196,10 +193,7 @@ def test_a_fragment_that_is_also_a_catalog_is_checked_as_one(hub: HubProcess, tm
     """A commit with both fragment.yaml and fragments/ was checked only as a fragment (its author),
     so its fragments/ could drop everyone else's."""
     name = "hybrid"
-    url = hub.collaboration_url(name)
-    ada = record(tmp_path / "ada", 2)
-    push_repo(ada, url, hub.tokens["ada"])
-    head = ada.catalog_head()
+    url, ada, head = published(hub, tmp_path, name, 2)
     before = fragment_ids(hub, name)
     fragment = next(iter(before))
     fragment_entries = ls_tree(ada.git_dir, tree_of(ada.git_dir, fragment))
@@ -215,10 +209,7 @@ def test_a_catalog_cannot_list_a_fragment_that_was_never_checked(hub: HubProcess
     """A catalog adding a fragment commit that is not among the pushed history (sent along in the pack,
     unreachable) escaped the author check: only commits reachable from the new tip were checked."""
     name = "smuggle"
-    url = hub.collaboration_url(name)
-    ada = record(tmp_path / "ada", 1)
-    push_repo(ada, url, hub.tokens["ada"])
-    head = ada.catalog_head()
+    url, ada, head = published(hub, tmp_path, name, 1)
     # bob's fragment, made in ada's repo (a second catalog on top; we use only its fragment commit)
     record(tmp_path / "ada", 1, author=BOB, start=7)
     bobs = next(f for f in ada.fragments() if f.author.email == BOB.email).id
@@ -457,7 +448,6 @@ def test_a_proxy_echoing_headers_cannot_show_part_of_the_token(tmp_path: Path) -
     """An error page that echoes the request's headers (some proxies' do) was cut to 300 characters
     before the token was scrubbed from it: a token cut in two was printed nearly whole."""
     import base64
-    import sys
     import threading
     from http.server import BaseHTTPRequestHandler, HTTPServer
 
@@ -484,14 +474,7 @@ def test_a_proxy_echoing_headers_cannot_show_part_of_the_token(tmp_path: Path) -
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         token = "hrt_" + "Q" * 43
-        env = {**os.environ, "HITREC_TOKEN": token, "HITREC_USER": "ada",
-               "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-        project = tmp_path / "proj"
-        Repo.init(project)
-        make_wav(project / "a.wav", seconds=0.05)
-        for args in (["add", "a.wav"], ["push", f"http://127.0.0.1:{server.server_port}/film.git"]):
-            done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=project, env=env,
-                                  capture_output=True, text=True)
+        done = add_and_push(tmp_path, f"http://127.0.0.1:{server.server_port}/film.git", token)
         output = done.stdout + done.stderr
         assert done.returncode != 0 and "502" in output
         encoded = base64.b64encode(f"ada:{token}".encode()).decode()
@@ -504,10 +487,7 @@ def test_a_stale_push_keeps_none_of_its_objects(hub: HubProcess, tmp_path: Path)
     """A push from a commit main no longer is skipped the hook (git refuses it anyway), but the hook's
     yes made git keep its unchecked objects, which upload-pack v2 serves to anyone by id."""
     name = "stale"
-    ada = record(tmp_path / "ada", 1)
-    url = hub.collaboration_url(name)
-    push_repo(ada, url, hub.tokens["ada"])
-    head = hub.catalog_head(name)
+    _, ada, head = published(hub, tmp_path, name, 1)
     bobs = record(tmp_path / "ada", 1, author=BOB, start=9).catalog_head()
     answer = raw_receive_pack(hub, name, hub.tokens["ada"], ada.git_dir, "2" * 40, bobs, [bobs, f"^{head}"])
     assert b"ok refs/heads/main" not in answer
@@ -567,7 +547,6 @@ def test_the_token_never_goes_to_a_downgraded_address(tmp_path: Path) -> None:
     import select
     import socket
     import ssl
-    import sys
     import threading
 
     cert, key = tmp_path / "proxy.pem", tmp_path / "proxy.key"
@@ -612,14 +591,7 @@ def test_the_token_never_goes_to_a_downgraded_address(tmp_path: Path) -> None:
 
         threading.Thread(target=serve, daemon=True).start()
         try:
-            env = {**os.environ, "HITREC_TOKEN": token, "HITREC_USER": "ada", "SSL_CERT_FILE": str(cert),
-                   "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-            project = tmp_path / "proj"
-            Repo.init(project)
-            make_wav(project / "a.wav", seconds=0.05)
-            for args in (["add", "a.wav"], ["push", f"https://127.0.0.1:{port}/film.git"]):
-                done = subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=project, env=env,
-                                      capture_output=True, text=True, timeout=60)
+            done = add_and_push(tmp_path, f"https://127.0.0.1:{port}/film.git", token, SSL_CERT_FILE=str(cert))
         finally:
             listener.close()
     encoded = base64_of(f"ada:{token}")

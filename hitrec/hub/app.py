@@ -35,7 +35,8 @@ from typing import Any
 from hitrec.errors import HubError
 from hitrec.hub import files, git, lfs, repos
 from hitrec.hub.names import is_collaboration_name, is_oid
-from hitrec.hub.users import User, UserStore, make_private_dirs
+from hitrec.hub.users import User, UserStore
+from hitrec.private import make_private_dirs
 
 log = logging.getLogger("hitrec.hub")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hitrec.errors import HubError
 from hitrec.hub.names import check_collaboration_name, is_collaboration_name, is_oid
-from hitrec.hub.users import make_private_dirs
+from hitrec.private import make_private_dirs
 
 HOOK = """#!/bin/sh
 # Installed by hitrec hub: refuses fragments whose author is not the pusher, and media the hub lacks.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hitrec.errors import HubError
 from hitrec.hub.names import check_email, check_user_name
+from hitrec.private import make_private_dirs
 
 USERS_FILE = "users.json"
 TOKEN_PREFIX = "hrt_"
@@ -178,19 +179,6 @@ class UserStore:
             tmp.unlink(missing_ok=True)
             raise
         os.replace(tmp, self.path)
-
-
-def make_private_dirs(path: Path) -> None:
-    """Create ``path`` and its missing parents as 0700. ``mkdir(parents=True)`` gives parents the
-    umask's mode: under umask 000 a world-writable hub root let any local user swap users.json."""
-    missing = []
-    path = Path(path)
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for folder in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            folder.mkdir(mode=0o700)
 
 
 def _new_token() -> str:

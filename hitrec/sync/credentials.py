@@ -9,7 +9,6 @@ repr hides them and every error message passes through :func:`Auth.scrub`.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import tempfile
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hitrec.errors import SyncError
+from hitrec.private import make_private_dirs
 from hitrec.sync.remotes import UrlCredentials, split_url
 
 
@@ -42,18 +42,6 @@ def credentials_path() -> Path:
     return Path(base) / "hitrec" / "credentials"
 
 
-def _make_private_dirs(folder: Path) -> None:
-    """Create ``folder`` and its missing parents as 0700 (``mkdir(parents=True)`` gives the parents the
-    umask's mode: under umask 000 a new ~/.config was world-writable, open to a planted git config)."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for each in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            each.mkdir(mode=0o700)
-
-
 def _load() -> dict[str, dict[str, str]]:
     path = credentials_path()
     try:
@@ -74,7 +62,7 @@ def _key(url: str) -> str:
 def store(url: str, user: str, token: str) -> Path:
     """Save credentials for a hub (or one collaboration on it), atomically, readable only by you."""
     path = credentials_path()
-    _make_private_dirs(path.parent)
+    make_private_dirs(path.parent)
     data = _load()
     data[_key(url)] = {"user": user, "token": token}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".credentials-")
