@@ -1,4 +1,4 @@
-"""Big uploads received straight into the hub's buffers (hitrec.hub.direct_body), on raw connections:
+"""Big uploads received straight into the hub's buffers (hitrec.hub.protocol), on raw connections:
 the bytes land whole, the connection is handed back to HTTP in step (keep-alive, pipelining, 100
 Continue), and a client that goes away or sends wrong bytes leaves nothing behind."""
 
@@ -245,7 +245,7 @@ def test_a_target_failing_mid_body_still_answers_and_keeps_the_connection() -> N
     import uvicorn
 
     from hitrec.hub.app import DIRECT_BODY
-    from hitrec.hub.direct_body import HubHttpProtocol
+    from hitrec.hub.protocol import HubHttpProtocol
     from hitrec.hub.server import bind
 
     async def app(scope, receive, send):  # type: ignore[no-untyped-def]

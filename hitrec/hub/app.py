@@ -66,7 +66,7 @@ class HubConfig:
     realm: str = "hitrec hub"
 
 
-# A scope extension hitrec.hub.direct_body offers: receive the request body straight into a sink's buffers.
+# A scope extension hitrec.hub.protocol offers: receive the request body straight into a sink's buffers.
 DIRECT_BODY = "hitrec.receive_body_into"
 
 
@@ -384,7 +384,7 @@ class HubApp:
         buffer: list[bytes] = []
         buffered = 0
         try:
-            if receive_into is not None:  # straight into the sink's buffers (hitrec.hub.direct_body)
+            if receive_into is not None:  # straight into the sink's buffers (hitrec.hub.protocol)
                 request.extra["note"] = " direct"
                 try:
                     await receive_into(sink)

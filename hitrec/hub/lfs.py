@@ -124,7 +124,7 @@ class MediaSink:
         """Received into aligned buffers (see ``view``): big uploads on a file system with O_DIRECT."""
         return bool(self._buffers)
 
-    # -- hitrec.hub.direct_body.BodyTarget: the body is received straight into the buffers --------
+    # -- hitrec.hub.protocol.BodyTarget: the body is received straight into the buffers --------
     def view(self) -> memoryview | None:
         if self._current is None:
             if not self._free:

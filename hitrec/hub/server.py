@@ -98,7 +98,7 @@ def serve(config: HubConfig, host: str = "127.0.0.1", port: int = 8642,
 
     keep_freed_memory()
     _buffer_more_of_each_body()
-    from hitrec.hub.direct_body import HubHttpProtocol
+    from hitrec.hub.protocol import HubHttpProtocol
 
     app = HubApp(config)
     sock = bind(host, port)

@@ -1,18 +1,24 @@
-"""Big request bodies received straight into the app's own buffers.
+"""The hub's HTTP protocol: uvicorn's httptools protocol, with the limits uvicorn lacks and big request
+bodies received straight into the app's own buffers.
 
-uvicorn hands an ASGI app each piece of a request body after four copies in Python: the socket read,
+Limits (each found by an attack on a running hub, tests/test_hub_security.py): a request line and
+headers, or a chunked body's framing, over 64 KiB get a 400; a connection that has not sent a whole
+request head ``HEAD_TIMEOUT`` seconds after it could begin one is closed.
+
+Bodies: uvicorn hands an ASGI app each piece of a request body after four copies in Python: the socket read,
 httptools' ``on_body`` slice, uvicorn's ``bytearray +=`` and its ``bytes(...)`` in ``receive()``; the
 hub then copied each piece once more into the aligned buffers it writes with O_DIRECT. For a 1 GiB
 upload those copies and the ~16,000 trips through the event loop were about half of the hub's CPU time
 (bench/sync_big.py, docs/benchmarks.md).
 
-``HubHttpProtocol`` is uvicorn's httptools protocol with one addition. A request with a Content-Length
+``HubHttpProtocol`` offers one addition to the ASGI app. A request with a Content-Length
 on a plain TCP connection carries a scope extension, ``EXTENSION``: a coroutine function the app may
 call, once and before any ``receive()``, with a ``BodyTarget``. It switches the connection to an
 ``asyncio.BufferedProtocol`` that ``recv_into``s the rest of the body directly into the target's free
 space, pausing the socket whenever the target has none, and hands the connection back to uvicorn when
-the last byte arrived (with a fresh parser: the old one never saw those bytes). If anything goes wrong
-midway the connection is marked to close after the response, so it can never be read out of step.
+the last byte arrived (with a fresh parser: the old one never saw those bytes). If the target fails
+midway (a full disk) the rest of the body is read and dropped, so the answer arrives on a connection
+still in step; on any other trouble the connection closes after the response.
 
 TLS connections, chunked bodies and any other server simply do not offer the extension; the app falls
 back to ``receive()``.
