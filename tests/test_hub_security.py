@@ -443,6 +443,45 @@ def test_a_connection_that_never_finishes_a_request_is_closed(tmp_path: Path) ->
             assert client.get(slow.url + "/").status_code == 200
 
 
+def test_a_body_trickled_slower_than_the_minimum_rate_is_cut_off(tmp_path: Path) -> None:
+    """A stranger trickling a request body (a byte now and then, to a public hub's upload-pack) held
+    the connection for ever; a body must bring 1 KiB a second over each HEAD_TIMEOUT window. A slow
+    but honest body still lands."""
+    import socket
+    import time
+
+    with HubProcess(tmp_path / "hub", env={"HITREC_HUB_HEAD_TIMEOUT": "1"}, public_read=True) as slow:
+        token = slow.add_user("ada", "ada@example.org")
+        slow.create("film")
+        port = int(slow.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as trickle:
+            trickle.sendall(b"POST /film.git/git-upload-pack HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: application/x-git-upload-pack-request\r\n"
+                            b"Content-Length: 100000\r\n\r\n")
+            started = time.monotonic()
+            with contextlib.suppress(OSError):
+                while time.monotonic() - started < 8:
+                    trickle.sendall(b"0")
+                    time.sleep(0.2)
+            assert time.monotonic() - started < 8  # the hub closed it: sending failed
+        # 6 KiB in three parts 0.4 s apart (5 KiB/s): slow, but above the minimum
+        body = json.dumps({"operation": "download",
+                           "objects": [{"oid": f"{i:064x}", "size": 1} for i in range(60)]}).encode()
+        auth = auth_header("ada", token)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as honest:
+            honest.sendall(f"POST /film.git/info/lfs/objects/batch HTTP/1.1\r\nHost: x\r\n{auth}\r\n"
+                           "Content-Type: application/vnd.git-lfs+json\r\nConnection: close\r\n"
+                           f"Content-Length: {len(body)}\r\n\r\n".encode())
+            third = len(body) // 3 + 1
+            for start in range(0, len(body), third):
+                honest.sendall(body[start:start + third])
+                time.sleep(0.4)
+            answer = b""
+            while data := honest.recv(65536):
+                answer += data
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+
+
 # -- the client ---------------------------------------------------------------------------------------
 def test_a_proxy_echoing_headers_cannot_show_part_of_the_token(tmp_path: Path) -> None:
     """An error page that echoes the request's headers (some proxies' do) was cut to 300 characters

@@ -3,7 +3,8 @@ bodies received straight into the app's own buffers.
 
 Limits (each found by an attack on a running hub, tests/test_hub_security.py): a request line and
 headers, or a chunked body's framing, over 64 KiB get a 400; a connection that has not sent a whole
-request head ``HEAD_TIMEOUT`` seconds after it could begin one is closed.
+request head ``HEAD_TIMEOUT`` seconds after it could begin one is closed, and so is one whose body, while
+the hub reads it, brings less than ``MIN_BODY_RATE`` bytes a second over such a window.
 
 Bodies: uvicorn hands an ASGI app each piece of a request body after four copies in Python: the socket read,
 httptools' ``on_body`` slice, uvicorn's ``bytearray +=`` and its ``bytes(...)`` in ``receive()``; the
@@ -40,6 +41,8 @@ _SCRATCH = 256 << 10  # where the rest of a failed body is read, to be dropped
 _MAX_HEAD = 64 << 10  # a request line and headers (git and git-lfs send < 4 KiB); httptools has no limit
 # seconds a connection may take to send a request's head (uvicorn has no such limit)
 HEAD_TIMEOUT = float(os.environ.get("HITREC_HUB_HEAD_TIMEOUT") or 30)
+# bytes a second a request body must average over each HEAD_TIMEOUT window while the hub is reading it
+MIN_BODY_RATE = 1024
 
 
 class BodyTarget(Protocol):
@@ -72,6 +75,7 @@ class HubHttpProtocol(HttpToolsProtocol):
     _head_timer: asyncio.TimerHandle | None = None
     _framing = 0  # bytes of the current body that were not body: chunk sizes, a trailer
     _requests = 0  # requests whose headers were read on this connection
+    _window_bytes = 0  # body bytes since the timer was last armed
 
     # A connection that never finishes a request's head (one byte now and then cancels uvicorn's
     # keep-alive timeout) was held for ever: 1,100 such sockets sat on the hub for good, and enough of
@@ -93,8 +97,20 @@ class HubHttpProtocol(HttpToolsProtocol):
 
     def _head_timed_out(self) -> None:
         self._head_timer = None
-        if self._in_body or self.transport.is_closing():
-            return  # re-armed when this request ends
+        if self.transport.is_closing():
+            return
+        if self._in_body:
+            # A body trickled a byte now and then held the connection (and on a public hub nobody
+            # needs a token to start one): it must bring MIN_BODY_RATE bytes a second, unless the
+            # hub itself is not reading (uvicorn paused for the app, or a direct receive's buffers
+            # are all being written).
+            if (self._window_bytes >= MIN_BODY_RATE * HEAD_TIMEOUT or self.flow.read_paused
+                    or self.transport.get_protocol() is not self):
+                self._window_bytes = 0
+                self._arm_head_timer()
+            else:
+                self.transport.close()
+            return
         if self.cycle is not None and not self.cycle.response_complete:
             self._arm_head_timer()  # still answering: the next request may wait for it
             return
@@ -125,9 +141,10 @@ class HubHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_headers_complete(self) -> None:
-        self._body_seen = 0
+        self._body_seen = self._window_bytes = 0
         self._in_body, self._head_bytes, self._framing = True, 0, 0
         self._requests += 1
+        self._arm_head_timer()  # from here on it watches the body's pace
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is None or cycle.scope is not self.scope or self.scheme != "http":
@@ -147,6 +164,7 @@ class HubHttpProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         self._body_seen += len(body)
+        self._window_bytes += len(body)
         super().on_body(body)
 
     async def _receive_into(self, cycle: RequestResponseCycle, length: int, target: BodyTarget) -> int:
