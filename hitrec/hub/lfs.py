@@ -42,10 +42,9 @@ class UploadRejected(Exception):
         self.message = message
 
 
-_DIRECT_MIN = 8 << 20  # uploads at least this large bypass the page cache (and fsync on their own)
-_DIRECT_BUFFER = 4 << 20
+_DIRECT_MIN = direct.MIN_SIZE  # uploads at least this large bypass the page cache (and fsync on their own)
+_DIRECT_BUFFER = direct.BUFFER
 _DIRECT_BUFFERS = 4  # in flight at once: hashed in order, written at their offsets
-_ALIGN = 4096
 
 
 class MediaSink:

@@ -151,8 +151,9 @@ class HubHttpProtocol(HttpToolsProtocol):
             return
         if not _plain_asyncio_transport(self.transport):
             return
-        length = dict(self.headers).get(b"content-length", b"")
-        if not length.isdigit() or b"transfer-encoding" in dict(self.headers):
+        headers = dict(self.headers)
+        length = headers.get(b"content-length", b"")
+        if not length.isdigit() or b"transfer-encoding" in headers:
             return
 
         async def receive_into(target: BodyTarget) -> int:
