@@ -12,7 +12,6 @@ reused O_DIRECT buffers. https:// goes through httpx.
 
 from __future__ import annotations
 
-import errno
 import http.client
 import json
 import queue
@@ -97,6 +96,19 @@ def lfs_endpoint(url: str) -> str:
     if not url.endswith(".git"):
         url += ".git"
     return url + "/info/lfs"
+
+
+def _read_whole(path: Path, size: int) -> bytes:
+    """A small object's bytes, checked against the size its oid says. A local problem is a MediaError
+    (inside a request an OSError would look like a network failure)."""
+    try:
+        with open(path, "rb") as src:
+            data = src.read(size + 1)
+    except OSError as exc:
+        raise MediaError(path, f"cannot send it ({exc.strerror or exc}). Run `hitrec fsck`.") from exc
+    if len(data) != size:
+        raise MediaError(path, f"it has {len(data)} bytes, not the {size} its oid says. Run `hitrec fsck`.")
+    return data
 
 
 class _BodyReader:
@@ -370,11 +382,7 @@ class LfsClient:
                 # look like a network failure.
                 try:
                     if size < PIPE_MIN:
-                        with open(path, "rb") as src:
-                            data = src.read(size + 1)
-                        if len(data) != size:
-                            raise OSError(errno.EIO, f"it has {len(data)} bytes, not the {size} its oid says")
-                        blocks: Iterable[bytes | memoryview] = [data]
+                        blocks: Iterable[bytes | memoryview] = [_read_whole(path, size)]
                     else:
                         blocks = direct.read_blocks(path, size)
                     for block in blocks:
@@ -432,13 +440,7 @@ class LfsClient:
         if size >= PIPE_MIN:
             answer = lean.fetch("PUT", href, headers, stream)  # a fresh stream if the request is retried
         else:
-            try:
-                with open(path, "rb") as src:
-                    data = src.read()
-            except OSError as exc:
-                raise MediaError(path, f"cannot send it ({exc.strerror or exc}). Run `hitrec fsck`.") from exc
-            if len(data) != size:
-                raise MediaError(path, f"it has {len(data)} bytes, not the {size} its oid says. Run `hitrec fsck`.")
+            data = _read_whole(path, size)
             reporter.bytes(size)  # as the streamed upload does: counted as it is handed to the socket
             answer = lean.fetch("PUT", href, headers, data)
         if answer.status_code not in (200, 201, 204):
