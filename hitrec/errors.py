@@ -28,7 +28,10 @@ Core code raises these; only the CLI maps them to exit codes and prints them. Fo
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class HitrecError(Exception):

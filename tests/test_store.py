@@ -22,7 +22,7 @@ from hitrec.errors import (
     UnknownFragmentError,
 )
 from hitrec.store import FragmentSpec, Repo
-from hitrec.store.pointer import parse_pointer
+from hitrec.store.format import parse_pointer
 
 
 def git(repo: Repo, *args: str) -> str:

@@ -37,6 +37,7 @@ from hitrec.hub import files, git, lfs, repos
 from hitrec.hub.names import is_collaboration_name, is_oid
 from hitrec.hub.users import User, UserStore
 from hitrec.private import make_private_dirs
+from hitrec.store.format import ZERO_SHA, read_ref
 
 log = logging.getLogger("hitrec.hub")
 
@@ -325,7 +326,7 @@ class HubApp:
             # decoy command in a push certificate's header, skipped the checks of a push that landed.)
             lock = self._receive_locks.setdefault(name, asyncio.Lock())
             await lock.acquire()
-            hook_env["HITREC_HUB_MAIN"] = git.read_ref(repo) or git.ZERO
+            hook_env["HITREC_HUB_MAIN"] = read_ref(repo) or ZERO_SHA
         try:
             code, stderr = await git.run_service(repo, service, body, start, send,
                                                  git_protocol=request.headers.get("git-protocol"),

@@ -118,25 +118,6 @@ async def spooled_chunks(spooled: IO[bytes]) -> AsyncIterator[bytes]:
         yield data
 
 
-def read_ref(repo: Path, ref: str = "refs/heads/main") -> str | None:
-    """A ref's value read from the files (loose, then packed-refs), without running git."""
-    try:
-        value = (repo / ref).read_text(encoding="ascii").strip()
-        if len(value) == 40:
-            return value
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    try:
-        packed = (repo / "packed-refs").read_text(encoding="ascii")
-    except FileNotFoundError:
-        return None
-    for line in packed.splitlines():
-        sha, _, name = line.partition(" ")
-        if name == ref and len(sha) == 40:
-            return sha
-    return None
-
-
 async def run_service(
     repo: Path,
     service: str,

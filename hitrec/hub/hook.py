@@ -26,21 +26,29 @@ import subprocess
 import sys
 import threading
 
-ZERO = "0" * 40
-MAIN = "refs/heads/main"
+from hitrec.store.format import (
+    CATALOG_REF as MAIN,
+)
+from hitrec.store.format import (
+    EMPTY_TREE,
+    MAX_POINTER,
+    SIDE_FILES,
+    ZERO_SHA,
+    exact_pointer,
+    is_catalog_tree,
+    is_fragment_tree,
+    loose_pointer,
+    media_relpath,
+)
+
+ZERO = ZERO_SHA
 _AUTHOR = re.compile(rb"^author (.*) <([^>]*)> ", re.MULTILINE)
 _TREE = re.compile(rb"^tree ([0-9a-f]{40})$", re.MULTILINE)
 _PARENT = re.compile(rb"^parent ([0-9a-f]{40})$", re.MULTILINE)
-EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_FRAGMENT_SIDE_FILES = {b"fragment.yaml", b".gitattributes", b"timeline.yaml"}
-_MAX_POINTER = 1024  # git-lfs reads nothing larger as a pointer
+_FRAGMENT_SIDE_FILES = {name.encode() for name in SIDE_FILES}
 # What the checks read of an object: a blob's first bytes tell a pointer (a longer one is none), a commit's
 # header sits at its start (10,000 parents take 480 KB); trees are read whole.
-_KEEP = {"blob": _MAX_POINTER + 1, "commit": 16 << 20, "tag": 1 << 20}
-_POINTER_EXACT = re.compile(rb"version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\n"
-                            rb"size (0|[1-9][0-9]{0,18})\n")
-_LFS_SPECS = {"https://git-lfs.github.com/spec/v1", "https://hawser.github.com/spec/v1", "http://git-media.io/v/2"}
-_OID = re.compile(r"[0-9a-f]{64}")
+_KEEP = {"blob": MAX_POINTER + 1, "commit": 16 << 20, "tag": 1 << 20}
 
 
 class Objects:
@@ -183,7 +191,7 @@ def _prefetch(objects: Objects, commits: list[str], *, pointers: bool = True) ->
         if kind != "tree":
             continue
         entries = tree_entries(data)
-        if any(name == b"fragment.yaml" for _, name, _ in entries):
+        if is_fragment_tree({name.decode(errors="replace") for _, name, _ in entries}):
             blobs += [blob for mode, name, blob in entries
                       if name not in _FRAGMENT_SIDE_FILES and not mode.startswith(b"4")]
     objects.prefetch(blobs)
@@ -204,7 +212,7 @@ def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
     names = {name for _, name, _ in entries}
     problems = []
     parents = [p.decode() for p in _PARENT.findall(header)]
-    fragment = b"fragment.yaml" in names
+    fragment = is_fragment_tree({name.decode(errors="replace") for name in names})
     if fragment:
         author = author_match.group(2).decode(errors="replace")
         if author_check and author.strip().lower() != email.strip().lower():
@@ -217,7 +225,7 @@ def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
                 problems += _check_pointer(objects, blob, f"fragment {sha[:12]}", lfs_objects, fragment=True)
     # Whatever follows a catalog is held to the catalog's rules (else a plain commit, a fragment or a
     # fragment with a fragments/ folder on top of main would drop everyone's fragments from its view).
-    if b"fragments" in names or any(_is_catalog(objects, p) for p in parents):
+    if _catalog_entries(entries) or any(_is_catalog(objects, p) for p in parents):
         problems += _check_catalog(objects, sha, parents, pushed)
     elif not fragment:
         problems += _check_tree_pointers(objects, entries, f"commit {sha[:12]}", lfs_objects, depth=0)
@@ -230,7 +238,11 @@ def _is_catalog(objects: Objects, sha: str) -> bool:
     if not tree:
         return False
     _, data = objects.read(tree.group(1).decode())
-    return any(name == b"fragments" and mode.startswith(b"4") for mode, name, _ in tree_entries(data))
+    return _catalog_entries(tree_entries(data))
+
+
+def _catalog_entries(entries: list[tuple[bytes, bytes, str]]) -> bool:
+    return is_catalog_tree((name, mode.startswith(b"4")) for mode, name, _ in entries)
 
 
 def _check_catalog(objects: Objects, sha: str, parents: list[str], pushed: set[str]) -> list[str]:
@@ -309,18 +321,18 @@ def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str, *,
     length; git-lfs its old version names) must name media the hub has."""
     kind, data = objects.read(blob)
     if fragment:
-        match = _POINTER_EXACT.fullmatch(data) if kind == "blob" else None
-        if match is None:
+        exact = exact_pointer(data) if kind == "blob" else None
+        if exact is None:
             return [f"{where}: its media file is not a Git LFS pointer as hitrec writes one"]
-        oid, size = match.group(1).decode(), int(match.group(2))
+        oid, size = exact
     else:
-        if kind != "blob" or len(data) > _MAX_POINTER:
+        if kind != "blob":
             return []
-        found = _loose_pointer(data)
+        found = loose_pointer(data)
         if found is None:
             return []
         oid, size = found
-    path = f"{lfs_objects}/{oid[:2]}/{oid[2:4]}/{oid}"  # (no pathlib: import + joins ~30 ms per 1,000)
+    path = os.path.join(lfs_objects, media_relpath(oid))  # (no pathlib: import + joins ~30 ms per 1,000)
     try:
         actual = os.stat(path).st_size
     except OSError:
@@ -329,26 +341,6 @@ def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str, *,
     if actual != size:
         return [f"{where} points to media {oid[:12]} of {size} bytes, but the hub's copy has {actual}"]
     return []
-
-
-def _loose_pointer(data: bytes) -> tuple[str, int] | None:
-    """(oid, size) of anything a client could take for an LFS pointer, read as leniently as any of them."""
-    try:
-        text = data.decode("ascii")
-    except UnicodeDecodeError:
-        return None
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        key, _, value = line.strip().partition(" ")
-        fields[key] = value.strip()
-    oid = fields.get("oid", "").removeprefix("sha256:")
-    if fields.get("version") not in _LFS_SPECS or not _OID.fullmatch(oid):
-        return None
-    try:
-        size = int(fields.get("size", ""))
-    except ValueError:
-        return None  # no client can use it
-    return oid, size
 
 
 def main() -> int:

@@ -1,6 +1,25 @@
-"""The local repo: fragment records (dulwich), the media object store, the catalog, the index, locking."""
+"""The local repo: fragment records (dulwich), the media object store, the catalog, the index, locking.
 
-from hitrec.store.model import Fragment, MediaInfo, Person
-from hitrec.store.repo import FragmentSpec, RecordResult, Repo
+The names below load on first use, so a light reader (the hub's hook importing ``hitrec.store.format``)
+does not pay for the whole store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from hitrec.store.model import Fragment, MediaInfo, Person
+    from hitrec.store.repo import FragmentSpec, RecordResult, Repo
 
 __all__ = ["Fragment", "FragmentSpec", "MediaInfo", "Person", "RecordResult", "Repo"]
+_HOMES = {"Fragment": "model", "MediaInfo": "model", "Person": "model",
+          "FragmentSpec": "repo", "RecordResult": "repo", "Repo": "repo"}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'hitrec.store' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"hitrec.store.{home}"), name)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hitrec.errors import HitrecError
-from hitrec.store.pointer import parse_pointer
+from hitrec.store.format import parse_pointer
 
 if TYPE_CHECKING:
     from hitrec.store.repo import Repo

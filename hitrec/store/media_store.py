@@ -19,7 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 from hitrec.errors import MediaError, SyncError
 from hitrec.store import direct
 from hitrec.store.durable import fsync_dir
-from hitrec.store.pointer import is_oid
+from hitrec.store.format import is_oid
 
 CHUNK = 1 << 20
 SMALL = 4 << 20  # media up to this size is read whole when ingested in a batch

@@ -19,12 +19,21 @@ import yaml
 from dulwich.objects import Blob, Commit, ShaFile, Tree
 
 from hitrec.errors import CorruptRepoError
+from hitrec.store.format import (
+    CATALOG_DIR as _CATALOG_DIR,
+)
+from hitrec.store.format import (
+    FRAGMENT_YAML,
+    GITATTRIBUTES,
+    GITATTRIBUTES_NAME,
+    SIDE_FILES,
+    format_pointer,
+)
 from hitrec.store.model import FRAGMENT_FORMAT, MediaInfo, Person
-from hitrec.store.pointer import GITATTRIBUTES, format_pointer
 
-RESERVED_NAMES = {"fragment.yaml", "timeline.yaml", ".gitattributes"}
+RESERVED_NAMES = SIDE_FILES
 FRAGMENT_TRAILER = "hitrec-fragment: 1"
-CATALOG_DIR = b"fragments"
+CATALOG_DIR = _CATALOG_DIR.encode()
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -183,8 +192,8 @@ def build_fragment(*, yaml_bytes: bytes, media: MediaInfo, filename: str, title:
                    parents: Iterable[str], author: Person, when: int, tz: int,
                    extra_files: Mapping[str, bytes] | None = None) -> BuiltFragment:
     blobs = {
-        "fragment.yaml": Blob.from_string(yaml_bytes),
-        ".gitattributes": Blob.from_string(GITATTRIBUTES),
+        FRAGMENT_YAML: Blob.from_string(yaml_bytes),
+        GITATTRIBUTES_NAME: Blob.from_string(GITATTRIBUTES),
         filename: Blob.from_string(format_pointer(media.oid, media.size)),
     }
     for name, data in (extra_files or {}).items():

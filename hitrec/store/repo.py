@@ -27,6 +27,7 @@ from hitrec.errors import (
 )
 from hitrec.store import config as config_mod
 from hitrec.store.durable import fsync_dir
+from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, TIMELINE_YAML, read_ref
 from hitrec.store.index import Index
 from hitrec.store.lock import write_lock
 from hitrec.store.media_store import MediaStore
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     import dulwich.repo
 
 REPO_DIR = ".hitrec"
-CATALOG_REF = b"refs/heads/main"
 DEFAULT_LICENSE = "CC-BY-4.0"
 PACK_THRESHOLD = 16  # a batch of this many fragments or more is written as one pack
 MIN_PREFIX = 4
@@ -69,7 +69,7 @@ class RecordResult:
 
 def _check_record(record: dict[str, Any], media: dict[str, Any], where: str) -> None:
     """fragment.yaml may come from anyone through a hub: check every field before trusting it."""
-    from hitrec.store.pointer import is_oid
+    from hitrec.store.format import is_oid
     from hitrec.store.records import safe_filename
 
     def bad(field: str) -> CorruptRepoError:
@@ -149,7 +149,7 @@ class Repo:
             raise RepoExistsError(git_dir)
         git_dir.mkdir(parents=True)
         repo = GitRepo.init_bare(str(git_dir))
-        repo.refs.set_symbolic_ref(b"HEAD", CATALOG_REF)
+        repo.refs.set_symbolic_ref(b"HEAD", CATALOG_REF.encode())
         (git_dir / "description").write_text("hitrec fragments\n")
         (git_dir / "lfs" / "objects").mkdir(parents=True)
         (git_dir / "lfs" / "tmp").mkdir()
@@ -167,26 +167,13 @@ class Repo:
         return write_lock(self.lock_path)
 
     def catalog_head(self) -> str | None:
-        """The catalog commit, read straight from the ref file (no dulwich import on this path)."""
-        loose = self.git_dir / "refs" / "heads" / "main"
-        try:
-            value = loose.read_text().strip()
-            if value:
-                return value
-        except FileNotFoundError:
-            pass
-        packed = self.git_dir / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text().splitlines():
-                sha, _, name = line.partition(" ")
-                if name == CATALOG_REF.decode():
-                    return sha
-        return None
+        """The catalog commit, read straight from the ref files (no dulwich import on this path)."""
+        return read_ref(self.git_dir, CATALOG_REF)
 
     def _set_catalog_head(self, sha: str) -> None:
         """Move the catalog ref atomically. Callers hold the repo lock. The temp file is git's own
         ``main.lock`` name, which git and dulwich skip when listing refs, so a crash leaves no bad ref."""
-        ref = self.git_dir / "refs" / "heads" / "main"
+        ref = self.git_dir / CATALOG_REF
         ref.parent.mkdir(parents=True, exist_ok=True)
         tmp = ref.with_name("main.lock")
         try:
@@ -313,7 +300,7 @@ class Repo:
         try:
             commit = self.git_object(fragment_id.encode())
             tree = self.git_object(commit.tree)
-            _, yaml_id = tree[b"fragment.yaml"]
+            _, yaml_id = tree[FRAGMENT_YAML.encode()]
             record = parse_fragment_yaml(store[yaml_id].data, f"fragment {fragment_id[:12]}")
         except KeyError as exc:
             raise CorruptRepoError(f"fragment {fragment_id[:12]} is missing from the git objects; "
@@ -339,7 +326,7 @@ class Repo:
             license=str(record.get("license") or ""),
             project=record.get("project"),
             media=MediaInfo.from_json(media),
-            has_timeline=b"timeline.yaml" in tree,
+            has_timeline=TIMELINE_YAML.encode() in tree,
         )
         return fragment, pointer
 

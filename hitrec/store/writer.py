@@ -7,6 +7,7 @@ objects, then the catalog ref (fsynced, atomic rename), then the index (a cache,
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
@@ -17,6 +18,7 @@ from dulwich.objects import ShaFile
 
 from hitrec.errors import CorruptRepoError, FragmentError
 from hitrec.store.durable import sync_filesystem
+from hitrec.store.format import TIMELINE_YAML, is_catalog_tree
 from hitrec.store.model import Fragment, MediaInfo, Person
 from hitrec.store.records import (
     BuiltFragment,
@@ -135,7 +137,7 @@ def _build(spec: FragmentSpec, probe: Any, stored: tuple[str, int], default_auth
         id=built.id, kind=probe.kind, title=title, author=author,
         created=datetime.fromtimestamp(when, timezone(timedelta(seconds=tz))), parents=tuple(spec.parents),
         tags=tuple(spec.tags), license=license_, project=spec.project, media=media,
-        has_timeline="timeline.yaml" in spec.extra_files,
+        has_timeline=TIMELINE_YAML in spec.extra_files,
     )
     return built
 
@@ -162,7 +164,7 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
 
 
 def _checked_fragment(repo: Repo, fragment_id: str, require_media: bool) -> Fragment:
-    from hitrec.store.pointer import parse_pointer
+    from hitrec.store.format import parse_pointer
 
     fragment, pointer = repo.load_fragment_and_pointer(fragment_id)
     if parse_pointer(pointer) != (fragment.media.oid, fragment.media.size):
@@ -174,8 +176,10 @@ def _checked_fragment(repo: Repo, fragment_id: str, require_media: bool) -> Frag
     return fragment
 
 
-def is_catalog_commit(commit: Any) -> bool:
-    return bytes(getattr(commit, "message", b"")).startswith(b"catalog:")
+def is_catalog_commit(repo: Repo, commit: Any) -> bool:
+    """A catalog commit is one whose tree has a ``fragments/`` folder (hitrec.store.format)."""
+    tree = repo.dulwich.object_store[commit.tree]
+    return is_catalog_tree((e.path, stat.S_ISDIR(e.mode)) for e in tree.iteritems())
 
 
 def is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
@@ -192,7 +196,7 @@ def is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
             continue
         seen.add(sha)
         for parent in store[sha].parents:
-            if parent not in seen and parent in store and is_catalog_commit(store[parent]):
+            if parent not in seen and parent in store and is_catalog_commit(repo, store[parent]):
                 todo.append(parent)
     return False
 

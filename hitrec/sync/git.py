@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hitrec.errors import AuthError, RemoteError, SyncError
+from hitrec.store.format import CATALOG_REF
 from hitrec.sync.credentials import Auth
 from hitrec.sync.http import Http, TransportError, describe
 from hitrec.sync.remotes import origin_of
@@ -258,7 +259,7 @@ class _Git:
         return RemoteError(f"{what} failed: {tail or 'git exited with an error'}")
 
 
-def fetch(git_dir: Path, url: str, auth: Auth | None, dst_ref: str, *, src_ref: str = "refs/heads/main",
+def fetch(git_dir: Path, url: str, auth: Auth | None, dst_ref: str, *, src_ref: str = CATALOG_REF,
           have: tuple[str | None, ...] = (), progress: ProgressFn | None = None) -> GitStats:
     """Fetch the hub's ``src_ref`` into the local object store, recording it at ``dst_ref``.
 
@@ -280,7 +281,7 @@ def fetch(git_dir: Path, url: str, auth: Auth | None, dst_ref: str, *, src_ref: 
     return git.stats
 
 
-def push(git_dir: Path, url: str, auth: Auth | None, sha: str, *, dst_ref: str = "refs/heads/main",
+def push(git_dir: Path, url: str, auth: Auth | None, sha: str, *, dst_ref: str = CATALOG_REF,
          progress: ProgressFn | None = None) -> PushOutcome:
     """Push commit ``sha`` to the hub's ``dst_ref`` (never forced). Reads git's per-ref verdict."""
     git = _Git(git_dir, url, auth, "Writing objects", progress, "sending commits")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from hitrec.errors import AuthError, HitrecError, MediaError, RemoteError, SyncError
 from hitrec.store import direct
+from hitrec.store.format import CATALOG_REF
 from hitrec.sync.credentials import Auth
 from hitrec.sync.http import Http, Lean, Response, TransportError, describe, httpx_errors
 from hitrec.sync.remotes import origin_of
@@ -272,7 +273,7 @@ class LfsClient:
     # -- batch API ----------------------------------------------------------------------------------
 
     def batch(self, operation: str, objects: list[tuple[str, int]],
-              ref: str = "refs/heads/main") -> list[dict[str, Any]]:
+              ref: str = CATALOG_REF) -> list[dict[str, Any]]:
         """One batch request; returns the hub's object list (same oids, any order)."""
         payload = {
             "operation": operation,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hitrec.errors import HitrecError, RemoteError, SyncError, UsageError
+from hitrec.store.format import CATALOG_REF, SIDE_FILES, incoming_ref, read_ref, tracking_ref
 from hitrec.sync import credentials, git
 from hitrec.sync.credentials import Auth
 from hitrec.sync.git import GitStats
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[..., None]
 MAX_PUSH_ATTEMPTS = 40  # rejected pushes (non-fast-forward) before giving up
-MAIN = "refs/heads/main"
 BATCH_SYNC_MIN = 16  # downloading this many objects: small ones share one file-system sync
 SMALL_MEDIA = 4 << 20
 
@@ -130,28 +130,15 @@ class _Session:
 
     @property
     def tracking_ref(self) -> bytes:
-        return f"refs/remotes/{self.name}/main".encode()
+        return tracking_ref(self.name).encode()
 
     @property
     def incoming_ref(self) -> str:
-        return f"refs/hitrec/incoming/{self.name}"
+        return incoming_ref(self.name)
 
     def tracking(self) -> str | None:
         """The remote-tracking ref, read from its file (no dulwich import on the no-op pull path)."""
-        name = self.tracking_ref.decode()
-        try:
-            value = (self.repo.git_dir / name).read_text().strip()
-            if value:
-                return value
-        except (FileNotFoundError, NotADirectoryError):
-            pass
-        packed = self.repo.git_dir / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text().splitlines():
-                sha, _, ref = line.partition(" ")
-                if ref == name:
-                    return sha
-        return None
+        return read_ref(self.repo.git_dir, self.tracking_ref.decode())
 
     def set_tracking(self, sha: str) -> None:
         if self.tracking() != sha:
@@ -162,7 +149,7 @@ class _Session:
         refs = git.list_refs(self.http, self.url, self.auth)
         if refs is None:
             return False, None
-        return True, refs.get(MAIN)
+        return True, refs.get(CATALOG_REF)
 
     def scrub(self, exc: HitrecError) -> HitrecError:
         if self.auth:
@@ -213,14 +200,14 @@ def _pull_remembering(session: _Session, progress: ProgressFn | None) -> PullRes
     return result
 
 
-RESERVED = {b"fragment.yaml", b"timeline.yaml", b".gitattributes"}
+RESERVED = {name.encode() for name in SIDE_FILES}
 
 
 def media_of(repo: Repo, fragment_ids: list[str]) -> dict[str, int]:
     """oid -> size of the media fetched fragments point to, read from their LFS pointer files: they are
     not in the index yet, and this is a third of the cost of loading each record (``Repo.media_oids``
     is the fallback for anything unusual)."""
-    from hitrec.store.pointer import parse_pointer
+    from hitrec.store.format import parse_pointer
 
     read = repo.git_object
     out: dict[str, int] = {}
