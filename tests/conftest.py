@@ -1,19 +1,61 @@
-"""Shared fixtures: an isolated HOME and identity for every test, a fresh repo, a CLI runner."""
+"""Shared fixtures: an isolated HOME and identity for every test, a fresh repo, a CLI runner.
+
+The suite never depends on the machine it runs on: before any fixture (module- and session-scoped ones
+included) and any subprocess (hitrec commands, the hub), this module points HOME, XDG_CONFIG_HOME and
+XDG_CACHE_HOME at an empty folder of its own, hides the global and system git config, and sets the test
+identity. `isolated_env` then gives each test a fresh HOME of its own on top.
+"""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+IDENTITY = {"HITREC_AUTHOR_NAME": "Ada Tester", "HITREC_AUTHOR_EMAIL": "ada@example.org"}
+
+
+def _isolate_process() -> Path:
+    """Run at import, i.e. at collection, in every xdist worker: the machine's config stays out."""
+    home = Path(tempfile.mkdtemp(prefix="hitrec-test-home-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    (home / ".gitconfig").touch()
+    os.environ.update({
+        "HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"), "XDG_CACHE_HOME": str(home / ".cache"),
+        "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"), "GIT_CONFIG_NOSYSTEM": "1",
+        "NO_COLOR": "1", "COLUMNS": "200", **IDENTITY,
+    })
+    for var in ("HITREC_TOKEN", "HITREC_USER", "HITREC_HUB_ROOT", "GIT_DIR", "GIT_WORK_TREE",
+                "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL", "GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL",
+                "EMAIL", "GIT_CONFIG", "GIT_CONFIG_COUNT", "GIT_CONFIG_PARAMETERS"):
+        os.environ.pop(var, None)
+    return home
+
+
+SESSION_HOME = _isolate_process()
+
 sys.path.insert(0, str(Path(__file__).parent))
 
-from hub_process import hub  # noqa: F401 - the `hub` fixture: a running hub with user ada
+from hub_process import hub  # noqa: E402, F401 - the `hub` fixture: a running hub with user ada
+
+
+@pytest.fixture(scope="session", autouse=True)
+def machine_config_hidden() -> None:
+    """Fails the whole run if the machine's git identity can reach a test (it would pass here, and fail
+    on a machine without one): git must see no global or system user."""
+    for key in ("user.name", "user.email"):
+        found = subprocess.run(["git", "config", "--get", key], capture_output=True, text=True,
+                               cwd=SESSION_HOME)
+        assert found.stdout == "", f"the machine's git {key} leaks into the suite: {found.stdout.strip()}"
+    assert Path.home() == SESSION_HOME
 
 
 @pytest.fixture(autouse=True)
@@ -21,10 +63,11 @@ def isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(home / ".gitconfig"))  # git reads what hitrec reads
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "200")
-    monkeypatch.setenv("HITREC_AUTHOR_NAME", "Ada Tester")
-    monkeypatch.setenv("HITREC_AUTHOR_EMAIL", "ada@example.org")
+    for var, value in IDENTITY.items():
+        monkeypatch.setenv(var, value)
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     for var in ("HITREC_TOKEN", "GIT_DIR", "GIT_WORK_TREE"):
         monkeypatch.delenv(var, raising=False)
