@@ -2,7 +2,8 @@
 
     python bench/hub_load.py [--clients 16] [--seconds 30] [--size 20000]
 
-Each client is its own process running ``hitrec.sync.ops`` (record a fragment, push, pull, repeat).
+Each client is its own process running ``hitrec.ops.push`` and ``hitrec.ops.pull`` (record a fragment,
+push, pull, repeat).
 Afterwards every client pulls once more. Checks, as the issue asks: zero errors; every fragment on the
 hub and in every client (with its media); the hub's memory flat (RSS sampled every 0.5 s: the last
 third of the run must not exceed the first third by more than 10 MB) and under 150 MB. Also prints
@@ -39,7 +40,8 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from sync_helpers import noise_wav
 from hitrec.store import FragmentSpec, Repo
-from hitrec.sync import ops
+from hitrec.ops.push import push
+from hitrec.ops.pull import pull
 root, name, seconds, size = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 attempts = int(sys.argv[5])
 repo = Repo(root)
@@ -50,9 +52,9 @@ while time.monotonic() < deadline:
     path = noise_wav(root.parent / f"in-{{name}}" / f"{{rounds}}.wav", size,
                      seed=zlib.crc32(f"{{name}}-{{rounds}}".encode()))
     made += [f.id for f in repo.record([FragmentSpec(path)])]
-    for step in (ops.push, ops.pull):
+    for step in (push, pull):
         try:
-            step(repo, max_attempts=attempts) if attempts and step is ops.push else step(repo)
+            step(repo, max_attempts=attempts) if attempts and step is push else step(repo)
         except Exception as exc:
             errors.append(f"{{step.__name__}}: {{exc}}")
 print(json.dumps({{"rounds": rounds, "errors": errors, "made": made}}))

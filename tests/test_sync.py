@@ -121,7 +121,8 @@ def test_push_then_clone_then_incremental(tmp_path: Path, cli, monkeypatch, hub:
 
 def test_two_contributors_push_without_conflict(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     """Bob pushes after Ada without pulling first: his push merges by union and both land."""
-    from hitrec.sync import ops
+    from hitrec.ops.pull import pull
+    from hitrec.ops.push import push
     from hitrec.sync.remotes import add_remote
 
     hub.add_user("bob", BOB[1])
@@ -131,17 +132,17 @@ def test_two_contributors_push_without_conflict(tmp_path: Path, monkeypatch, hub
     add_remote(bob.git_dir, "origin", url)
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
     ada_ids = record(ada, tmp_path / "in-a", 3, prefix="ada")
-    assert ops.push(ada).fragments == 3
+    assert push(ada).fragments == 3
     set_env(monkeypatch, user_env(*BOB, hub.tokens["bob"]))
     bob_ids = record(bob, tmp_path / "in-b", 2, prefix="bob")
-    result = ops.push(bob)
+    result = push(bob)
     assert result.pulls and result.pulls[0].fragments == 3  # took Ada's work first
     assert result.fragments == 2 and result.media.objects == 2
     everyone = set(ada_ids) | set(bob_ids)
     assert hub_fragment_ids(hub.collaboration_path("film")) == everyone
     assert {f.id for f in bob.fragments()} == everyone
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
-    pulled = ops.pull(ada)
+    pulled = pull(ada)
     assert pulled.fragments == 2 and pulled.media.objects == 2
     assert {f.id for f in ada.fragments()} == everyone
     assert ada.catalog_head() == bob.catalog_head() == hub.catalog_head("film")
@@ -151,7 +152,8 @@ def test_two_contributors_push_without_conflict(tmp_path: Path, monkeypatch, hub
 
 
 def test_pull_with_local_work_merges(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
-    from hitrec.sync import ops
+    from hitrec.ops.pull import pull
+    from hitrec.ops.push import push
     from hitrec.sync.remotes import add_remote
 
     hub.add_user("bob", BOB[1])
@@ -160,18 +162,18 @@ def test_pull_with_local_work_merges(tmp_path: Path, monkeypatch, hub: HubProces
     ada = _repo(tmp_path / "ada")
     add_remote(ada.git_dir, "origin", url)
     ada_ids = record(ada, tmp_path / "in-a", 2, prefix="ada")
-    ops.push(ada)
+    push(ada)
     set_env(monkeypatch, user_env(*BOB, hub.tokens["bob"]))
     bob = _repo(tmp_path / "bob")
     add_remote(bob.git_dir, "origin", url)
     bob_ids = record(bob, tmp_path / "in-b", 2, prefix="bob")
-    pulled = ops.pull(bob)
+    pulled = pull(bob)
     assert pulled.fragments == 2
     head = bob.catalog_head()
     commit = bob.dulwich[head.encode()]
     assert len(commit.parents) == 2  # a union merge, nobody asked to resolve anything
     assert {f.id for f in bob.fragments()} == set(ada_ids) | set(bob_ids)
-    pushed = ops.push(bob)
+    pushed = push(bob)
     assert pushed.fragments == 2 and not pushed.pulls
     bob.close()
     ada.close()

@@ -16,8 +16,9 @@ from hub_process import HubProcess
 from sync_helpers import ADA, BOB, client_repo, hub_fragment_ids, noise_wav, record, set_env, sha256_file, user_env
 
 from hitrec.errors import AuthError, MediaError, RemoteError, SyncError
+from hitrec.ops.pull import pull
+from hitrec.ops.push import push
 from hitrec.store import FragmentSpec, Repo
-from hitrec.sync import ops
 from hitrec.sync.remotes import add_remote
 
 
@@ -50,14 +51,14 @@ def test_revoked_token_stops_working_at_once(tmp_path: Path, monkeypatch, hub: H
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
     repo = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     record(repo, tmp_path / "in", 1, prefix="r1")
-    ops.push(repo)
+    push(repo)
     hub.revoke("ada")
     record(repo, tmp_path / "in2", 1, prefix="r2")
     with pytest.raises(AuthError) as info:
-        ops.push(repo)
+        push(repo)
     assert hub.tokens["ada"] not in str(info.value)
     with pytest.raises(AuthError):
-        ops.pull(repo)
+        pull(repo)
     assert len(hub_fragment_ids(hub.collaboration_path("film"))) == 1
     assert hub.tokens["ada"] not in hub.log_text()
     repo.close()
@@ -79,7 +80,7 @@ def test_hub_refuses_fragment_by_another_author(tmp_path: Path, monkeypatch, hub
     repo = client_repo(tmp_path, "m", hub.collaboration_url("film"))
     record(repo, tmp_path / "in", 2, prefix="mal")
     with pytest.raises(RemoteError) as info:
-        ops.push(repo)
+        push(repo)
     message = str(info.value)
     assert "refused" in message and "mallory@example.org" in message
     assert hub.tokens["ada"] not in message
@@ -98,7 +99,7 @@ def test_damaged_local_media_is_refused_by_the_hub(tmp_path: Path, monkeypatch, 
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(SyncError) as info:
-        ops.push(repo)
+        push(repo)
     assert "hash" in str(info.value).lower() or "sha" in str(info.value).lower() or "422" in str(info.value)
     assert _hub_media(hub, "film") == []
     assert hub.catalog_head("film") is None
@@ -119,7 +120,7 @@ def test_local_media_of_the_wrong_length_is_a_clear_error_at_once(tmp_path: Path
     os.truncate(path, path.stat().st_size + change)
     started = time.monotonic()
     with pytest.raises((MediaError, SyncError)) as info:
-        ops.push(repo)
+        push(repo)
     assert time.monotonic() - started < 10
     message = str(info.value)
     assert "fsck" in message and "cannot reach" not in message, message
@@ -131,7 +132,7 @@ def test_damaged_hub_media_never_enters_the_store(tmp_path: Path, monkeypatch, h
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
     a = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     record(a, tmp_path / "in", 2, size=50_000)
-    ops.push(a)
+    push(a)
     victim = _hub_media(hub, "film")[0]
     os.chmod(victim, 0o644)
     data = bytearray(victim.read_bytes())
@@ -139,7 +140,7 @@ def test_damaged_hub_media_never_enters_the_store(tmp_path: Path, monkeypatch, h
     victim.write_bytes(bytes(data))
     b = client_repo(tmp_path, "b", hub.collaboration_url("film"))
     with pytest.raises(SyncError) as info:
-        ops.pull(b)
+        pull(b)
     assert "damaged" in str(info.value)
     assert not b.has_media(victim.name)
     assert b.catalog_head() is None  # nothing merged while media is missing
@@ -161,7 +162,7 @@ def test_bodies_over_the_hub_limits_are_refused(tmp_path: Path, monkeypatch, lim
         repo = client_repo(tmp_path, "a", small.collaboration_url("film"))
         record(repo, tmp_path / "in", count, size=size)
         with pytest.raises(RemoteError) as info:
-            ops.push(repo)
+            push(repo)
         assert "limit" in str(info.value) and token not in str(info.value)
         assert small.catalog_head("film") is None
         repo.close()
@@ -184,13 +185,13 @@ def test_interrupted_push_resends_only_what_is_missing(tmp_path: Path, monkeypat
     repo = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     ids = record(repo, tmp_path / "in", 12, size=200_000)
     with pytest.raises(Stop):
-        ops.push(repo, progress=_stop_after(5 * 200_000))
+        push(repo, progress=_stop_after(5 * 200_000))
     time.sleep(0.2)  # let the hub finish or drop the upload that was cut
     arrived = len(_hub_media(hub, "film"))
     assert 1 <= arrived < 12
     _assert_hub_media_sound(hub, "film")
     assert hub.catalog_head("film") is None  # no ref before all media arrived
-    result = ops.push(repo)
+    result = push(repo)
     assert result.media.present == arrived
     assert result.media.objects == 12 - arrived
     assert hub_fragment_ids(hub.collaboration_path("film")) == set(ids)
@@ -201,15 +202,15 @@ def test_interrupted_pull_resumes_and_never_merges_early(tmp_path: Path, monkeyp
     set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
     a = client_repo(tmp_path, "a", hub.collaboration_url("film"))
     ids = record(a, tmp_path / "in", 12, size=200_000)
-    ops.push(a)
+    push(a)
     b = client_repo(tmp_path, "b", hub.collaboration_url("film"))
     with pytest.raises(Stop):
-        ops.pull(b, progress=_stop_after(5 * 200_000))
+        pull(b, progress=_stop_after(5 * 200_000))
     assert b.catalog_head() is None and b.fragments() == []
     have = [oid for oid in a.media_oids(ids) if b.has_media(oid)]
     assert 1 <= len(have) < 12
     assert all(sha256_file(b.media_path(oid)) == oid for oid in have)
-    result = ops.pull(b)
+    result = pull(b)
     assert result.media.objects == 12 - len(have)
     assert {f.id for f in b.fragments()} == set(ids)
     a.close()
@@ -260,7 +261,7 @@ def test_killed_push_and_killed_pull_resume(tmp_path: Path, monkeypatch, hub: Hu
     assert hub.catalog_head("film") is None
     arrived = len(_hub_media(hub, "film"))
     a = Repo(tmp_path / "a")
-    result = ops.push(a)
+    result = push(a)
     assert result.media.present >= arrived and result.media.objects == count - result.media.present
     assert hub_fragment_ids(hub.collaboration_path("film")) == ids
     a.close()
@@ -275,7 +276,7 @@ def test_killed_push_and_killed_pull_resume(tmp_path: Path, monkeypatch, hub: Hu
     assert b.catalog_head() is None  # the catalog never points at absent media
     have = [p for p in objects.rglob("*") if p.is_file()]
     assert all(sha256_file(p) == p.name for p in have)
-    result = ops.pull(b)
+    result = pull(b)
     assert result.media.objects <= count - len(have)
     assert {f.id for f in b.fragments()} == ids
     assert run_hitrec("fsck", cwd=tmp_path / "b").returncode == 0
@@ -299,13 +300,13 @@ def test_hub_gone_mid_push_then_back(tmp_path: Path, monkeypatch) -> None:
             first.proc.wait()
 
     with pytest.raises(SyncError) as info:
-        ops.push(repo, progress=cut)
+        push(repo, progress=cut)
     assert token not in str(info.value)
     first.stop()
     first.log_path.unlink()  # the next hub logs its own URL there
     with HubProcess(root) as second:
         add_remote(repo.git_dir, "origin", second.collaboration_url("film"), replace=True)
-        result = ops.push(repo)
+        result = push(repo)
         assert result.media.objects + result.media.present == 8
         assert hub_fragment_ids(second.collaboration_path("film")) == set(ids)
     repo.close()

@@ -14,8 +14,8 @@ import yaml
 from hub_process import HubProcess
 from sync_helpers import record, set_env, sha256_file, user_env
 
+from hitrec.ops.push import push
 from hitrec.store import FragmentSpec, Repo
-from hitrec.sync import ops
 from hitrec.sync.remotes import add_remote
 
 pytestmark = pytest.mark.skipif(shutil.which("git-lfs") is None, reason="needs git-lfs")
@@ -42,7 +42,7 @@ def test_git_clone_and_git_lfs_pull_get_every_fragment(tmp_path: Path, monkeypat
         record(repo, tmp_path / "in", 3, size=30_000)
         big = noise_wav(tmp_path / "in" / "long take.wav", 3_000_000, seed=7)
         [remix] = repo.record([FragmentSpec(big, parents=(repo.fragments()[0].id,))])
-        ops.push(repo)
+        push(repo)
         expected = {f.id: f.media for f in repo.fragments()}
         repo.close()
 

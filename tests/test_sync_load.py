@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, {tests!r})
 from sync_helpers import noise_wav
 from hitrec.store import FragmentSpec, Repo
-from hitrec.sync import ops
+from hitrec.ops.push import push
+from hitrec.ops.pull import pull
 root, name, seconds = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
 repo = Repo(root)
 errors, rounds, made = [], 0, []
@@ -32,7 +33,7 @@ while time.monotonic() < deadline:
     seed = zlib.crc32(f"{{name}}-{{rounds}}".encode())
     path = noise_wav(root.parent / f"in-{{name}}" / f"{{rounds}}.wav", 20_000, seed=seed)
     made += [f.id for f in repo.record([FragmentSpec(path)])]
-    for step in (ops.push, ops.pull):
+    for step in (push, pull):
         try:
             step(repo)
         except Exception as exc:

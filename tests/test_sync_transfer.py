@@ -13,8 +13,9 @@ from hub_process import HubProcess
 from sync_helpers import ADA, client_repo, noise_wav, record, set_env, sha256_file, user_env
 
 from hitrec.hub.lfs import GroupSync
-from hitrec.store import FragmentSpec
-from hitrec.sync import ops
+from hitrec.ops.clone import clone
+from hitrec.ops.push import push
+from hitrec.store import FragmentSpec, Repo
 from hitrec.sync.credentials import Auth
 from hitrec.sync.lfs import LfsClient
 
@@ -30,9 +31,10 @@ def test_mixed_sizes_round_trip_on_reused_connections(hub: HubProcess, tmp_path:
     big = [noise_wav(tmp_path / "big" / f"{i}.wav", n, seed=90 + i)
            for i, n in enumerate((1_500_000, 2_200_000, 9_000_000))]
     a.record([FragmentSpec(p) for p in big])
-    pushed = ops.push(a)
+    pushed = push(a)
     assert pushed.media.objects == 33
-    b, pulled = ops.clone(url, tmp_path / "b")
+    cloned = clone(url, tmp_path / "b")
+    b, pulled = Repo(cloned.path), cloned.pull
     assert pulled.fragments == 33 and pulled.media.objects == 33
     objects = sorted(p for p in (tmp_path / "b" / ".hitrec" / "lfs" / "objects").rglob("*") if p.is_file())
     assert len(objects) == 33

@@ -87,9 +87,11 @@ def share_through_hub(state: DemoState) -> None:
     from hitrec.cli.demo import CONTRIBUTORS, step
     from hitrec.hub import repos
     from hitrec.hub.users import UserStore
-    from hitrec.store import FragmentSpec
+    from hitrec.ops.clone import clone
+    from hitrec.ops.pull import pull
+    from hitrec.ops.push import push
+    from hitrec.store import FragmentSpec, Repo
     from hitrec.store import config as cfg
-    from hitrec.sync import ops
     from hitrec.sync.credentials import Auth
     from hitrec.sync.remotes import add_remote
 
@@ -110,11 +112,12 @@ def share_through_hub(state: DemoState) -> None:
         cfg.write_value(studio.config_path, "user.name", jo.name)
         cfg.write_value(studio.config_path, "user.email", jo.email)
         add_remote(studio.git_dir, "origin", url, replace=True)
-        pushed = ops.push(studio, auth=auth["jo"])
+        pushed = push(studio, auth=auth["jo"])
         console.print(f"  {jo.name:<12} hitrec push -> {_sent(pushed)}", soft_wrap=True)
         repos.set_author_check(root, COLLABORATION, True)
 
-        maya_repo, cloned = ops.clone(url, state.folder / "maya", auth=auth["maya"])
+        made = clone(url, state.folder / "maya", auth=auth["maya"])
+        maya_repo, cloned = Repo(made.path), made.pull
         try:
             cfg.write_value(maya_repo.config_path, "user.name", maya.name)
             cfg.write_value(maya_repo.config_path, "user.email", maya.email)
@@ -123,7 +126,7 @@ def share_through_hub(state: DemoState) -> None:
             take = _take(state.folder / "media" / "voice-take-2.wav", 330.0)
             maya_repo.record([FragmentSpec(take, title="Morgan's big line, take 2", tags=("voice-over",),
                                            project="date-with-destiny", author=maya)])
-            pushed = ops.push(maya_repo, auth=auth["maya"])
+            pushed = push(maya_repo, auth=auth["maya"])
             console.print(f"  {maya.name:<12} hitrec add voice-take-2.wav && hitrec push -> {_sent(pushed)}",
                           soft_wrap=True)
 
@@ -132,12 +135,12 @@ def share_through_hub(state: DemoState) -> None:
             sting = _take(state.folder / "media" / "sting.wav", 523.25, seconds=0.8)
             studio.record([FragmentSpec(sting, title="Closing sting", tags=("music",),
                                         project="date-with-destiny", author=jo)])
-            pushed = ops.push(studio, auth=auth["jo"])
+            pushed = push(studio, auth=auth["jo"])
             merged = sum(p.fragments for p in pushed.pulls)
             console.print(f"  {jo.name:<12} hitrec add sting.wav && hitrec push -> {_sent(pushed)}; the hub "
                           f"had {merged} new fragment(s): merged by union, no conflict to resolve",
                           soft_wrap=True)
-            pulled = ops.pull(maya_repo, auth=auth["maya"])
+            pulled = pull(maya_repo, auth=auth["maya"])
             console.print(f"  {maya.name:<12} hitrec pull -> {pulled.fragments} fragment(s), "
                           f"{human_size(pulled.media.bytes)} of media", soft_wrap=True)
             same = (maya_repo.catalog_head() == studio.catalog_head()

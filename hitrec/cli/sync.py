@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -13,6 +12,11 @@ from hitrec.cli.app import app
 from hitrec.cli.common import human_size, open_repo
 from hitrec.cli.output import console, err_console, escape, print_json, progress, warn
 from hitrec.errors import UsageError
+
+if TYPE_CHECKING:
+    from hitrec.ops.pull import PullResult
+    from hitrec.ops.push import PushResult
+    from hitrec.sync.credentials import Auth
 
 remote_app = typer.Typer(help="Name the hubs this repo syncs with.", no_args_is_help=True)
 app.add_typer(remote_app, name="remote")
@@ -25,44 +29,39 @@ def remote_add(
     replace: bool = typer.Option(False, "--replace", help="Point an existing remote at a new URL."),
 ) -> None:
     """Add a remote (credentials in the URL are dropped: use `hitrec login`)."""
-    from hitrec.sync.remotes import add_remote, split_url
+    from hitrec.ops import remote
 
-    _, creds = split_url(url)
     with open_repo() as repo:
-        remote = add_remote(repo.git_dir, name, url, replace=replace)
-    console.print(f"remote {escape(remote.name)} -> {escape(remote.url)}", soft_wrap=True)
-    if creds.token:
+        result = remote.add(repo, name, url, replace=replace)
+    added = result.remotes[0]
+    console.print(f"remote {escape(added.name)} -> {escape(added.url)}", soft_wrap=True)
+    if result.dropped_token:
         err_console.print("note: the token in the URL was not stored; run `hitrec login` to save it.")
 
 
 @remote_app.command("list")
 def remote_list(json_: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List remotes."""
-    from hitrec.sync.remotes import list_remotes
+    from hitrec.ops import remote
 
     with open_repo() as repo:
-        remotes = list_remotes(repo.git_dir)
+        result = remote.list_(repo)
     if json_:
-        print_json([{"name": r.name, "url": r.url} for r in remotes])
+        print_json(result.to_json())
         return
-    if not remotes:
+    if not result.remotes:
         console.print("no remotes yet: add one with `hitrec remote add origin URL`")
-    for r in remotes:
+    for r in result.remotes:
         console.print(f"{escape(r.name)}  {escape(r.url)}", soft_wrap=True)
 
 
 @remote_app.command("remove")
 def remote_remove(name: str = typer.Argument(..., help="The remote to forget.")) -> None:
     """Remove a remote (its remote-tracking ref stays until the next fetch)."""
-    import subprocess
-
-    from hitrec.sync.remotes import check_name, get_remote_url
+    from hitrec.ops import remote
 
     with open_repo() as repo:
-        if get_remote_url(repo.git_dir, check_name(name)) is None:
-            raise UsageError(f"no remote named {name!r}")
-        subprocess.run(["git", "config", "--file", str(repo.git_dir / "config"), "--remove-section",
-                        f"remote.{name}"], check=True, capture_output=True)
+        remote.remove(repo, name)
     console.print(f"removed remote {escape(name)}")
 
 
@@ -88,31 +87,20 @@ def login(
     console.print(f"logged in to {escape(clean)} as {escape(user)} (saved in {escape(path)})", soft_wrap=True)
 
 
-def _check_token(url: str, auth: object) -> None:
+def _check_token(url: str, auth: Auth) -> None:
     """Fail early on a token the hub refuses (a missing collaboration is fine: push creates it)."""
     from hitrec.sync.git import list_refs
     from hitrec.sync.http import Http
 
     with Http() as http:
-        list_refs(http, url, auth)  # type: ignore[arg-type]
+        list_refs(http, url, auth)
 
 
-def _summary(verb: str, result: object) -> str:
-    r = result
-    parts = [f"{r.fragments} fragment{'s' if r.fragments != 1 else ''}"]  # type: ignore[attr-defined]
-    parts.append(f"{r.media.objects} media ({human_size(r.media.bytes)})")  # type: ignore[attr-defined]
-    parts.append(f"{r.git.objects} git objects ({human_size(r.git.bytes)})")  # type: ignore[attr-defined]
+def _summary(verb: str, result: PushResult | PullResult) -> str:
+    parts = [f"{result.fragments} fragment{'s' if result.fragments != 1 else ''}"]
+    parts.append(f"{result.media.objects} media ({human_size(result.media.bytes)})")
+    parts.append(f"{result.git.objects} git objects ({human_size(result.git.bytes)})")
     return f"{escape(verb)} " + ", ".join(parts)
-
-
-def _run(command: str, operation: Callable[..., Any], remote: str | None, json_: bool) -> Any:
-    """Run a push or pull with a progress bar; with --json print its summary and return None."""
-    with open_repo() as repo, progress(command, unit="bytes") as bar:
-        result = operation(repo, remote, bar)
-    if json_:
-        print_json(result.to_json())
-        return None
-    return result
 
 
 @app.command()
@@ -121,10 +109,12 @@ def push(
     json_: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Send the hub the fragments it lacks: media first, then commits; merges if others pushed first."""
-    from hitrec.sync import ops
+    from hitrec.ops.push import push
 
-    result = _run("push", ops.push, remote, json_)
-    if result is None:
+    with open_repo() as repo, progress("push", unit="bytes") as bar:
+        result = push(repo, remote, bar)
+    if json_:
+        print_json(result.to_json())
         return
     merged = [p for p in result.pulls if not p.up_to_date]
     if result.up_to_date:
@@ -145,10 +135,12 @@ def pull(
     json_: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Fetch new fragments from the hub, then the media they need, then merge the catalogs."""
-    from hitrec.sync import ops
+    from hitrec.ops.pull import pull
 
-    result = _run("pull", ops.pull, remote, json_)
-    if result is None:
+    with open_repo() as repo, progress("pull", unit="bytes") as bar:
+        result = pull(repo, remote, bar)
+    if json_:
+        print_json(result.to_json())
         return
     if result.up_to_date:
         console.print(f"already up to date with {escape(result.remote)} ({escape(result.url)})", soft_wrap=True)
@@ -162,18 +154,17 @@ def clone(
     directory: Path = typer.Argument(None, help="Folder to create (default: the collaboration's name)."),
     json_: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
-    """Copy a collaboration from a hub into a new repo with remote `origin`."""
-    from hitrec.sync import ops
-
-    with progress("clone", unit="bytes") as bar:
-        repo, result = ops.clone(url, directory, bar)
-    repo.close()
-    if json_:
-        print_json({**result.to_json(), "path": str(repo.root)})
-        return
-    console.print(_summary(f"cloned {result.url} into {repo.root}:", result), soft_wrap=True)
+    """Copy a collaboration from a hub into a new repo with remote `origin` (an interrupted clone is
+    finished by running it again)."""
+    from hitrec.ops.clone import clone
     from hitrec.sync.remotes import split_url
 
+    with progress("clone", unit="bytes") as bar:
+        result = clone(url, directory, bar)
+    if json_:
+        print_json(result.to_json())
+        return
+    console.print(_summary(f"cloned {result.pull.url} into {result.path}:", result.pull), soft_wrap=True)
     if split_url(url)[1].token:
         err_console.print("note: the token in the URL was not stored; run `hitrec login` before the next "
                           "pull or push.", soft_wrap=True)

@@ -9,23 +9,23 @@ and the header is scoped to the hub's origin.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hitrec.errors import AuthError, RemoteError, SyncError
+from hitrec.progress import ProgressFn
 from hitrec.store.format import CATALOG_REF
 from hitrec.sync.credentials import Auth
 from hitrec.sync.http import Http, TransportError, describe
 from hitrec.sync.remotes import origin_of
 
-ProgressFn = Callable[..., None]
 ZERO = "0" * 40
 _SIZE = re.compile(r"([\d.]+)\s*(bytes|KiB|MiB|GiB|TiB)")
 _COUNT = re.compile(r"\((\d+)/(\d+)\)")
@@ -195,9 +195,9 @@ class _Git:
                     self._reported += advance
                     self.progress(advance, description=f"{self.describe} {done}/{total} objects")
             return
-        total = _REMOTE_TOTAL.match(line)
-        if total:  # the only count git prints when it unpacks a small fetch into loose objects
-            self.stats.objects = self.stats.objects or int(total.group(1))
+        remote_total = _REMOTE_TOTAL.match(line)
+        if remote_total:  # the only count git prints when it unpacks a small fetch into loose objects
+            self.stats.objects = self.stats.objects or int(remote_total.group(1))
             return
         if re.match(r"^(Counting|Compressing|Enumerating|Total|Resolving|remote: (Counting|Compress|Enumerat"
                     r"|Total))", line):
@@ -217,10 +217,11 @@ class _Git:
         reader = threading.Thread(target=read_stdout, daemon=True)
         reader.start()
         try:
-            assert proc.stderr is not None
+            stderr = proc.stderr
+            assert isinstance(stderr, io.BufferedReader)
             pending = b""
             while True:
-                block = proc.stderr.read1(65536)
+                block = stderr.read1(65536)
                 if not block:
                     break
                 pending += block

@@ -1,0 +1,212 @@
+"""One conversation with a hub, shared by push, pull and clone (hitrec.ops.push/pull/clone).
+
+A ``Session`` holds the remote's name and URL, its credentials and one keep-alive HTTP client, and does
+the few things every operation needs: list the hub's catalog ref, fetch its commits into the private
+incoming ref, and move the remote-tracking ref. Every local ref it writes is written under the repo
+lock, after clearing lock files that dead writers left behind (see ``write_refs``), so a push or pull
+killed at any moment never blocks the next one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from hitrec.errors import HitrecError, LockTimeoutError, RemoteError
+from hitrec.progress import ProgressFn
+from hitrec.store.format import CATALOG_REF, SIDE_FILES, incoming_ref, is_catalog_tree, read_ref, tracking_ref
+from hitrec.sync import credentials, git
+from hitrec.sync.credentials import Auth
+from hitrec.sync.http import Http
+from hitrec.sync.lfs import LfsClient, TransferStats
+from hitrec.sync.remotes import resolve_remote
+
+if TYPE_CHECKING:
+    from hitrec.store import Repo
+
+BATCH_SYNC_MIN = 16  # downloading this many objects: small ones share one file-system sync
+SMALL_MEDIA = 4 << 20
+RESERVED = {name.encode() for name in SIDE_FILES}
+
+
+class Totals:
+    """Objects and bytes moved, git and media together (what the --json summaries report)."""
+
+    git: git.GitStats
+    media: TransferStats
+
+    @property
+    def objects(self) -> int:
+        return self.git.objects + self.media.objects
+
+    @property
+    def bytes(self) -> int:
+        return self.git.bytes + self.media.bytes
+
+
+class Session:
+    """One hub conversation: the remote, its credentials, one keep-alive HTTP client."""
+
+    def __init__(self, repo: Repo, remote: str | None, auth: Auth | None = None) -> None:
+        self.repo = repo
+        self.name, self.url, url_creds = resolve_remote(repo.git_dir, remote)
+        self.auth = auth or credentials.lookup(self.url, url_creds)
+        self.http = Http()
+        self.lfs = LfsClient(self.url, self.auth, http=self.http)
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    @property
+    def tracking_ref(self) -> str:
+        return tracking_ref(self.name)
+
+    @property
+    def incoming_ref(self) -> str:
+        return incoming_ref(self.name)
+
+    def tracking(self) -> str | None:
+        """The remote-tracking ref, read from its file (no dulwich import on the no-op pull path)."""
+        return read_ref(self.repo.git_dir, self.tracking_ref)
+
+    def set_tracking(self, sha: str) -> None:
+        if self.tracking() != sha:
+            with write_refs(self.repo):
+                set_ref(self.repo, self.tracking_ref, sha)
+
+    def hub_head(self) -> tuple[bool, str | None]:
+        """(collaboration exists, its catalog commit)."""
+        refs = git.list_refs(self.http, self.url, self.auth)
+        if refs is None:
+            return False, None
+        return True, refs.get(CATALOG_REF)
+
+    def fetch(self, have: tuple[str | None, ...], progress: ProgressFn | None) -> tuple[str, git.GitStats]:
+        """The hub's catalog commits into the local object store, at the private incoming ref; the
+        fetched commit must be a catalog (else this is no hitrec collaboration)."""
+        if progress:
+            progress(0, description="receiving commits")
+        with write_refs(self.repo):  # git writes the incoming ref: under the lock, no stale lock left
+            stats = git.fetch(self.repo.git_dir, self.url, self.auth, self.incoming_ref, have=have,
+                              progress=progress)
+        fetched = read_ref(self.repo.git_dir, self.incoming_ref)
+        if fetched is None:
+            raise RemoteError(f"fetching from {self.url} left no commit at {self.incoming_ref}")
+        if not is_catalog_commit(self.repo, fetched):
+            raise NotACollaborationError(self.url, f"its main branch ({fetched[:12]}) has no fragments/ catalog")
+        return fetched, stats
+
+    def scrub(self, exc: HitrecError) -> HitrecError:
+        if self.auth:
+            exc.message = self.auth.scrub(exc.message)
+            exc.args = (exc.message,)
+        return exc
+
+
+class NotACollaborationError(RemoteError):
+    """The hub's main branch holds commits that are not a hitrec catalog (a plain git repository)."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(f"{url} is not a hitrec collaboration: {detail} (a plain git repository?). "
+                         "Use `git clone` for it, or push hitrec fragments to a new collaboration.")
+        self.url = url
+
+
+def is_catalog_commit(repo: Repo, sha: str) -> bool:
+    import stat
+
+    try:
+        commit = repo.git_object(sha.encode())
+        tree = repo.git_object(commit.tree)
+    except (KeyError, AttributeError):
+        return False
+    return is_catalog_tree((e.path, stat.S_ISDIR(e.mode)) for e in tree.items())
+
+
+# -- local refs --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def write_refs(repo: Repo) -> Iterator[None]:
+    """Hold the repo lock to write refs, after removing lock files their dead writers left behind (under
+    the lock no other hitrec writer is alive, and git only ever runs on this repo under it)."""
+    with repo.lock():
+        clear = getattr(repo, "clear_stale_locks", None)
+        if clear is not None:
+            clear()
+        else:
+            _clear_stale_ref_locks(repo)
+        yield
+
+
+def _clear_stale_ref_locks(repo: Repo) -> None:
+    refs = repo.git_dir / "refs"
+    for path in [*refs.rglob("*.lock"), repo.git_dir / "packed-refs.lock"]:
+        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+            path.unlink()
+
+
+def set_ref(repo: Repo, name: str, sha: str) -> None:
+    """Point ref ``name`` at ``sha`` (callers hold ``write_refs``); a lock file held by a live process
+    outside hitrec (a git command run by hand) is a clear error, not dulwich's FileLocked."""
+    from dulwich.file import FileLocked
+    from dulwich.refs import ObjectID, Ref
+
+    try:
+        repo.dulwich.refs[Ref(name.encode())] = ObjectID(sha.encode())
+    except FileLocked as exc:
+        raise LockTimeoutError(f"{name} in {repo.git_dir} is locked by another process ({name}.lock): "
+                               "wait for it to finish (a git command run by hand?) and try again") from exc
+
+
+# -- media --------------------------------------------------------------------------------------------
+
+
+def media_of(repo: Repo, fragment_ids: list[str]) -> dict[str, int]:
+    """oid -> size of the media fetched fragments point to, read from their LFS pointer files: they are
+    not in the index yet, and this is a third of the cost of loading each record (``Repo.media_oids``
+    is the fallback for anything unusual)."""
+    from hitrec.store.format import parse_pointer
+
+    read = repo.git_object
+    out: dict[str, int] = {}
+    try:
+        for fid in fragment_ids:
+            tree = read(read(fid.encode()).tree)
+            for entry in tree.items():
+                if entry.path not in RESERVED and not entry.mode & 0o040000:
+                    oid, size = parse_pointer(read(entry.sha).data)
+                    out[oid] = size
+    except Exception:  # an unusual tree: let the store decide what the media is
+        return repo.media_oids(fragment_ids)
+    return out
+
+
+def download_media(session: Session, fragment_ids: list[str], progress: ProgressFn | None) -> TransferStats:
+    """The media of ``fragment_ids`` that is missing here, each verified and on disk when this returns.
+
+    Big objects are fsynced one by one (written back as they arrive), many small ones share one
+    file-system sync, as `Repo.record` does for a batch (an fsync costs ~9 ms here whatever the size)."""
+    repo = session.repo
+    wanted = {oid: size for oid, size in media_of(repo, fragment_ids).items() if not repo.has_media(oid)}
+    batch = len(wanted) >= BATCH_SYNC_MIN
+    stats = session.lfs.download(wanted, _ingest(repo, batch), progress)
+    if batch and stats.objects:
+        from hitrec.store.durable import sync_filesystem
+
+        sync_filesystem(repo.media.objects_dir)
+    return stats
+
+
+def _ingest(repo: Repo, batch: bool) -> Callable[..., Any]:
+    if not batch:
+        return repo.ingest_media_stream
+
+    def ingest(chunks: Any, oid: str, size: int) -> Any:
+        return repo.media.ingest_stream(chunks, oid, size, sync=size >= SMALL_MEDIA)
+
+    return ingest
