@@ -343,3 +343,154 @@ def test_concurrent_pushes_from_two_processes_both_land(tmp_path: Path, monkeypa
         repo = Repo(tmp_path / name)
         assert {f.id for f in repo.fragments()} == everyone
         repo.close()
+
+
+def _clone_env(hub: HubProcess, crash_at: str | None = None) -> dict[str, str]:
+    env = {**user_env(*ADA, hub.tokens["ada"])}
+    env["HITREC_CRASH_AT"] = crash_at or ""
+    return env
+
+
+def _assert_finished_clone(base: Path, name: str, ids: set[str]) -> None:
+    """A whole clone at ``base/name``, fsck clean, and nothing left beside it or in its temp folders."""
+    assert not (base / f".{name}.hitrec-clone").exists()
+    assert sorted(p.name for p in base.iterdir() if p.name.startswith(".")) == []
+    repo = Repo(base / name)
+    assert {f.id for f in repo.fragments()} == ids
+    assert repo.media.temp_files() == []
+    assert list((repo.git_dir / "refs").rglob("*.lock")) == []
+    repo.close()
+    done = run_hitrec("fsck", cwd=base / name)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("crash_at", ["clone-created", "pull-fetched", "pull-media-fetched", "pull-merged",
+                                      "clone-pulled"])
+def test_killed_clone_is_finished_by_running_it_again(tmp_path: Path, monkeypatch, hub: HubProcess,
+                                                      crash_at: str) -> None:
+    """SIGKILLed at each step (its repo made, media arrived, catalog merged, before the move), a clone is
+    finished by the same command: nothing at the destination until then, no media fetched twice."""
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    url = hub.collaboration_url("film")
+    a = client_repo(tmp_path, "a", url)
+    ids = set(record(a, tmp_path / "in", 6, size=20_000))
+    push(a)
+    a.close()
+    base = tmp_path / "work"
+    base.mkdir()
+    killed = run_hitrec("clone", url, "c", cwd=base, env=_clone_env(hub, crash_at))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (base / "c").exists()  # nothing half-made where the user looks
+    again = run_hitrec("clone", url, "c", "--json", cwd=base, env=_clone_env(hub))
+    assert again.returncode == 0, again.stderr
+    import json
+
+    summary = json.loads(again.stdout)
+    if crash_at in ("pull-media-fetched", "pull-merged", "clone-pulled"):
+        assert summary["media"]["objects"] == 0  # every object had arrived: none fetched again
+    assert summary["path"] == str((base / "c").resolve())
+    _assert_finished_clone(base, "c", ids)
+
+
+def test_interrupted_clone_resumes_into_an_empty_folder(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    """Stopped halfway through its media, a clone into an existing empty folder leaves that folder empty;
+    the re-run fetches only the rest."""
+    from hitrec.ops.clone import clone
+
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    url = hub.collaboration_url("film")
+    a = client_repo(tmp_path, "a", url)
+    ids = set(record(a, tmp_path / "in", 12, size=200_000))
+    push(a)
+    a.close()
+    dest = tmp_path / "work" / "c"
+    dest.mkdir(parents=True)
+    with pytest.raises(Stop):
+        clone(url, dest, _stop_after(5 * 200_000))
+    assert list(dest.iterdir()) == []
+    had = sum(1 for p in (tmp_path / "work" / ".c.hitrec-clone" / ".hitrec" / "lfs" / "objects").rglob("*")
+              if p.is_file())
+    assert 1 <= had < 12
+    done = clone(url, dest)
+    assert done.resumed and done.pull.media.objects == 12 - had
+    _assert_finished_clone(tmp_path / "work", "c", ids)
+
+
+@pytest.mark.slow
+def test_clone_killed_at_random_moments_completes(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    """Real SIGKILLs at random moments of `hitrec clone` (in its git fetch, its media, its merge), each
+    followed by the same command killed again or left to finish: it always completes, fsck clean."""
+    import random
+
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    url = hub.collaboration_url("film")
+    a = client_repo(tmp_path, "a", url)
+    ids = set(record(a, tmp_path / "in", 40, size=300_000))
+    push(a)
+    a.close()
+    base = tmp_path / "work"
+    base.mkdir()
+    rng = random.Random(7)
+    for _ in range(6):
+        proc = _spawn(["clone", url, "c"], base, _clone_env(hub))
+        time.sleep(rng.uniform(0.2, 1.5))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if (base / "c").exists():
+            break
+    if not (base / "c").exists():
+        done = run_hitrec("clone", url, "c", cwd=base, env=_clone_env(hub))
+        assert done.returncode == 0, done.stderr
+    _assert_finished_clone(base, "c", ids)
+
+
+def test_stale_ref_locks_of_a_killed_push_or_pull_are_cleared(tmp_path: Path, cli, monkeypatch,
+                                                               hub: HubProcess) -> None:
+    """A push killed just after the hub moved its ref leaves refs/remotes/origin/main.lock (a pull killed in
+    its fetch, refs/hitrec/incoming/origin.lock): under the repo lock no writer is alive, so the next push
+    and pull remove them and succeed instead of failing on dulwich's FileLocked or git's 'cannot lock ref'."""
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    url = hub.collaboration_url("film")
+    a = client_repo(tmp_path, "a", url)
+    record(a, tmp_path / "in", 1, prefix="one")
+    push(a)
+    stale = a.git_dir / "refs" / "remotes" / "origin" / "main.lock"
+    stale.write_text("0" * 40 + "\n")
+    record(a, tmp_path / "in2", 1, prefix="two")
+    a.close()
+    monkeypatch.chdir(tmp_path / "a")
+    r = cli("push")
+    assert r.exit_code == 0, r
+    assert "Traceback" not in r.output and not stale.exists()
+    a = Repo(tmp_path / "a")
+    assert a.dulwich.refs[b"refs/remotes/origin/main"].decode() == hub.catalog_head("film")
+    a.close()
+
+    b = client_repo(tmp_path, "b", url)
+    incoming = b.git_dir / "refs" / "hitrec" / "incoming" / "origin.lock"
+    incoming.parent.mkdir(parents=True)
+    incoming.write_text("")
+    b.close()
+    monkeypatch.chdir(tmp_path / "b")
+    r = cli("pull")
+    assert r.exit_code == 0, r
+    assert not incoming.exists()
+    assert cli("fsck").exit_code == 0
+
+
+def test_a_ref_locked_by_a_live_process_is_a_clear_error(tmp_path: Path) -> None:
+    """A lock file that appears while we hold the repo lock (a git command run by hand) is one clear error,
+    not dulwich's FileLocked."""
+    from hitrec.errors import LockTimeoutError
+    from hitrec.sync.session import set_ref
+
+    repo = Repo.init(tmp_path / "r")
+    ids = record(repo, tmp_path / "in", 1)
+    lock = repo.git_dir / "refs" / "remotes" / "origin" / "main.lock"
+    lock.parent.mkdir(parents=True)
+    lock.write_text("")
+    with pytest.raises(LockTimeoutError) as info:
+        set_ref(repo, "refs/remotes/origin/main", ids[0])
+    assert "refs/remotes/origin/main" in str(info.value) and "try again" in str(info.value)
+    repo.close()

@@ -20,6 +20,7 @@ from hitrec.errors import HitrecError, RemoteError, SyncError, UsageError
 from hitrec.ops.pull import PullResult, pull
 from hitrec.progress import ProgressFn
 from hitrec.store.format import CATALOG_REF
+from hitrec.store.writer import crash_point
 from hitrec.sync import credentials, git
 from hitrec.sync.credentials import Auth
 from hitrec.sync.http import Http
@@ -91,6 +92,7 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
         repo.close()
         raise
     repo.close()
+    crash_point("clone-pulled")
     _move_into_place(aside, dest)
     return CloneResult(dest.resolve(), result, resumed)
 
@@ -108,6 +110,7 @@ def _aside_repo(aside: Path, url: str) -> tuple[Repo, bool]:
     aside.mkdir(parents=True)
     repo = Repo.init(aside)
     try:
+        crash_point("clone-created")
         add_remote(repo.git_dir, "origin", url)
     except BaseException:
         repo.close()

@@ -79,10 +79,15 @@ def _pull(session: Session, progress: ProgressFn | None) -> PullResult:
             session.set_tracking(hub_sha)
         return result
     fetched, result.git = session.fetch((before, session.tracking()), progress)
+    from hitrec.store.writer import crash_point
+
+    crash_point("pull-fetched")
     result.fetched = fetched
     new_ids = repo.fragment_ids_between(fetched, before)
     result.fragments = len(new_ids)
     result.media = download_media(session, new_ids, progress)
+    crash_point("pull-media-fetched")
     result.head = repo.merge_catalog(fetched)
+    crash_point("pull-merged")
     session.set_tracking(fetched)
     return result
