@@ -3,11 +3,13 @@ killed transfers resumed, concurrent pushes from separate processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -493,4 +495,45 @@ def test_a_ref_locked_by_a_live_process_is_a_clear_error(tmp_path: Path) -> None
     with pytest.raises(LockTimeoutError) as info:
         set_ref(repo, "refs/remotes/origin/main", ids[0])
     assert "refs/remotes/origin/main" in str(info.value) and "try again" in str(info.value)
+    repo.close()
+
+
+@contextlib.contextmanager
+def _unwritable(folder: Path) -> Iterator[None]:
+    """Nobody may create files in ``folder`` (as root, only the immutable attribute stops a write)."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.fail("cannot make a folder unwritable as root here (chattr +i refused)")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_refused_ref_update_is_reported_at_once_not_retried(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    """When the hub's git cannot move its ref for a reason other than a lost race (here it cannot create
+    its refs/heads/main.lock; a leftover lock reads the same way), git says "failed to update ref": the
+    push reports the hub's refusal in one line after one attempt, instead of retrying 40 times and blaming
+    others for pushing faster."""
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    url = hub.collaboration_url("film")
+    repo = client_repo(tmp_path, "a", url)
+    record(repo, tmp_path / "in", 1, prefix="one")
+    push(repo)
+    record(repo, tmp_path / "in2", 1, prefix="two")
+    started = time.monotonic()
+    with _unwritable(hub.collaboration_path("film") / "refs" / "heads"), pytest.raises(RemoteError) as info:
+        push(repo)
+    message = str(info.value)
+    assert time.monotonic() - started < 10
+    assert "failed to update ref" in message and "main.lock" in message, message
+    assert "faster" not in message and "\n" not in message
+    assert len(hub_fragment_ids(hub.collaboration_path("film"))) == 1
+    assert push(repo).fragments == 1  # and once the hub can, the same push lands
     repo.close()

@@ -44,7 +44,7 @@ class GitStats:
 
 @dataclass
 class PushOutcome:
-    status: str  # "ok" | "up-to-date" | "non-fast-forward" | "rejected"
+    status: str  # "ok" | "up-to-date" | "non-fast-forward" (a lost race) | "rejected" (refused)
     reason: str
     stats: GitStats
 
@@ -300,11 +300,17 @@ def push(git_dir: Path, url: str, auth: Auth | None, sha: str, *, dst_ref: str =
     if flag in (" ", "*", "+"):
         return PushOutcome("ok", "", git.stats)
     reason = summary.strip()
-    raced = ("non-fast-forward", "fetch first", "stale info", "failed to update ref", "cannot lock ref")
-    if any(word in reason for word in raced) or "but expected" in "\n".join(git.messages):
+    remote = [m[len("remote: "):].strip() for m in git.messages if m.startswith("remote: ")]
+    # A lost race: the hub's ref moved since we read it (receive-pack's compare-and-set says "is at X but
+    # expected Y"). Any other failure to move the ref (a hook, a lock, a full disk) is the hub's refusal.
+    raced = ("non-fast-forward", "fetch first", "stale info")
+    if any(word in reason for word in raced) or any("but expected" in m for m in remote):
         return PushOutcome("non-fast-forward", reason, git.stats)
-    remote = [m[len("remote: "):] for m in git.messages if m.startswith("remote: ")]
-    detail = "; ".join(m.strip() for m in remote if m.strip())
     if code == 0 and flag != "!":
         return PushOutcome("ok", "", git.stats)
+    errors = [m for m in remote if m.startswith(("error:", "fatal:"))]
+    if errors and ("failed to update ref" in reason or "cannot lock ref" in reason):
+        detail = errors[0].partition(":")[2].strip()  # git's first line says it; the rest is advice
+    else:
+        detail = "; ".join(m for m in remote if m)
     return PushOutcome("rejected", f"{reason}{': ' + detail if detail else ''}", git.stats)
