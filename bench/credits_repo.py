@@ -5,7 +5,7 @@
 
 Records tiny distinct WAVs as originals, then levels of remixes whose stored ``timeline.yaml`` uses a
 slice of the level below (so the piece reaches everything) plus random fragments from any level below
-(diamonds). Times ``hitrec.credits.report.credits`` on the repo (reading each fragment from the index and
+(diamonds). Times ``hitrec.ops.credits.credits`` on the repo (reading each fragment from the index and
 each timeline from git, then the shares and payouts), the same lineage copied into a ``MemoryGraph``,
 and ``hitrec credits --json`` as a subprocess; prints the adapter's cost per fragment.
 """
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import yaml
 
 from hitrec.credits.graph import MemoryGraph, RepoGraph
-from hitrec.credits.report import credits
 from hitrec.credits.shares import compute_shares
+from hitrec.ops.credits import credits
 from hitrec.store import FragmentSpec, Repo
 from hitrec.store.model import Person
 

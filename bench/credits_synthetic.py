@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hitrec.credits.graph import ClipUse, MemoryGraph, Node, Timeline
+from hitrec.credits.graph import ClipUse, MemoryGraph, Node, RemixUses
 from hitrec.credits.payouts import compute_payouts
 from hitrec.credits.shares import compute_shares
 from hitrec.store.model import Person
@@ -70,7 +70,7 @@ def synthetic_graph(n: int, edges_per_fragment: float = 3.0, seed: int = 4,
             clips.append(ClipUse(None, Fraction(2), 2.0, 0.0, "text"))
         share = rng.choice([Fraction(1, 10), Fraction(1, 4), Fraction(3, 10)]) if rng.random() < 0.2 else None
         graph.add(Node(ids[i], author, f"remix {i}", "audio", parents=tuple(ids[s] for s in used),
-                       timeline=Timeline(tuple(clips), share)))
+                       timeline=RemixUses(tuple(clips), share)))
     return graph, edges
 
 

@@ -6,7 +6,7 @@ Each track has its own gain and a fade in and out; all eight start at 0 and are 
 normalize=0) to 16-bit WAV at 48 kHz. Limit: hitrec <= 1.2x the hand-written command. Two figures for
 hitrec, wall time, median of --rounds:
 
-- render(): the library call `hitrec.render.ops.render(repo, ...)` in this process (open the repo,
+- render(): the library call `hitrec.ops.render.render(repo, ...)` in this process (open the repo,
   validate and plan the timeline, run ffmpeg) — the rendering itself;
 - CLI: `hitrec render mix.yaml -o mix.wav` as a new process, which adds Python and CLI start-up
   (a constant, about 0.3 s on the dev machine, independent of the media).
@@ -69,7 +69,7 @@ def main() -> None:
         mix = "".join(f"[a{i}]" for i in range(TRACKS)) + f"amix=inputs={TRACKS}:normalize=0[a]"
         hand = [ffmpeg_exe(), "-v", "error", "-y", *inputs, "-filter_complex", f"{chains};{mix}", "-map", "[a]",
                 "-c:a", "pcm_s16le", str(folder / "hand.wav")]
-        from hitrec.render.ops import render
+        from hitrec.ops.render import render
         from hitrec.store import Repo
 
         repo = Repo(project)

@@ -50,8 +50,10 @@ class LineageBuilder:
             clip = {"at": 0, **clip}
             kind = "text" if "text" in clip else clip.pop("track", "audio")
             tracks.setdefault(kind, []).append(clip)
-        data: dict[str, Any] = {"hitrec": 1, "title": title or "remix",
-                                "output": {"sample_rate": 8000, "channels": 1, "format": "wav"}}
+        # a text clip needs a picture: such a remix renders video (a valid timeline, as a real remix stores)
+        output: dict[str, Any] = ({"size": [160, 90], "sample_rate": 8000, "channels": 1} if "text" in tracks
+                                  else {"sample_rate": 8000, "channels": 1, "format": "wav"})
+        data: dict[str, Any] = {"hitrec": 1, "title": title or "remix", "output": output}
         if editor_share is not None:
             data["credits"] = {"editor_share": editor_share}
         data["tracks"] = [{"kind": kind, "name": kind, "clips": cs} for kind, cs in tracks.items()]

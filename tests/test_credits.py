@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from credits_helpers import LineageBuilder
 
-from hitrec.credits.report import credits
+from hitrec.ops.credits import credits
 from hitrec.store import Repo
 
 

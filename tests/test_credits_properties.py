@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hitrec.credits.explain import explain
-from hitrec.credits.graph import ClipUse, CreditRules, MemoryGraph, Node, Timeline
+from hitrec.credits.graph import ClipUse, CreditRules, MemoryGraph, Node, RemixUses
 from hitrec.credits.mailmap import Mailmap
 from hitrec.credits.payouts import compute_payouts, format_amount, largest_remainder, parse_share
 from hitrec.credits.shares import compute_shares
@@ -56,7 +56,7 @@ def lineages(draw: st.DrawFn, max_nodes: int = 8, max_sources: int = 3) -> tuple
             clips.append(ClipUse(None, seconds, float(seconds), 0.0, "text"))
         share = draw(st.one_of(st.none(), st.sampled_from(SHARES)))
         graph.add(Node(fid(i), author, f"f{i}", parents=tuple(dict.fromkeys(fid(s) for s in sources)),
-                       timeline=Timeline(tuple(clips), share)))
+                       timeline=RemixUses(tuple(clips), share)))
     rules = CreditRules(draw(st.sampled_from(SHARES)), draw(st.sampled_from(SHARES)))
     return graph, rules
 
@@ -116,7 +116,7 @@ def by_flow(graph: MemoryGraph, piece: str, rules: CreditRules) -> dict[str, Fra
     order, seen = [], set()
 
     def sources(node: Node) -> list[str]:
-        return node.sources
+        return node.upstream
 
     stack = [(piece, False)]
     while stack:  # iterative post-order DFS, reversed = topological
@@ -180,7 +180,7 @@ def big_lineages(draw: st.DrawFn) -> tuple[MemoryGraph, CreditRules]:
             clips = tuple(ClipUse(ident[s], rng.choice(USES), 1.0) for s in used[k])
             share = rng.choice([None, *SHARES])
             graph.add(Node(ident[k], author, f"f{k}", parents=tuple(dict.fromkeys(ident[s] for s in used[k])),
-                           timeline=Timeline(clips, share)))
+                           timeline=RemixUses(clips, share)))
     return graph, CreditRules(rng.choice(SHARES), rng.choice(SHARES))
 
 
@@ -197,7 +197,7 @@ def test_a_deep_chain_with_many_primes() -> None:
     graph = MemoryGraph([Node(fid(0), PEOPLE[0], "origin")])
     for i in range(1, 400):  # each remix splits by a different total: denominators with many primes
         clips = (ClipUse(fid(i - 1), Fraction(1), 1.0), ClipUse(fid(max(0, i - 2)), Fraction(i % 37 + 1), 1.0))
-        graph.add(Node(fid(i), PEOPLE[i % 6], f"r{i}", parents=(fid(i - 1),), timeline=Timeline(clips)))
+        graph.add(Node(fid(i), PEOPLE[i % 6], f"r{i}", parents=(fid(i - 1),), timeline=RemixUses(clips)))
     rules = CreditRules()
     shares = computed(graph, rules)
     assert shares == by_flow(graph, piece_of(graph), rules)
@@ -268,7 +268,7 @@ def test_a_clip_with_weight_zero_changes_nothing(case: tuple[MemoryGraph, Credit
     extra = ClipUse(source, Fraction(0), float(seconds), 0.0, "audio", True)
     changed = MemoryGraph(
         Node(n.id, n.author, n.title, n.kind, n.parents,
-             Timeline((*n.timeline.clips, extra), n.timeline.editor_share), n.duration) if n.id == target.id else n
+             RemixUses((*n.timeline.clips, extra), n.timeline.editor_share), n.duration) if n.id == target.id else n
         for n in graph)
     assert computed(changed, rules) == computed(graph, rules)
     before = compute_payouts(compute_shares(graph, piece_of(graph), rules), "1234.56")
@@ -303,7 +303,7 @@ def test_a_loop_is_an_error() -> None:
 
 
 def test_missing_source_names_it() -> None:
-    node = Node(fid(0), PEOPLE[0], "mix", timeline=Timeline((ClipUse(fid(9), Fraction(1), 1.0),)))
+    node = Node(fid(0), PEOPLE[0], "mix", timeline=RemixUses((ClipUse(fid(9), Fraction(1), 1.0),)))
     with pytest.raises(CreditsError, match=fid(9)):
         compute_shares(MemoryGraph([node]), fid(0))
 
@@ -354,8 +354,8 @@ def test_a_ladder_of_diamonds_costs_one_visit_per_fragment() -> None:
         k += 3
         for side in (left, right):
             graph.add(Node(side, PEOPLE[(level + k) % 6], "side",
-                           timeline=Timeline((ClipUse(below, Fraction(1), 1.0),))))
-        graph.add(Node(top, PEOPLE[level % 6], "top", timeline=Timeline(
+                           timeline=RemixUses((ClipUse(below, Fraction(1), 1.0),))))
+        graph.add(Node(top, PEOPLE[level % 6], "top", timeline=RemixUses(
             (ClipUse(left, Fraction(1), 1.0), ClipUse(right, Fraction(1), 1.0)))))
         below = top
     rules = CreditRules()

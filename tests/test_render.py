@@ -182,7 +182,7 @@ def test_same_timeline_renders_byte_identical(project: Path, frags: dict[str, st
 
 
 def test_progress_reports_the_whole_length(project: Path, frags: dict[str, str]) -> None:
-    from hitrec.render.ops import render
+    from hitrec.ops.render import render
 
     write_timeline(project / "t.yaml", video_timeline(frags))
     calls: list[tuple[float, float | None]] = []

@@ -9,7 +9,7 @@ import pytest
 from render_support import decode_audio, decode_video, make_fragments, rms, write_timeline
 
 from hitrec.errors import RenderError
-from hitrec.render.ops import render
+from hitrec.ops.render import render
 from hitrec.store import Repo
 
 

@@ -13,16 +13,16 @@ from render_support import decode_audio, decode_video, make_color_video
 from test_timeline_fuzz import IDS, valid_timelines
 
 from hitrec.errors import HitrecError
+from hitrec.render.engine import render_plan
 from hitrec.render.ffmpeg_engine import fps_fraction
-from hitrec.render.ops import render_plan
-from hitrec.render.plan import SourcesResolver, make_plan
-from hitrec.render.timeline import parse_timeline
+from hitrec.render.plan import InputsResolver, make_plan
+from hitrec.timeline.yaml_codec import parse_timeline
 
 
 @pytest.fixture(scope="module")
-def resolver(tmp_path_factory: pytest.TempPathFactory) -> SourcesResolver:
+def resolver(tmp_path_factory: pytest.TempPathFactory) -> InputsResolver:
     d = tmp_path_factory.mktemp("fuzzmedia")
-    return SourcesResolver.from_files({
+    return InputsResolver.from_files({
         IDS["video"]: make_color_video(d / "v.mp4", "red"),
         IDS["silent"]: make_color_video(d / "s.mp4", "white", seconds=1, freq=None, fps=25),
         IDS["image"]: make_image(d / "i.png"),
@@ -31,7 +31,7 @@ def resolver(tmp_path_factory: pytest.TempPathFactory) -> SourcesResolver:
 
 
 @pytest.mark.slow
-def test_generated_timelines_render_to_their_planned_length(resolver: SourcesResolver, tmp_path: Path) -> None:
+def test_generated_timelines_render_to_their_planned_length(resolver: InputsResolver, tmp_path: Path) -> None:
     rendered = []
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hitrec.errors import TimelineError
-from hitrec.render.timeline import load_timeline, parse_timeline
+from hitrec.timeline.yaml_codec import load_timeline, parse_timeline
 
 GOOD = """\
 hitrec: 1

@@ -12,32 +12,26 @@ from hypothesis import strategies as st
 
 from hitrec.errors import HitrecError
 from hitrec.render.ffmpeg_engine import build_command
-from hitrec.render.plan import Source, SourcesResolver, make_plan
-from hitrec.render.timeline import (
-    CLIP_KEYS,
-    OUTPUT_KEYS,
-    POSITIONS,
-    TOP_KEYS,
-    TRACK_KEYS,
-    parse_timeline,
-)
+from hitrec.render.plan import Input, InputsResolver, make_plan
 from hitrec.store.model import MediaInfo
+from hitrec.timeline.model import CLIP_KEYS, OUTPUT_KEYS, POSITIONS, TOP_KEYS, TRACK_KEYS
+from hitrec.timeline.yaml_codec import parse_timeline
 
 IDS = {"video": "aaaa" + "1" * 36, "image": "bbbb" + "2" * 36, "audio": "cccc" + "3" * 36,
        "text": "dddd" + "4" * 36, "silent": "eeee" + "5" * 36}
-RESOLVER = SourcesResolver([
-    Source(IDS["video"], "video", "CC-BY-4.0",
+RESOLVER = InputsResolver([
+    Input(IDS["video"], "video", "CC-BY-4.0",
            MediaInfo("o", 1, "v.mp4", "video", "video/mp4", duration=2.0, width=160, height=90, fps=24,
                      has_audio=True), Path("v.mp4")),
-    Source(IDS["silent"], "video", "CC-BY-4.0",
+    Input(IDS["silent"], "video", "CC-BY-4.0",
            MediaInfo("o", 1, "s.mp4", "video", "video/mp4", duration=1.0, width=160, height=90, fps=25,
                      has_audio=False), Path("s.mp4")),
-    Source(IDS["image"], "image", "CC0-1.0", MediaInfo("o", 1, "i.png", "image", "image/png", width=64, height=48),
+    Input(IDS["image"], "image", "CC0-1.0", MediaInfo("o", 1, "i.png", "image", "image/png", width=64, height=48),
            Path("i.png")),
-    Source(IDS["audio"], "audio", "CC-BY-SA-4.0",
+    Input(IDS["audio"], "audio", "CC-BY-SA-4.0",
            MediaInfo("o", 1, "a.wav", "audio", "audio/wav", duration=2.0, sample_rate=48000, channels=2),
            Path("a.wav")),
-    Source(IDS["text"], "text", "CC-BY-4.0", MediaInfo("o", 1, "t.txt", "text", "text/plain"), Path("t.txt")),
+    Input(IDS["text"], "text", "CC-BY-4.0", MediaInfo("o", 1, "t.txt", "text", "text/plain"), Path("t.txt")),
 ])
 
 numbers = st.one_of(st.integers(-3, 30), st.floats(-1, 30, allow_nan=False),

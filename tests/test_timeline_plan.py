@@ -9,9 +9,9 @@ import yaml
 from render_support import make_fragments
 
 from hitrec.errors import TimelineError
-from hitrec.render.plan import RepoResolver, SourcesResolver, make_plan
-from hitrec.render.timeline import parse_timeline
+from hitrec.render.plan import InputsResolver, RepoResolver, make_plan
 from hitrec.store import Fragment, Person, Repo
+from hitrec.timeline.yaml_codec import parse_timeline
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +88,12 @@ def test_unknown_fragment_names_line_and_field(repo_and_fragments) -> None:  # t
 
 def test_ambiguous_fragment_lists_candidates(frags) -> None:  # type: ignore[no-untyped-def]
     # Two fragments sharing a prefix: a resolver over fixed sources shows the same error path as the repo.
-    from hitrec.render.plan import Source
+    from hitrec.render.plan import Input
     from hitrec.store.model import MediaInfo
 
     info = MediaInfo("x", 1, "a.wav", "audio", "audio/wav", duration=1.0)
-    resolver = SourcesResolver([Source("abcd" + "1" * 36, "audio", "CC0-1.0", info, Path("a.wav")),
-                                Source("abcd" + "2" * 36, "audio", "CC0-1.0", info, Path("b.wav"))])
+    resolver = InputsResolver([Input("abcd" + "1" * 36, "audio", "CC0-1.0", info, Path("a.wav")),
+                                Input("abcd" + "2" * 36, "audio", "CC0-1.0", info, Path("b.wav"))])
     with pytest.raises(TimelineError) as info_:
         make_plan(parse_timeline(audio("      - {fragment: abcd}\n"), "t.yaml"), resolver)
     assert info_.value.field == "tracks[0].clips[0].fragment" and "ambiguous" in str(info_.value)

@@ -12,7 +12,7 @@ from hitrec.cli.output import console, print_json
 from hitrec.errors import UsageError
 
 if TYPE_CHECKING:
-    from hitrec.credits.report import CreditsReport
+    from hitrec.ops.credits import CreditsResult
 
 
 @app.command()
@@ -29,10 +29,11 @@ def credits(
                                 help="table | json | csv | markdown | roll (end-credits text)."),
     json_: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
-    """Each contributor's share of PIECE, by the credits rule (see README "Credits")."""
+    """Each contributor's share of PIECE, by the credits rule (see docs/credits.md)."""
     from hitrec.cli.common import open_repo
     from hitrec.cli.output import progress
     from hitrec.credits import report as out
+    from hitrec.ops.credits import credits as run_credits
 
     fmt = "json" if json_ else format_.lower()
     if fmt not in out.FORMATS:
@@ -42,10 +43,10 @@ def credits(
     if explain is not None and fmt in ("csv", "roll"):
         raise UsageError("--explain prints a text or JSON report; use --format table, markdown or json")
     with open_repo() as repo, progress("reading the lineage") as bar:
-        report = out.credits(repo, piece, profit=profit, community_share=community_share, currency=currency,
+        report = run_credits(repo, piece, profit=profit, community_share=community_share, currency=currency,
                              explain_who=explain, max_paths=max_paths, progress=bar)
     if fmt == "json":
-        print_json(out.to_json(report))
+        print_json(report.to_json())
     elif fmt == "csv":
         sys.stdout.write(out.to_csv(report))
     elif fmt == "roll":
@@ -58,7 +59,7 @@ def credits(
         print_table(report)
 
 
-def print_table(report: CreditsReport) -> None:
+def print_table(report: CreditsResult) -> None:
     from rich.table import Table
 
     from hitrec.credits import report as out

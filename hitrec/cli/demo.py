@@ -123,7 +123,8 @@ tracks:
 
 def remix_piece(state: DemoState) -> None:
     step("The editor remixes them: hitrec remix timeline.yaml")
-    from hitrec.render.ops import remix, verify
+    from hitrec.ops.remix import remix
+    from hitrec.ops.verify import verify
 
     ids = {key: state.fragments[key].short_id for key in ("shot", "drawing", "sky", "voice", "chords")}
     timeline = state.repo.root / "timeline.yaml"

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hitrec.cli.app import app
 from hitrec.cli.common import open_repo
 from hitrec.cli.output import console, print_json, progress
+
+if TYPE_CHECKING:
+    from hitrec.ops.remix import RemixResult
 
 
 def _esc(text: object) -> str:
@@ -23,13 +27,13 @@ ENGINE = typer.Option("ffmpeg", "--engine", help="ffmpeg (default, one filter gr
 
 @app.command()
 def render(
-    timeline: Path = typer.Argument(..., help="A timeline YAML file (see DESIGN.md)."),
+    timeline: Path = typer.Argument(..., help="A timeline YAML file (see docs/timeline.md)."),
     output: Path = typer.Option(..., "--output", "-o", help="The file to write (mp4, webm, wav, mp3, flac)."),
     engine: str = ENGINE,
     json_: bool = JSON,
 ) -> None:
     """Render a timeline into a finished piece, without recording it."""
-    from hitrec.render.ops import render as run_render
+    from hitrec.ops.render import render as run_render
 
     with open_repo() as repo, progress("rendering", unit="seconds") as bar:
         result = run_render(repo, timeline, output, progress=bar, engine=engine)
@@ -42,7 +46,7 @@ def render(
 
 @app.command()
 def remix(
-    timeline: Path = typer.Argument(..., help="A timeline YAML file (see DESIGN.md)."),
+    timeline: Path = typer.Argument(..., help="A timeline YAML file (see docs/timeline.md)."),
     title: str = typer.Option(None, "--title", "-t", help="Title of the remix (default: the timeline's)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan; render and record nothing."),
     json_: bool = JSON,
@@ -51,7 +55,7 @@ def remix(
 
     Remixes always render with the default ffmpeg engine, so `hitrec verify` can re-render them.
     """
-    from hitrec.render.ops import remix as run_remix
+    from hitrec.ops.remix import remix as run_remix
 
     with open_repo() as repo, progress("rendering", unit="seconds") as bar:
         result = run_remix(repo, timeline, title=title, dry_run=dry_run, progress=bar)
@@ -62,6 +66,7 @@ def remix(
         _print_plan(result)
         return
     fragment = result.fragment
+    assert fragment is not None
     console.print(f"[bold]{fragment.id}[/]  {fragment.kind:5}  {_esc(fragment.title)}", soft_wrap=True)
     console.print(f"  remix of {len(result.parents)} fragments, {result.plan.length:.2f}s "
                   f"{result.plan.format}, licence {result.license}", soft_wrap=True)
@@ -73,7 +78,7 @@ def verify(
     json_: bool = JSON,
 ) -> None:
     """Re-render a remix from its stored timeline and check it matches its media byte for byte."""
-    from hitrec.render.ops import verify as run_verify
+    from hitrec.ops.verify import verify as run_verify
 
     with open_repo() as repo, progress("re-rendering", unit="seconds") as bar:
         result = run_verify(repo, fragment, progress=bar)
@@ -90,20 +95,20 @@ def verify(
         raise typer.Exit(1)
 
 
-def _print_plan(result) -> None:  # type: ignore[no-untyped-def]
+def _print_plan(result: RemixResult) -> None:
     plan = result.plan
     o = plan.output
     size = f"{o.size[0]}x{o.size[1]} {o.fps:g}fps, " if o.size else "audio only, "
     console.print(f"[bold]plan[/] {_esc(repr(result.title))}: {plan.length:.3f}s, {size}{o.sample_rate} Hz, "
                   f"{o.format}; licence {result.license}", soft_wrap=True)
     console.print("fragments:")
-    for source in plan.sources.values():
-        console.print(f"  {source.id}  {source.kind:5}  {source.license:16} {_esc(source.title)}", soft_wrap=True)
+    for used in plan.inputs.values():
+        console.print(f"  {used.id}  {used.kind:5}  {used.license:16} {_esc(used.title)}", soft_wrap=True)
     console.print("tracks:")
     for track in plan.tracks:
         console.print(f"  {track.kind} {_esc(repr(track.name))}")
         for clip in track.clips:
-            what = clip.source.id[:10] if clip.source else _esc(repr(clip.text))
-            src = f" from {clip.src_from:g}s" if clip.source and clip.kind != "image" else ""
+            what = clip.input.id[:10] if clip.input else _esc(repr(clip.text))
+            src = f" from {clip.src_from:g}s" if clip.input and clip.kind != "image" else ""
             console.print(f"    {clip.at:8.3f} - {clip.end:8.3f}s  {clip.kind:5} {what}{src}", soft_wrap=True)
     console.print("dry run: nothing rendered or recorded")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from hitrec.credits.mailmap import Mailmap
-from hitrec.credits.shares import ContributorShare, Lineage, Shares
+from hitrec.credits.shares import ContributorShare, LineageArrays, Shares
 from hitrec.errors import CreditsError
 from hitrec.store.model import Person
 
@@ -94,7 +94,7 @@ def explain(shares: Shares, who: str, mailmap: Mailmap | None = None,
     return Explanation(contributor, shown, count[0], sum((p.value for p in shown), Fraction(0)))
 
 
-def _walk(lineage: Lineage, i: int, trail: list[PathStep], value: Fraction, mine: list[bool],
+def _walk(lineage: LineageArrays, i: int, trail: list[PathStep], value: Fraction, mine: list[bool],
           count: list[int], found: list[CreditPath], limit: int) -> None:
     if len(found) >= limit or not count[i]:
         return
@@ -114,7 +114,7 @@ def _walk(lineage: Lineage, i: int, trail: list[PathStep], value: Fraction, mine
         trail.pop()
 
 
-def _why_keep(lineage: Lineage, i: int) -> str:
+def _why_keep(lineage: LineageArrays, i: int) -> str:
     node = lineage.nodes[i]
     share = lineage.shares_used[i]
     if node.timeline is not None:
@@ -131,7 +131,7 @@ def _why_keep(lineage: Lineage, i: int) -> str:
     return "author of an original keeps all"
 
 
-def _why_step(lineage: Lineage, i: int, source: str) -> str:
+def _why_step(lineage: LineageArrays, i: int, source: str) -> str:
     node = lineage.nodes[i]
     share = lineage.shares_used[i]
     if node.timeline is not None:

@@ -2,22 +2,28 @@
 
 ``LineageGraph`` is the small protocol the credits computation reads; ``MemoryGraph`` holds nodes in a
 dict (tests, benchmarks), ``RepoGraph`` reads them from a hitrec repo: a fragment's commit gives its
-author and parents ("remix-of"), the ``timeline.yaml`` stored in a remix's commit gives its clips.
+author and parents ("remix-of"), the normalized ``timeline.yaml`` stored in a remix's commit (read by the
+timeline codec, :mod:`hitrec.timeline`) gives the clips it uses: their fragments, weights and durations.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
+from hitrec.credits.numbers import parse_share, to_fraction
 from hitrec.errors import AmbiguousFragmentError, CorruptRepoError, CreditsError, UnknownFragmentError
 from hitrec.store.model import Person
 
 if TYPE_CHECKING:
+    from subprocess import Popen
+
     from hitrec.store import Repo
+    from hitrec.store.index import Index
+    from hitrec.timeline import Timeline
 
 DEFAULT_EDITOR_SHARE = Fraction(1, 5)
 DEFAULT_DERIVATIVE_SHARE = Fraction(1, 2)
@@ -36,8 +42,8 @@ class ClipUse:
 
 
 @dataclass(frozen=True, slots=True)
-class Timeline:
-    """What credits needs from a remix's timeline: its clips and an optional editor share."""
+class RemixUses:
+    """What credits needs from a remix's timeline: the clips it uses and an optional editor share."""
 
     clips: tuple[ClipUse, ...]
     editor_share: Fraction | None = None  # ``credits: {editor_share: x}``; None = the repo default
@@ -57,7 +63,7 @@ class Node:
     title: str = ""
     kind: str = "audio"
     parents: tuple[str, ...] = ()
-    timeline: Timeline | None = None
+    timeline: RemixUses | None = None  # a remix's: read from its stored timeline
     duration: float | None = None  # the media's own length in seconds, if it has one
 
     @property
@@ -68,7 +74,7 @@ class Node:
         return "derivative" if self.parents else "original"
 
     @property
-    def sources(self) -> list[str]:
+    def upstream(self) -> list[str]:
         """The fragments this one passes value on to, each once, in order of first use."""
         if self.timeline is not None:
             seen: dict[str, None] = {}
@@ -104,10 +110,12 @@ class LineageGraph(Protocol):
 class MemoryGraph:
     """A lineage held in memory: for tests, benchmarks, and lineages built by other tools."""
 
+    get: Callable[[str], Node | None]  # the dict's own lookup (no Python frame): it is called per step
+
     def __init__(self, nodes: Iterable[Node] = ()) -> None:
         self._nodes: dict[str, Node] = {}
         self._sorted: list[str] | None = None
-        self.get = self._nodes.get  # type: ignore[method-assign]  # the dict's own lookup: no Python frame
+        self.get = self._nodes.get
         for node in nodes:
             self.add(node)
 
@@ -118,11 +126,8 @@ class MemoryGraph:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Node]:
         return iter(self._nodes.values())
-
-    def get(self, fragment_id: str) -> Node | None:
-        return self._nodes.get(fragment_id)
 
     def resolve(self, ref: str) -> str:
         if ref in self._nodes:
@@ -146,82 +151,34 @@ class MemoryGraph:
 # --- reading a repo -------------------------------------------------------------------------------
 
 
-def to_fraction(value: Any, where: str) -> Fraction:
-    """An exact number from YAML: ints as is, floats by their shortest decimal form (0.1 is 1/10)."""
-    if isinstance(value, bool) or value is None:
-        raise CreditsError(f"{where}: expected a number, got {value!r}")
-    if isinstance(value, int):
-        return Fraction(value)
-    try:
-        if isinstance(value, float):
-            return Fraction(repr(value))
-        if isinstance(value, str):
-            return Fraction(value.strip())
-    except (ValueError, ZeroDivisionError) as exc:
-        raise CreditsError(f"{where}: expected a number, got {value!r}") from exc
-    raise CreditsError(f"{where}: expected a number, got {value!r}")
-
-
-def parse_share(value: Any, where: str) -> Fraction:
-    share = to_fraction(value, where)
-    if not 0 <= share <= 1:
-        raise CreditsError(f"{where}: a share must be between 0 and 1, got {value!r}")
-    return share
-
-
-def timeline_from_data(data: Any, where: str) -> Timeline:
-    """Credits' view of a stored (normalized) timeline: every clip has numeric ``at`` and ``duration``."""
-    if not isinstance(data, dict):
-        raise CreditsError(f"{where}: a timeline must be a mapping")
+def uses_of(timeline: Timeline, where: str) -> RemixUses:
+    """Credits' view of a stored (normalized) timeline: every clip has an explicit numeric ``duration``."""
     editor_share = None
-    credits = data.get("credits")
-    if isinstance(credits, dict) and credits.get("editor_share") is not None:
-        editor_share = parse_share(credits["editor_share"], f"{where}: credits.editor_share")
+    if timeline.credits and timeline.credits.get("editor_share") is not None:
+        editor_share = parse_share(timeline.credits["editor_share"], f"{where}: credits.editor_share",
+                                   CreditsError)
     clips: list[ClipUse] = []
-    tracks = data.get("tracks") or []
-    if not isinstance(tracks, list):
-        raise CreditsError(f"{where}: tracks must be a list")
-    for t, track in enumerate(tracks):
-        if not isinstance(track, dict):
-            raise CreditsError(f"{where}: tracks[{t}] must be a mapping")
-        name = str(track.get("name") or track.get("kind") or f"track {t + 1}")
-        for c, clip in enumerate(track.get("clips") or []):
+    for t, track in enumerate(timeline.tracks):
+        for c, clip in enumerate(track.clips):
             field = f"{where}: tracks[{t}].clips[{c}]"
-            if not isinstance(clip, dict):
-                raise CreditsError(f"{field} must be a mapping")
-            clips.append(_clip_from_data(clip, field, name))
-    return Timeline(tuple(clips), editor_share)
+            if clip.duration is None:
+                raise CreditsError(f"{field}: a stored clip needs a numeric duration; re-record the remix")
+            seconds = to_fraction(clip.duration, f"{field}.duration")
+            weighted = clip.weight is not None
+            use = to_fraction(clip.weight, f"{field}.weight") if weighted else seconds
+            clips.append(ClipUse(clip.fragment, use, float(seconds), float(clip.at or 0), track.name, weighted))
+    return RemixUses(tuple(clips), editor_share)
 
 
-def _clip_from_data(clip: dict[str, Any], field: str, track: str) -> ClipUse:
-    at = to_fraction(clip.get("at", 0), f"{field}.at")
-    if clip.get("duration") is not None:
-        seconds = to_fraction(clip["duration"], f"{field}.duration")
-    elif clip.get("to") is not None:  # tolerate an un-normalized clip: its length from from/to/speed
-        speed = to_fraction(clip.get("speed", 1), f"{field}.speed") or Fraction(1)
-        seconds = (to_fraction(clip["to"], f"{field}.to") - to_fraction(clip.get("from", 0), f"{field}.from"))
-        seconds /= speed
-    else:
-        raise CreditsError(f"{field}: a stored clip needs a numeric duration; re-record the remix")
-    if seconds < 0:
-        raise CreditsError(f"{field}.duration: must not be negative, got {seconds}")
-    weighted = clip.get("weight") is not None
-    use = to_fraction(clip["weight"], f"{field}.weight") if weighted else seconds
-    if use < 0:
-        raise CreditsError(f"{field}.weight: must not be negative, got {clip['weight']!r}")
-    fragment = clip.get("fragment")
-    return ClipUse(str(fragment) if fragment is not None else None, use, float(seconds), float(at), track,
-                   weighted)
+def read_stored_timeline(data: bytes, where: str) -> RemixUses:
+    """A remix's stored ``timeline.yaml`` through the timeline codec (its errors name file, line, field)."""
+    from hitrec.timeline import parse_timeline
 
-
-def load_yaml(data: bytes, where: str) -> Any:
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(data, Loader=loader)
-    except yaml.YAMLError as exc:
-        raise CreditsError(f"{where}: the stored timeline is not valid YAML: {exc}") from exc
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CreditsError(f"{where}: the stored timeline is not UTF-8 text") from exc
+    return uses_of(parse_timeline(text, where), where)
 
 
 def rules_from_config(repo: Repo) -> CreditRules:
@@ -230,7 +187,8 @@ def rules_from_config(repo: Repo) -> CreditRules:
     for name, default in (("editor_share", DEFAULT_EDITOR_SHARE),
                           ("derivative_share", DEFAULT_DERIVATIVE_SHARE)):
         raw = repo.config_get(f"credits.{name}")
-        values[name] = default if raw in (None, "") else parse_share(raw, f"config credits.{name}")
+        values[name] = (default if raw in (None, "")
+                        else parse_share(raw, f"config credits.{name}", CreditsError))
     return CreditRules(**values)
 
 
@@ -244,8 +202,8 @@ class RepoGraph:
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
         self._cache: dict[str, Node | None] = {}
-        self._index: Any = None
-        self._batch: Any = None  # the cat-file process; False once it is known to be unavailable
+        self._index: Index | None = None
+        self._batch: Popen[bytes] | Literal[False] | None = None  # cat-file; None: not started, False: none
 
     def __enter__(self) -> RepoGraph:
         return self
@@ -257,37 +215,53 @@ class RepoGraph:
         batch, self._batch = self._batch, False
         if batch:
             try:
+                assert batch.stdin is not None
                 batch.stdin.close()
                 batch.wait(timeout=5)
             except Exception:  # a process that will not end on EOF
                 batch.kill()
                 batch.wait()
 
-    def _timeline_bytes(self, fragment_id: str) -> bytes | None:
+    def _timeline_bytes(self, fragment_id: str) -> bytes:
         if self._batch is None:
-            self._batch = self._start_batch()
+            self._batch = self._start_batch() or False
+        data: bytes | None
         if self._batch:
             try:
-                return self._read_batch(fragment_id)
+                data = self._read_batch(self._batch, fragment_id)
             except (OSError, ValueError):
                 self.close()  # fall back to dulwich from here on
-        return self.repo.read_fragment_file(fragment_id, "timeline.yaml")
+            else:
+                if data is not None:
+                    return data
+        try:
+            data = self.repo.read_fragment_file(fragment_id, "timeline.yaml")
+        except KeyError as exc:  # dulwich: an object is missing
+            data = None
+            cause: BaseException | None = exc
+        else:
+            cause = None
+        if data is None:
+            raise CorruptRepoError(f"the timeline of remix {fragment_id[:12]} is missing from the git objects; "
+                                   "run `hitrec fsck`, and `hitrec pull` to fetch it again") from cause
+        return data
 
-    def _start_batch(self) -> Any:
+    def _start_batch(self) -> Popen[bytes] | None:
         import shutil
         import subprocess
 
         git = shutil.which("git")
         if git is None:
-            return False
+            return None
         try:
             return subprocess.Popen([git, "--git-dir", str(self.repo.git_dir), "cat-file", "--batch"],
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError:
-            return False
+            return None
 
-    def _read_batch(self, fragment_id: str) -> bytes | None:
-        batch = self._batch
+    @staticmethod
+    def _read_batch(batch: Popen[bytes], fragment_id: str) -> bytes | None:
+        assert batch.stdin is not None and batch.stdout is not None
         batch.stdin.write(f"{fragment_id}:timeline.yaml\n".encode())
         batch.stdin.flush()
         header = batch.stdout.readline().split()
@@ -322,10 +296,7 @@ class RepoGraph:
             return None
         timeline = None
         if fragment.has_timeline:
-            raw = self._timeline_bytes(fragment.id)
-            if raw is not None:
-                where = f"timeline.yaml of {fragment.id[:10]}"
-                timeline = timeline_from_data(load_yaml(raw, where), where)
+            timeline = read_stored_timeline(self._timeline_bytes(fragment.id), f"timeline.yaml of {fragment.id[:10]}")
         duration = fragment.media.duration
         return Node(
             id=fragment.id,

@@ -14,6 +14,7 @@ from fractions import Fraction
 from math import gcd
 from typing import TYPE_CHECKING
 
+from hitrec.credits.numbers import parse_share
 from hitrec.errors import UsageError
 
 if TYPE_CHECKING:
@@ -72,18 +73,6 @@ def parse_amount(text: str | Decimal, digits: int) -> int:
     if minor != minor.to_integral_value():
         raise UsageError(f"--profit: {text} has more than {digits} decimals; round it to the smallest unit")
     return int(minor)
-
-
-def parse_share(text: str | Decimal | Fraction) -> Fraction:
-    """The community share as an exact fraction in 0..1 (``0.5``, ``50%`` or ``1/2``)."""
-    raw = str(text).strip()
-    try:
-        value = Fraction(raw[:-1]) / 100 if raw.endswith("%") else Fraction(raw)
-    except (ValueError, ZeroDivisionError) as exc:
-        raise UsageError(f"--community-share: {text!r} is not a number; give one like 0.5") from exc
-    if not 0 <= value <= 1:
-        raise UsageError(f"--community-share: {text} is outside 0..1; give a share like 0.5 (half)")
-    return value
 
 
 def largest_remainder(shares: list[tuple[str, Fraction]], pool: int) -> dict[str, int]:

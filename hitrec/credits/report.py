@@ -1,69 +1,22 @@
-"""The ``credits`` operation on a repo, and its result as data: JSON, rows, CSV, Markdown, an end roll.
+"""A credits result as text: the table's rows, CSV, Markdown, an end roll, and ``--explain``'s lines.
 
-Nothing here prints; the CLI renders what these functions return.
+The operation and its JSON form are :mod:`hitrec.ops.credits`; nothing here prints, the CLI writes what
+these functions return.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
-
-from hitrec.credits.explain import DEFAULT_MAX_PATHS, Explanation, explain
-from hitrec.credits.graph import RepoGraph, rules_from_config
-from hitrec.credits.mailmap import Mailmap
-from hitrec.credits.payouts import DEFAULT_COMMUNITY_SHARE, Payouts, compute_payouts
-from hitrec.credits.shares import ContributorShare, Progress, Shares, compute_shares
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hitrec.store import Repo
+    from hitrec.credits.explain import Explanation
+    from hitrec.credits.shares import ContributorShare, FragmentCredit
+    from hitrec.ops.credits import CreditsResult
 
 FORMATS = ("table", "json", "csv", "markdown", "roll")
-
-
-@dataclass
-class CreditsReport:
-    shares: Shares
-    payouts: Payouts | None = None
-    explanation: Explanation | None = None
-    rule_sources: dict[str, str] = field(default_factory=dict)  # rule -> "config" | "default"
-
-    def payout_of(self, cid: str) -> Any:
-        if self.payouts is None:
-            return None
-        return next((p for p in self.payouts.payouts if p.contributor == cid), None)
-
-
-def mailmap_of(repo: Repo) -> Mailmap:
-    return Mailmap.load(repo.git_dir / "mailmap")
-
-
-def credits(repo: Repo, piece: str, *, profit: str | None = None,
-            community_share: str | None = None, currency: str = "USD", explain_who: str | None = None,
-            max_paths: int = DEFAULT_MAX_PATHS, progress: Progress | None = None) -> CreditsReport:
-    """Shares of ``piece`` for every contributor, with payouts of ``profit`` and an explanation."""
-    from hitrec.credits.payouts import minor_units, parse_amount, parse_share
-
-    # check the options before reading the lineage, so a typo fails fast
-    if profit is not None:
-        parse_amount(profit, minor_units(currency))
-    if community_share is not None:
-        parse_share(community_share)
-    rules = rules_from_config(repo)
-    sources = {name: "config" if repo.config_get(f"credits.{name}") not in (None, "") else "default"
-               for name in ("editor_share", "derivative_share")}
-    mailmap = mailmap_of(repo)
-    with RepoGraph(repo) as graph:
-        shares = compute_shares(graph, piece, rules, mailmap, progress)
-    report = CreditsReport(shares, rule_sources=sources)
-    if profit is not None:
-        report.payouts = compute_payouts(shares, profit, community_share or DEFAULT_COMMUNITY_SHARE,
-                                         currency)
-    if explain_who is not None:
-        report.explanation = explain(shares, explain_who, mailmap, max_paths)
-    return report
 
 
 # --- numbers as text --------------------------------------------------------------------------------
@@ -85,68 +38,6 @@ def fraction_text(value: Fraction) -> str:
     return str(value)
 
 
-# --- JSON -------------------------------------------------------------------------------------------
-
-
-def to_json(report: CreditsReport, fragments_per_contributor: int | None = None) -> dict[str, Any]:
-    shares = report.shares
-    piece = shares.piece
-    data: dict[str, Any] = {
-        "piece": {"id": piece.id, "title": piece.title, "role": piece.role,
-                  "author": {"name": piece.author.name, "email": piece.author.email},
-                  "seconds": round(shares.seconds, 3)},
-        "rules": {
-            "editor_share": str(shares.rules.editor_share),
-            "derivative_share": str(shares.rules.derivative_share),
-            "source": dict(report.rule_sources),
-            "overrides": {fid: str(v) for fid, v in shares.overrides.items()},
-        },
-        "editor": shares.editor,
-        "fragments_reached": shares.fragments_reached,
-        "contributors": [],
-    }
-    for c in shares.contributors:
-        entry: dict[str, Any] = {
-            "id": c.id, "name": c.name, "email": c.email,
-            "share": str(c.share), "percent": percent(c.share, 4),
-            "seconds": round(c.seconds, 3),
-            "fragments": [
-                {"id": f.id, "title": f.title, "kind": f.kind, "role": f.role, "share": str(f.kept),
-                 "reached": str(f.flow), "seconds": round(f.seconds, 3)}
-                for f in c.fragments[:fragments_per_contributor]
-            ],
-        }
-        payout = report.payout_of(c.id)
-        if payout is not None:
-            entry["payout"] = {"amount": payout.amount, "cents": payout.cents}
-        data["contributors"].append(entry)
-    if report.payouts is not None:
-        p = report.payouts
-        data["payouts"] = {"currency": p.currency, "profit": p.profit, "community_share": p.community_share,
-                           "pool": p.pool, "pool_cents": p.pool_cents, "company": p.company,
-                           "rounding": "largest remainder, ties by contributor id"}
-    if report.explanation is not None:
-        data["explain"] = explanation_json(report.explanation)
-    return data
-
-
-def explanation_json(explanation: Explanation) -> dict[str, Any]:
-    c = explanation.contributor
-    return {
-        "contributor": {"id": c.id, "name": c.name, "email": c.email},
-        "share": str(c.share),
-        "total_paths": explanation.total_paths,
-        "paths": [
-            {"steps": [{"fragment": s.fragment, "title": s.title, "author": s.author,
-                        "factor": str(s.factor), "why": s.why} for s in p.steps],
-             "fragment": p.fragment, "title": p.title, "keeps": str(p.keeps), "why": p.why,
-             "value": str(p.value)}
-            for p in explanation.paths
-        ],
-        "shown_value": str(explanation.shown_value),
-    }
-
-
 # --- rows: table, CSV, Markdown ----------------------------------------------------------------------
 
 
@@ -161,7 +52,7 @@ def _fragment_list(c: ContributorShare, limit: int) -> str:
     return ", ".join(names)
 
 
-def rows(report: CreditsReport, fragment_limit: int = 2) -> tuple[list[str], list[list[str]]]:
+def rows(report: CreditsResult, fragment_limit: int = 2) -> tuple[list[str], list[list[str]]]:
     """The table: one row per contributor, known by name (and e-mail where two share a name)."""
     headers = ["contributor", "share %", "fragments", "seconds"]
     if report.payouts is not None:
@@ -179,12 +70,12 @@ def rows(report: CreditsReport, fragment_limit: int = 2) -> tuple[list[str], lis
     return headers, body
 
 
-def summary_lines(report: CreditsReport) -> list[str]:
+def summary_lines(report: CreditsResult) -> list[str]:
     """What the result rests on: the piece, the rules and where they come from, the payout pool."""
     shares = report.shares
     piece = shares.piece
     rules = shares.rules
-    src = report.rule_sources
+    src = report.rule_origins
     lines = [
         f"{piece.title or piece.id[:10]} ({piece.id[:10]}, {piece.role} by {piece.author.name}): "
         f"{len(shares.contributors)} contributors, {shares.fragments_reached} fragments, "
@@ -203,7 +94,7 @@ def summary_lines(report: CreditsReport) -> list[str]:
     return lines
 
 
-def to_csv(report: CreditsReport) -> str:
+def to_csv(report: CreditsResult) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     headers = ["contributor_id", "name", "email", "share", "percent", "seconds", "fragments"]
@@ -223,7 +114,7 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("<", "&lt;")
 
 
-def to_markdown(report: CreditsReport) -> str:
+def to_markdown(report: CreditsResult) -> str:
     headers, body = rows(report)
     lines = [f"# Credits: {_md(report.shares.piece.title or report.shares.piece.id)}", ""]
     lines += [_md(line) + "  " for line in summary_lines(report)]
@@ -238,13 +129,13 @@ def to_markdown(report: CreditsReport) -> str:
 _ROLE_WORDS = {"remix": "edit", "derivative": "derivative"}
 
 
-def _contribution(fragment: Any) -> str:
+def _contribution(fragment: FragmentCredit) -> str:
     title = fragment.title or fragment.id[:7]
     kind = _ROLE_WORDS.get(fragment.role, fragment.kind)
     return f"{title} ({kind})"
 
 
-def roll(report: CreditsReport, limit: int = 6) -> str:
+def roll(report: CreditsResult, limit: int = 6) -> str:
     """End credits: the title, "Edited by" the piece's editor, then each contributor and what they gave."""
     shares = report.shares
     piece = shares.piece

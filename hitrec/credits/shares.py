@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import accumulate
@@ -29,10 +29,8 @@ from typing import Any
 from hitrec.credits.graph import CreditRules, LineageGraph, Node
 from hitrec.credits.mailmap import Mailmap
 from hitrec.errors import CreditsError
+from hitrec.progress import ProgressFn
 from hitrec.store.model import Person
-
-Progress = Callable[..., None]
-
 
 # A step passes value from fragment ``v`` to one of its sources: ``(source, num, part)`` means
 # ``num / den[v]`` of the value reaching ``v``; ``part`` is the part of v's output the source fills
@@ -42,7 +40,7 @@ Step = tuple[int, int, float]
 
 
 @dataclass(slots=True)
-class Lineage:
+class LineageArrays:
     """The part of a lineage that a piece reaches: each fragment's keep-share and steps, as integers.
 
     Fragment ``i`` passes ``num / den[i]`` of the value reaching it along each step and keeps
@@ -134,7 +132,7 @@ class ContributorShare:
 class _FragmentCredits:
     """Makes the per-fragment records of each contributor on demand, from the flows."""
 
-    lineage: Lineage
+    lineage: LineageArrays
     result: Flows
     owner: list[int]  # each fragment's contributor number
     _members: dict[int, list[int]] | None = None
@@ -146,17 +144,17 @@ class _FragmentCredits:
                 if unit:
                     members.setdefault(who, []).append(i)
             self._members = members
-        nodes, den, keep = self.lineage.nodes, self.lineage.den, self.lineage.keep
+        nodes, dens, keeps = self.lineage.nodes, self.lineage.den, self.lineage.keep
         unit, seconds, scale = self.result.unit, self.result.seconds, self.result.scale
-        made = [FragmentCredit(nodes[i].id, nodes[i].title, nodes[i].kind, nodes[i].role, unit[i] * den[i],
-                               unit[i] * keep[i], scale, seconds[i]) for i in self._members.get(number, [])]
+        made = [FragmentCredit(nodes[i].id, nodes[i].title, nodes[i].kind, nodes[i].role, unit[i] * dens[i],
+                               unit[i] * keeps[i], scale, seconds[i]) for i in self._members.get(number, [])]
         made.sort(key=lambda f: (-f.kept_num, -f.flow_num, f.id))
         return made
 
 
 @dataclass(slots=True)
 class Shares:
-    lineage: Lineage
+    lineage: LineageArrays
     contributors: list[ContributorShare]  # largest share first, ties by id
     editor: str  # contributor id of the piece's author
     seconds: float  # the piece's length in seconds (0 for a still)
@@ -180,7 +178,7 @@ class Shares:
 
 
 def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
-                  progress: Progress | None = None) -> Lineage:
+                  progress: ProgressFn | None = None) -> LineageArrays:
     """Read every fragment ``piece`` reaches and order them; a missing fragment is an error naming it."""
     piece_id = graph.resolve(piece)
     root = graph.get(piece_id)
@@ -221,7 +219,7 @@ def build_lineage(graph: LineageGraph, piece: str, rules: CreditRules,
     first = [0, *accumulate(count)]
     first.pop()
     order, waves, wave_steps = _topological(source, first, count)
-    return Lineage(nodes, index, source, num, part, first, count, den_list, keep_list, used_list, order, waves,
+    return LineageArrays(nodes, index, source, num, part, first, count, den_list, keep_list, used_list, order, waves,
                    rules, wave_steps)
 
 
@@ -353,14 +351,14 @@ class Flows:
     seconds: list[float]  # how long fragment i is on screen or heard in the piece
     totals: list[int]  # per group (see ``flows``): the sum of what its fragments' authors keep, over scale
 
-    def flow(self, lineage: Lineage, i: int) -> Fraction:
+    def flow(self, lineage: LineageArrays, i: int) -> Fraction:
         return Fraction(self.unit[i] * lineage.den[i], self.scale)
 
-    def kept(self, lineage: Lineage, i: int) -> Fraction:
+    def kept(self, lineage: LineageArrays, i: int) -> Fraction:
         return Fraction(self.unit[i] * lineage.keep[i], self.scale)
 
 
-def flows(lineage: Lineage, group: list[int] | None = None, groups: int = 0) -> Flows:
+def flows(lineage: LineageArrays, group: list[int] | None = None, groups: int = 0) -> Flows:
     """The piece's value reaching each fragment, as integers over one common denominator ``scale``.
 
     ``scale`` (see ``common_scale``) makes ``unit[i] = scale * flow(i) / den[i]`` whole for every
@@ -414,7 +412,7 @@ def flows(lineage: Lineage, group: list[int] | None = None, groups: int = 0) -> 
     return Flows(scale, unit, seconds, totals)
 
 
-def common_scale(lineage: Lineage) -> int:
+def common_scale(lineage: LineageArrays) -> int:
     """An integer ``D`` such that ``D * flow(i) / den[i]`` is whole for every fragment ``i``.
 
     The value reaching ``i`` is a sum over paths of products of ``num/den`` factors, so ``D`` = the
@@ -481,7 +479,7 @@ def _factorizations(values: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
     return result
 
 
-def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]], tracked: list[int],
+def _longest_exponents(lineage: LineageArrays, atoms: dict[int, list[tuple[int, int]]], tracked: list[int],
                        dtype: str = "int32") -> dict[int, int]:
     """For each tracked atom, the most times it divides the dens along one path from the piece."""
     import numpy as np
@@ -506,7 +504,7 @@ def _longest_exponents(lineage: Lineage, atoms: dict[int, list[tuple[int, int]]]
     return {a: int(most[j]) for a, j in column.items()}
 
 
-def seconds_on_screen(lineage: Lineage) -> list[float]:
+def seconds_on_screen(lineage: LineageArrays) -> list[float]:
     """How long each fragment is on screen or heard in the piece.
 
     The piece counts its whole length; a source of a remix counts the seconds its clips last in the
@@ -524,7 +522,7 @@ def seconds_on_screen(lineage: Lineage) -> list[float]:
 
 
 def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = None,
-                   mailmap: Mailmap | None = None, progress: Progress | None = None) -> Shares:
+                   mailmap: Mailmap | None = None, progress: ProgressFn | None = None) -> Shares:
     """Each contributor's exact share of ``piece``, with the fragments that earned it."""
     # Hundreds of thousands of small objects are made and none become garbage: the cyclic collector
     # would only rescan them again and again (a third of the time on a large lineage).
@@ -538,7 +536,7 @@ def compute_shares(graph: LineageGraph, piece: str, rules: CreditRules | None = 
 
 
 def _compute_shares(graph: LineageGraph, piece: str, rules: CreditRules, mailmap: Mailmap,
-                    progress: Progress | None) -> Shares:
+                    progress: ProgressFn | None) -> Shares:
     lineage = build_lineage(graph, piece, rules, progress)
     nodes = lineage.nodes
     # each fragment's contributor: authors grouped by object first (cheap), then by canonical e-mail

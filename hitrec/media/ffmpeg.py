@@ -1,12 +1,31 @@
-"""The ffmpeg binary hitrec uses: the static build imageio-ffmpeg ships (it has no ffprobe)."""
+"""The ffmpeg binary hitrec uses (the static build imageio-ffmpeg ships; it has no ffprobe), and starting it
+so that it never outlives hitrec.
+
+On Linux every ffmpeg hitrec starts asks the kernel for SIGKILL when its parent dies
+(``prctl(PR_SET_PDEATHSIG)``, set between fork and exec), so a killed render or remix does not leave
+ffmpeg rendering to the end. The kernel sends that signal when the *thread* that forked exits, so the
+setting is made only when ffmpeg is started from the main thread (which lives as long as the process);
+from another thread ffmpeg starts without it.
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from hitrec.errors import RenderError
+
+PR_SET_PDEATHSIG = 1
+ENOSPC_EXIT = 228  # ffmpeg exits with AVERROR(ENOSPC) & 0xff when a write finds the disk full
 
 
 @functools.cache
@@ -26,3 +45,44 @@ def ffmpeg_exe() -> str:
         raise RenderError(
             "no ffmpeg found: reinstall hitrec (`pip install .`) so imageio-ffmpeg brings its binary"
         ) from exc
+
+
+@functools.cache
+def _prctl() -> Any:
+    """libc's prctl, looked up once in the parent (never between fork and exec)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the child get SIGKILL when this process dies; None where that is not
+    possible (not Linux, or not the main thread: the signal follows the forking thread's death).
+
+    The function runs in the child between fork and exec: it only calls the already-resolved ``prctl``
+    and ``getppid`` (no imports, no locks), which is what makes it safe beside other threads."""
+    prctl = _prctl()
+    if prctl is None or threading.current_thread() is not threading.main_thread():
+        return None
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), kill)
+
+    return preexec
+
+
+def popen(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` for ffmpeg (or any helper of a render): dies with hitrec on Linux."""
+    return subprocess.Popen(list(cmd), preexec_fn=die_with_parent(), **kwargs)
+
+
+def run(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+    """``subprocess.run`` with :func:`popen`'s parent-death signal."""
+    return subprocess.run(list(cmd), preexec_fn=die_with_parent(), **kwargs)

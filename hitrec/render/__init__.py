@@ -1,9 +1,11 @@
-"""Rendering: timeline YAML -> validated model (timeline) -> plan -> an engine writes the piece.
+"""Rendering: a timeline (hitrec.timeline) -> plan -> an engine writes the piece.
 
-    timeline.py        load and validate a timeline, with file/line/field errors
-    plan.py            resolve fragments (a Resolver: the repo, or fixed sources), place every clip,
+    plan.py            resolve fragments (a Resolver: the repo, or fixed inputs), place every clip,
                        normalize the timeline stored in a remix
+    engine.py          the Engine protocol, get_engine, render_plan (atomic output)
     ffmpeg_engine.py   the default engine: one ffmpeg filter graph, deterministic output
     moviepy_engine.py  the reference engine (moviepy + pydub), for cross-checking and benchmarks
-    ops.py             render, remix, verify: a repo in, a result dataclass out
+    scratch.py         scratch folders and .part files, locked while alive; a dead render's are removed
+
+The operations (render, remix, verify) are in hitrec/ops/.
 """

@@ -16,17 +16,21 @@ encoder thread count.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 from hitrec.errors import RenderError
-from hitrec.media.ffmpeg import ffmpeg_exe
+from hitrec.media.ffmpeg import ENOSPC_EXIT, ffmpeg_exe, popen
+from hitrec.progress import ProgressFn
 from hitrec.render.plan import Plan, PlannedClip, PlannedTrack
+from hitrec.render.scratch import scratch_dir
 
-ProgressFn = Callable[..., None]
+FULL_BELOW = 1 << 20  # a disk with less free than this after an ENOSPC is the full one
 
 ENCODER_THREADS = 4
 DUCK = "threshold=0.03:ratio=8:attack=20:release=400:makeup=1"
@@ -58,48 +62,101 @@ class FfmpegEngine:
     name = "ffmpeg"
 
     def render(self, plan: Plan, out: Path, progress: ProgressFn | None = None) -> None:
-        with tempfile.TemporaryDirectory(prefix="hitrec-render-") as work:
-            args = build_command(plan, out, Path(work))
-            run_ffmpeg(args, plan.length, progress)
+        with scratch_dir("render") as work:
+            args = build_command(plan, out, work)
+            run_ffmpeg(args, plan.length, progress, writes=(out.parent, work))
 
 
-def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = None) -> None:
+def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = None, *,
+               writes: tuple[Path, ...] = ()) -> None:
     """Run ffmpeg, turning its ``-progress`` output into progress callbacks; RenderError on failure.
 
-    On any interruption (Ctrl-C included) ffmpeg is stopped before the exception travels on.
+    ffmpeg dies with hitrec (see :func:`hitrec.media.ffmpeg.popen`); on any interruption (Ctrl-C
+    included) it is stopped before the exception travels on. ``writes`` are the folders ffmpeg writes
+    into: when a disk fills up, the error names the full one. Its stderr is kept in memory (a full
+    ``$TMPDIR`` must not swallow the reason it failed).
     """
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1",
            "-nostats", *args]
     if progress:
         progress(0, total=seconds, description="rendering")
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
-        except OSError as exc:
-            raise RenderError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror}") from exc
-        done = 0.0
-        try:
-            assert proc.stdout is not None
-            for raw in proc.stdout:
-                key, _, value = raw.decode("ascii", "replace").strip().partition("=")
-                if key == "out_time_us" and value.lstrip("-").isdigit() and progress:
-                    now = min(seconds, max(0.0, int(value) / 1e6))
-                    if now > done:
-                        progress(now - done)
-                        done = now
-            code = proc.wait()
-        except BaseException:
-            proc.kill()
-            proc.wait()
-            raise
-        if code != 0:
-            err.seek(0)
-            lines = [line.strip() for line in err.read().decode("utf-8", "replace").splitlines() if line.strip()]
-            useful = [line for line in lines if not any(noise in line for noise in _NOISE)]
-            detail = "; ".join((useful or lines)[:3]) if lines else f"exit code {code}"
-            raise RenderError(f"ffmpeg failed: {detail}")
+    try:
+        proc = popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    except OSError as exc:
+        raise RenderError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror}") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    err = _Tail(proc.stderr)
+    done = 0.0
+    try:
+        for raw in proc.stdout:
+            key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+            if key == "out_time_us" and value.lstrip("-").isdigit() and progress:
+                now = min(seconds, max(0.0, int(value) / 1e6))
+                if now > done:
+                    progress(now - done)
+                    done = now
+        code = proc.wait()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    finally:
+        err.join()
+        proc.stdout.close()
+    if code != 0:
+        lines = [line.strip() for line in err.text().splitlines() if line.strip()]
+        if code == ENOSPC_EXIT or any("No space left on device" in line for line in lines):
+            raise RenderError(disk_full_message(writes))
+        useful = [line for line in lines if not any(noise in line for noise in _NOISE)]
+        detail = "; ".join((useful or lines)[:3]) if lines else f"exit code {code}"
+        raise RenderError(f"ffmpeg failed: {detail}")
     if progress and done < seconds:
         progress(seconds - done)
+
+
+class _Tail:
+    """The last 64 KiB of a pipe, read by a thread (so ffmpeg never blocks on a full stderr pipe)."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self, pipe: IO[bytes]) -> None:
+        self._pipe = pipe
+        self._data = bytearray()
+        self._thread = threading.Thread(target=self._read, name="ffmpeg-stderr", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with self._pipe:
+            while block := self._pipe.read1(1 << 14):  # type: ignore[attr-defined]
+                self._data += block
+                if len(self._data) > 2 * self.LIMIT:
+                    del self._data[: -self.LIMIT]
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def text(self) -> str:
+        return bytes(self._data[-self.LIMIT:]).decode("utf-8", "replace")
+
+
+def disk_full_message(folders: tuple[Path, ...]) -> str:
+    """Which folder's disk is full, and what to do about it."""
+    tmp = Path(tempfile.gettempdir()).resolve()
+    full = []
+    for folder in folders:
+        try:
+            if shutil.disk_usage(folder).free < FULL_BELOW:
+                full.append(folder)
+        except OSError:
+            continue
+    for folder in full or folders[:1]:
+        resolved = Path(folder).resolve()
+        if resolved == tmp or tmp in resolved.parents:
+            return (f"the disk is full: no space left in {tmp} (the temporary folder, $TMPDIR, where hitrec "
+                    "renders); free space there or set TMPDIR to a folder on a disk with room")
+        return (f"the disk is full: no space left in {folder} (where the output goes); free space there or "
+                "write the output to another disk")
+    return "the disk is full: ffmpeg could not write its output; free some space"
 
 
 # --------------------------------------------------------------------------- the command
@@ -159,14 +216,14 @@ class _Graph:
     def input_for(self, clip: PlannedClip) -> int:
         if id(clip) in self.input_of:
             return self.input_of[id(clip)]
-        assert clip.source is not None
+        assert clip.input is not None
         args: list[str] = []
         if clip.kind != "image":
             if clip.src_from > 0:
                 args += ["-ss", _dec(clip.src_from)]
             # read a little past the segment end so frame snapping never runs short
             args += ["-t", _dec(clip.src_len)]
-        args += ["-i", str(clip.source.path)]
+        args += ["-i", str(clip.input.path)]
         self.inputs += args
         self.input_of[id(clip)] = self.n_inputs
         self.n_inputs += 1
@@ -408,8 +465,8 @@ class _Graph:
         if clip.speed != 1:
             parts += atempo_chain(clip.speed)
         parts.append(f"atrim=end_sample={samples}")
-        assert clip.source is not None
-        known = clip.source.media.duration
+        assert clip.input is not None
+        known = clip.input.media.duration
         if clip.loop or known is None or clip.src_from + clip.duration * clip.speed > known - 0.1:
             parts.append(f"apad=whole_len={samples}")  # the source may end a little early: pad to length
         if clip.loop or clip.speed != 1:

@@ -9,18 +9,16 @@ ffmpeg engine nor fast. ``duck_under`` is not implemented here.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import ffmpeg_exe
+from hitrec.media.ffmpeg import run as run_helper
+from hitrec.progress import ProgressFn
 from hitrec.render.ffmpeg_engine import CODECS, default_text_size, find_font
 from hitrec.render.plan import Plan, PlannedClip
-
-ProgressFn = Callable[..., None]
+from hitrec.render.scratch import scratch_dir
 
 
 class MoviepyEngine:
@@ -32,7 +30,7 @@ class MoviepyEngine:
         if progress:
             progress(0, total=plan.length, description="rendering (moviepy)")
         try:
-            with tempfile.TemporaryDirectory(prefix="hitrec-moviepy-") as work:
+            with scratch_dir("moviepy") as work:
                 sound = mix_sound(plan, Path(work))
                 if plan.has_video:
                     wav = Path(work) / "sound.wav"
@@ -66,14 +64,14 @@ def decode_segment(clip: PlannedClip, rate: int, channels: int, work: Path) -> A
     """The clip's source range as a pydub AudioSegment at the output rate (decoded by ffmpeg to WAV)."""
     AudioSegment = _pydub()
 
-    assert clip.source is not None
+    assert clip.input is not None
     wav = work / f"src-{id(clip)}.wav"
     cmd = [ffmpeg_exe(), "-v", "error", "-y", "-ss", f"{clip.src_from:.6f}", "-t", f"{clip.src_len:.6f}",
-           "-i", str(clip.source.path), "-vn", "-ac", str(channels), "-ar", str(rate), "-c:a", "pcm_s16le",
+           "-i", str(clip.input.path), "-vn", "-ac", str(channels), "-ar", str(rate), "-c:a", "pcm_s16le",
            str(wav)]
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    result = run_helper(cmd, capture_output=True, text=True)
     if result.returncode != 0:
-        raise RenderError(f"cannot decode {clip.source.id[:10]}: {result.stderr.strip()[-200:]}")
+        raise RenderError(f"cannot decode {clip.input.id[:10]}: {result.stderr.strip()[-200:]}")
     return AudioSegment.from_wav(str(wav))
 
 
@@ -122,11 +120,11 @@ def export_audio(plan: Plan, sound: Any, out: Path) -> None:
 
 def linked(clip: PlannedClip, work: Path) -> str:
     """The clip's media under a name with its extension (moviepy and imageio guess formats from it)."""
-    assert clip.source is not None
-    suffix = Path(clip.source.media.filename).suffix or Path(clip.source.path).suffix
-    link = work / f"{clip.source.id}{suffix}"
+    assert clip.input is not None
+    suffix = Path(clip.input.media.filename).suffix or Path(clip.input.path).suffix
+    link = work / f"{clip.input.id}{suffix}"
     if not link.exists():
-        link.symlink_to(Path(clip.source.path).resolve())
+        link.symlink_to(Path(clip.input.path).resolve())
     return str(link)
 
 
@@ -165,7 +163,7 @@ def compose_picture(plan: Plan, wav: Path, out: Path, work: Path) -> None:
 def video_layer(clip: PlannedClip, w: int, h: int, opaque: bool, opened: list[Any], path: str) -> Any:
     from moviepy import ImageClip, VideoFileClip, vfx
 
-    assert clip.source is not None
+    assert clip.input is not None
     if clip.kind == "image":
         layer = ImageClip(path).with_duration(clip.duration)
     else:

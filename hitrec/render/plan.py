@@ -1,6 +1,6 @@
 """A validated timeline + its fragments -> a render plan: every clip placed on the output timeline.
 
-Fragments are looked up through a :class:`Resolver` (``ref -> Source``), so the plan can be made
+Fragments are looked up through a :class:`Resolver` (``ref -> Input``), so the plan can be made
 against the repo (:class:`RepoResolver`) or anything else that knows fragments and their media.
 The plan is what both engines render and what ``remix --dry-run`` prints; :meth:`Plan.normalized`
 is the timeline stored in a remix commit (every reference a full id, every clip with explicit
@@ -12,18 +12,16 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hitrec.errors import FragmentError, TimelineError
-from hitrec.render.timeline import (
-    AUDIO_FORMATS,
-    MAX_SECONDS,
-    VIDEO_FORMATS,
-    Clip,
-    Output,
-    Timeline,
-)
 from hitrec.store.model import MediaInfo
+from hitrec.timeline.model import AUDIO_FORMATS, MAX_SECONDS, VIDEO_FORMATS, Clip, Output, Position, Timeline
+from hitrec.timeline.normalize import normalize
+from hitrec.timeline.yaml_codec import dump_timeline
+
+if TYPE_CHECKING:
+    from hitrec.store import Repo
 
 EPS = 1e-6
 OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
@@ -32,7 +30,7 @@ SOURCE_TOLERANCE = 0.05  # seconds a probed duration may be off (container vs st
 
 
 @dataclass(frozen=True)
-class Source:
+class Input:
     """A fragment as the renderer needs it: its id, kind, licence, media facts and media file."""
 
     id: str
@@ -44,7 +42,7 @@ class Source:
 
 
 class Resolver(Protocol):
-    def resolve(self, ref: str) -> Source:
+    def resolve(self, ref: str) -> Input:
         """The fragment a unique id prefix names; UnknownFragmentError / AmbiguousFragmentError."""
         ...
 
@@ -52,47 +50,47 @@ class Resolver(Protocol):
 class RepoResolver:
     """Resolve fragment references in a hitrec repo."""
 
-    def __init__(self, repo: Any) -> None:
+    def __init__(self, repo: Repo) -> None:
         self.repo = repo
 
-    def resolve(self, ref: str) -> Source:
+    def resolve(self, ref: str) -> Input:
         fragment = self.repo.fragment(ref)
         path = Path(self.repo.media_path(fragment.media.oid))
         if not self.repo.has_media(fragment.media.oid):
             raise FragmentError(f"the media of fragment {fragment.id[:10]} is not in this repo; "
                                 "run `hitrec pull` to fetch it")
-        return Source(fragment.id, fragment.kind, fragment.license, fragment.media, path, fragment.title)
+        return Input(fragment.id, fragment.kind, fragment.license, fragment.media, path, fragment.title)
 
 
-class SourcesResolver:
+class InputsResolver:
     """Resolve unique id prefixes among a fixed set of sources (benchmarks, tools, tests)."""
 
-    def __init__(self, sources: list[Source]) -> None:
-        self.sources = {s.id: s for s in sources}
+    def __init__(self, inputs: list[Input]) -> None:
+        self.inputs = {i.id: i for i in inputs}
 
     @classmethod
-    def from_files(cls, files: dict[str, Path], license: str = "CC-BY-4.0") -> SourcesResolver:
+    def from_files(cls, files: dict[str, Path], license: str = "CC-BY-4.0") -> InputsResolver:
         """Sources for media files, probed in-process; keys are the (hex) ids to give them."""
         from hitrec.media.probe import probe
 
-        sources = []
+        inputs = []
         for fid, path in files.items():
             p = probe(Path(path))
             info = MediaInfo(oid="", size=Path(path).stat().st_size, filename=Path(path).name, kind=p.kind,
                              mime=p.mime, duration=p.duration, sample_rate=p.sample_rate, channels=p.channels,
                              width=p.width, height=p.height, fps=p.fps, codec=p.codec, has_audio=p.has_audio)
-            sources.append(Source(fid, p.kind, license, info, Path(path), Path(path).stem))
-        return cls(sources)
+            inputs.append(Input(fid, p.kind, license, info, Path(path), Path(path).stem))
+        return cls(inputs)
 
-    def resolve(self, ref: str) -> Source:
+    def resolve(self, ref: str) -> Input:
         from hitrec.errors import AmbiguousFragmentError, UnknownFragmentError
 
-        matches = sorted(fid for fid in self.sources if fid.startswith(ref.lower()))
+        matches = sorted(fid for fid in self.inputs if fid.startswith(ref.lower()))
         if not matches:
             raise UnknownFragmentError(ref)
         if len(matches) > 1:
             raise AmbiguousFragmentError(ref, matches)
-        return self.sources[matches[0]]
+        return self.inputs[matches[0]]
 
 
 @dataclass
@@ -102,7 +100,7 @@ class PlannedClip:
     where: str
     at: float
     duration: float
-    source: Source | None = None
+    input: Input | None = None  # the fragment it shows or plays; None for a text clip
     src_from: float = 0.0
     src_len: float = 0.0  # seconds of source read from src_from (before speed and loop)
     speed: float = 1.0
@@ -115,7 +113,7 @@ class PlannedClip:
     transition: float = 0.0  # seconds of cross-fade from the previous clip on the track
     mute: bool = False
     fit: str = "contain"
-    position: str | tuple[float, float] = "center"
+    position: Position = "center"
     duck_under: str | None = None
     text: str | None = None
     size: int | None = None
@@ -130,7 +128,7 @@ class PlannedClip:
     def has_sound(self) -> bool:
         if self.kind == "audio":
             return True
-        return self.kind == "video" and not self.mute and bool(self.source and self.source.media.has_audio)
+        return self.kind == "video" and not self.mute and bool(self.input and self.input.media.has_audio)
 
 
 @dataclass
@@ -147,7 +145,7 @@ class Plan:
     output: Output  # format resolved
     tracks: list[PlannedTrack]
     length: float
-    sources: dict[str, Source] = field(default_factory=dict)  # first use first
+    inputs: dict[str, Input] = field(default_factory=dict)  # the fragments it renders, first use first
 
     @property
     def format(self) -> str:
@@ -160,50 +158,19 @@ class Plan:
 
     @property
     def fragment_ids(self) -> tuple[str, ...]:
-        return tuple(self.sources)
+        return tuple(self.inputs)
 
     def clips(self, *kinds: str) -> list[PlannedClip]:
         return [c for t in self.tracks for c in t.clips if not kinds or c.kind in kinds]
 
-    def normalized(self) -> dict[str, Any]:
+    def normalized(self) -> Timeline:
         """The timeline as stored in a remix: full ids, explicit ``at``/``duration``, explicit output."""
-        out: dict[str, Any] = {"hitrec": 1}
-        if self.timeline.title is not None:
-            out["title"] = self.timeline.title
-        o = self.output
-        output: dict[str, Any] = {}
-        if o.size is not None:
-            output["size"] = list(o.size)
-            output["fps"] = _num(o.fps)
-        output["sample_rate"] = o.sample_rate
-        output["channels"] = o.channels
-        output["format"] = o.format
-        out["output"] = output
-        if self.timeline.credits is not None:
-            out["credits"] = _plain(self.timeline.credits)
-        tracks = []
-        for track, planned in zip(self.timeline.tracks, self.tracks, strict=True):
-            clips = []
-            for clip, pc in zip(track.clips, planned.clips, strict=True):
-                d: dict[str, Any] = {}
-                if pc.source is not None:
-                    d["fragment"] = pc.source.id
-                else:
-                    d["text"] = clip.text
-                d["at"] = _num(pc.at)
-                d["duration"] = _num(pc.duration)
-                for key, value in clip.raw.items():
-                    if key not in ("fragment", "text", "at", "duration"):
-                        d[key] = _plain(value)
-                clips.append(d)
-            tracks.append({"kind": track.kind, "name": track.name, "clips": clips})
-        out["tracks"] = tracks
-        return out
+        placements = [[(c.input.id if c.input is not None else None, c.at, c.duration) for c in t.clips]
+                      for t in self.tracks]
+        return normalize(self.timeline, self.output, placements)
 
     def normalized_yaml(self) -> bytes:
-        import yaml
-
-        return yaml.safe_dump(self.normalized(), sort_keys=False, allow_unicode=True).encode("utf-8")
+        return dump_timeline(self.normalized())
 
     def describe(self) -> dict[str, Any]:
         """What `remix --dry-run` shows: output, length, fragments, tracks and clips."""
@@ -213,13 +180,13 @@ class Plan:
                        "sample_rate": o.sample_rate, "channels": o.channels, "format": o.format},
             "length": round(self.length, 6),
             "fragments": [
-                {"id": s.id, "kind": s.kind, "title": s.title, "license": s.license} for s in self.sources.values()
+                {"id": s.id, "kind": s.kind, "title": s.title, "license": s.license} for s in self.inputs.values()
             ],
             "tracks": [
                 {"kind": t.kind, "name": t.name, "clips": [
-                    {"fragment": c.source.id if c.source else None, "kind": c.kind, "text": c.text,
+                    {"fragment": c.input.id if c.input else None, "kind": c.kind, "text": c.text,
                      "at": round(c.at, 6), "duration": round(c.duration, 6), "end": round(c.end, 6),
-                     "from": round(c.src_from, 6) if c.source else None}
+                     "from": round(c.src_from, 6) if c.input else None}
                     for c in t.clips]}
                 for t in self.tracks
             ],
@@ -258,8 +225,8 @@ def make_plan(timeline: Timeline, resolver: Resolver, fmt: str | None = None) ->
         raise timeline.error(f"mp3 cannot carry {o.sample_rate} Hz; use 48000, 44100, 32000, 24000, 22050, "
                              "16000, 12000, 11025 or 8000", line=o.line, where="output.sample_rate")
     output = Output(o.size, o.fps, o.sample_rate, fmt, o.channels, o.line)
-    sources: dict[str, Source] = {}
-    cache: dict[str, Source] = {}
+    inputs: dict[str, Input] = {}
+    cache: dict[str, Input] = {}
     tracks: list[PlannedTrack] = []
     for ti, track in enumerate(timeline.tracks):
         planned: list[PlannedClip] = []
@@ -268,7 +235,7 @@ def make_plan(timeline: Timeline, resolver: Resolver, fmt: str | None = None) ->
             source = None
             if clip.fragment is not None:
                 source = _resolve(timeline, resolver, clip, cache)
-                sources.setdefault(source.id, source)
+                inputs.setdefault(source.id, source)
             pc = _place(timeline, track.kind, ti, clip, source, cursor, planned[ci - 1] if ci else None)
             planned.append(pc)
             cursor = pc.end
@@ -294,10 +261,10 @@ def make_plan(timeline: Timeline, resolver: Resolver, fmt: str | None = None) ->
     if length > MAX_SECONDS:
         raise timeline.error(f"the timeline lasts {length:g} s; the limit is {MAX_SECONDS:g} s",
                              line=timeline.line)
-    return Plan(timeline, output, tracks, length, sources)
+    return Plan(timeline, output, tracks, length, inputs)
 
 
-def _resolve(timeline: Timeline, resolver: Resolver, clip: Clip, cache: dict[str, Source]) -> Source:
+def _resolve(timeline: Timeline, resolver: Resolver, clip: Clip, cache: dict[str, Input]) -> Input:
     ref = clip.fragment
     assert ref is not None
     if ref not in cache:
@@ -308,7 +275,7 @@ def _resolve(timeline: Timeline, resolver: Resolver, clip: Clip, cache: dict[str
     return cache[ref]
 
 
-def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Source | None,
+def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Input | None,
            cursor: float, previous: PlannedClip | None) -> PlannedClip:
     def fail(problem: str, key: str | None = None) -> TimelineError:
         where = f"{clip.where}.{key}" if key else clip.where
@@ -329,12 +296,12 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Sou
             raise fail(f"fragment {source.id[:10]} is {_a(kind)} fragment; an audio track takes audio "
                        "fragments (put video on a video track: its sound is mixed in)", "fragment")
         pc.kind = kind
-        pc.source = source
+        pc.input = source
         pc.speed, pc.loop, pc.gain, pc.mute = clip.speed, clip.loop, clip.gain, clip.mute
         pc.fit, pc.duck_under = clip.fit, clip.duck_under
         if kind == "image":
             for key in ("from", "to", "speed", "loop", "gain", "mute", "duck_under"):
-                if key in clip.raw:
+                if clip.has(key):
                     raise fail(f"{key!r} does not apply to a still image (fragment {source.id[:10]})", key)
             if clip.duration is None:
                 raise fail(f"a still image needs `duration:` (fragment {source.id[:10]} has no length of "
@@ -343,7 +310,7 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Sou
         else:
             if kind == "audio":
                 for key in ("fit", "position"):
-                    if key in clip.raw:
+                    if clip.has(key):
                         raise fail(f"{key!r} does not apply to sound (fragment {source.id[:10]} is audio)", key)
             total = source.media.duration
             if total is None or total <= 0:
@@ -391,7 +358,7 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Sou
         pc.at = clip.at if clip.at is not None else cursor
     if pc.fade_in + pc.fade_out > pc.duration + EPS:
         raise fail(f"fade_in + fade_out ({pc.fade_in + pc.fade_out:g} s) is longer than the clip "
-                   f"({pc.duration:g} s)", "fade_out" if "fade_out" in clip.raw else "fade_in")
+                   f"({pc.duration:g} s)", "fade_out" if clip.has("fade_out") else "fade_in")
     pc.audio_fade_in = max(pc.fade_in, pc.transition)
     pc.audio_fade_out = max(pc.audio_fade_out, pc.fade_out)
     return pc
@@ -404,7 +371,7 @@ def _check_overlaps(timeline: Timeline, clips: list[Clip], planned: list[Planned
         allowed = cur.transition if prev_i == i - 1 else 0.0
         if cur.at < prev.end - allowed - 1e-3:
             clip = clips[i]
-            key = "at" if "at" in clip.raw else None
+            key = "at" if clip.has("at") else None
             raise timeline.error(
                 f"overlaps {planned[prev_i].where} ({prev.at:g}-{prev.end:g} s) on the same video track; "
                 "move it, cross-fade with `transition:`, or put it on another video track (drawn on top)",
@@ -413,16 +380,3 @@ def _check_overlaps(timeline: Timeline, clips: list[Clip], planned: list[Planned
 
 def _a(kind: str) -> str:
     return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
-
-
-def _num(value: float) -> float | int:
-    value = round(float(value), 6)
-    return int(value) if value == int(value) and abs(value) < 2**53 else value
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

@@ -1,6 +1,6 @@
-"""Timeline YAML -> a validated model, with the line of every field for error messages.
+"""The ``hitrec: 1`` YAML codec: timeline YAML <-> the model, with the line of every field in errors.
 
-The format (version 1) is described in DESIGN.md. Loading is two steps:
+The format is described in docs/timeline.md. Reading is two steps:
 
 - :func:`load_timeline` / :func:`parse_timeline` check syntax, keys, types and ranges, without
   looking at any fragment (this module never touches the repo);
@@ -9,6 +9,7 @@ The format (version 1) is described in DESIGN.md. Loading is two steps:
 
 YAML is read with a ``SafeLoader`` subclass: no arbitrary tags, every mapping remembers the line of
 each key. Every problem raises :class:`~hitrec.errors.TimelineError` naming file, line and field.
+:func:`dump_timeline` writes a model back (the normalized form of a remix is written this way).
 """
 
 from __future__ import annotations
@@ -16,123 +17,42 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from hitrec.errors import TimelineError
-
-VERSION = 1
-TRACK_KINDS = ("video", "audio", "text")
-FITS = ("contain", "cover", "stretch")
-POSITIONS = (
-    "center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right",
+from hitrec.timeline.model import (
+    AUDIO_FORMATS,
+    CLIP_KEYS,
+    CREDITS_KEYS,
+    DEFAULT_FPS,
+    DEFAULT_SAMPLE_RATE,
+    FITS,
+    MAX_SECONDS,
+    MAX_SIZE,
+    MEDIA_CLIP_KEYS,
+    OUTPUT_KEYS,
+    POSITIONS,
+    TEXT_CLIP_KEYS,
+    TOP_KEYS,
+    TRACK_KEYS,
+    TRACK_KINDS,
+    TRANSITION_KEYS,
+    TRANSITIONS,
+    VERSION,
+    VIDEO_FORMATS,
+    Clip,
+    Number,
+    Output,
+    Position,
+    Timeline,
+    Track,
+    Transition,
 )
-VIDEO_FORMATS = ("mp4", "webm")
-AUDIO_FORMATS = ("wav", "mp3", "flac")
-TRANSITIONS = ("crossfade",)
-DEFAULT_FPS = 24
-DEFAULT_SAMPLE_RATE = 48000
-MAX_SECONDS = 24 * 3600.0
-MAX_SIZE = 7680
 
-TOP_KEYS = ("hitrec", "title", "output", "credits", "tracks")
-OUTPUT_KEYS = ("size", "fps", "sample_rate", "format", "channels")
-CREDITS_KEYS = ("editor_share",)
-TRACK_KEYS = ("kind", "name", "clips")
-TRANSITION_KEYS = ("type", "duration")
-MEDIA_CLIP_KEYS = (
-    "fragment", "at", "from", "to", "duration", "speed", "gain", "fade_in", "fade_out", "loop", "mute",
-    "fit", "position", "transition", "duck_under", "weight",
-)
-TEXT_CLIP_KEYS = ("text", "at", "duration", "fade_in", "fade_out", "position", "size", "color", "font",
-                  "weight")
-CLIP_KEYS = tuple(dict.fromkeys(MEDIA_CLIP_KEYS + TEXT_CLIP_KEYS))
 _REF = re.compile(r"^[0-9a-fA-F]{4,40}$")
-
-
-# --------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class Output:
-    size: tuple[int, int] | None  # None: audio-only
-    fps: float
-    sample_rate: int
-    format: str | None  # None: decided by the caller (output file extension, else mp4 / wav)
-    channels: int = 2
-    line: int | None = None
-
-    @property
-    def has_video(self) -> bool:
-        return self.size is not None
-
-
-@dataclass(frozen=True)
-class Transition:
-    type: str
-    duration: float
-
-
-@dataclass
-class Clip:
-    """One clip as written; ``None`` means "not given". ``lines`` maps each given key to its line."""
-
-    where: str  # field path, e.g. tracks[0].clips[2]
-    line: int
-    lines: dict[str, int]
-    fragment: str | None = None
-    text: str | None = None
-    at: float | None = None
-    from_: float | None = None
-    to: float | None = None
-    duration: float | None = None
-    speed: float = 1.0
-    gain: float = 0.0
-    fade_in: float = 0.0
-    fade_out: float = 0.0
-    loop: bool = False
-    mute: bool = False
-    fit: str = "contain"
-    position: str | tuple[float, float] = "center"
-    transition: Transition | None = None
-    duck_under: str | None = None
-    weight: float | None = None
-    size: int | None = None
-    color: str | None = None
-    font: str | None = None
-    raw: dict[str, Any] = field(default_factory=dict)  # the mapping as written (for normalizing)
-
-    def line_of(self, key: str) -> int:
-        return self.lines.get(key, self.line)
-
-
-@dataclass
-class Track:
-    kind: str
-    name: str
-    clips: list[Clip]
-    where: str
-    line: int
-    raw: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Timeline:
-    file: str
-    title: str | None
-    output: Output
-    tracks: list[Track]
-    credits: dict[str, Any] | None = None
-    line: int = 1
-
-    def error(self, problem: str, *, line: int | None = None, where: str | None = None) -> TimelineError:
-        return TimelineError(self.file, problem, line=line, field=where)
-
-    def track_named(self, name: str) -> Track | None:
-        return next((t for t in self.tracks if t.name == name), None)
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -254,7 +174,7 @@ class _Parser:
 
     def mapping(self, value: Any, where: str, line: int | None, known: tuple[str, ...],
                 what: str) -> _MarkedDict:
-        if not isinstance(value, dict):
+        if not isinstance(value, _MarkedDict):  # every mapping _Loader reads is one
             raise self.fail(f"{what} must be a mapping (key: value), got {_type(value)}", line, where)
         for key in value:
             if key not in known:
@@ -265,7 +185,7 @@ class _Parser:
         return value
 
     def number(self, d: _MarkedDict, key: str, where: str, *, minimum: float | None = 0.0,
-               positive: bool = False, maximum: float | None = MAX_SECONDS) -> float | None:
+               positive: bool = False, maximum: float | None = MAX_SECONDS) -> Number | None:
         if key not in d:
             return None
         value = d[key]
@@ -331,14 +251,14 @@ class _Parser:
         if "tracks" not in d:
             raise self.fail("missing `tracks:` (a list of video, audio and text tracks)", d.line, "tracks")
         tracks_raw = d["tracks"]
-        if not isinstance(tracks_raw, list) or not tracks_raw:
+        if not isinstance(tracks_raw, _MarkedList) or not tracks_raw:
             raise self.fail("must be a non-empty list of tracks", d.key_lines["tracks"], "tracks")
         tracks = [self.track(t, i, tracks_raw.item_lines[i]) for i, t in enumerate(tracks_raw)]
-        names = {}
+        names: dict[str, Track] = {}
         for t in tracks:
             if t.name in names:
                 raise self.fail(f"two tracks are named {t.name!r}; track names must be unique",
-                                t.raw.key_lines.get("name", t.line), _join(t.where, "name"))
+                                t.name_line or t.line, _join(t.where, "name"))
             names[t.name] = t
         timeline = Timeline(self.file, title, output, tracks, credits)
         self.cross_checks(timeline)
@@ -387,17 +307,17 @@ class _Parser:
         t = self.mapping(value, where, line, TRACK_KEYS, "a track")
         if "kind" not in t:
             raise self.fail("missing `kind:` (video, audio or text)", t.line, _join(where, "kind"))
-        kind = self.string(t, "kind", where, choices=TRACK_KINDS)
+        kind = self.string(t, "kind", where, choices=TRACK_KINDS) or ""
         name = t.get("name", f"{kind}{index}")
         if "name" in t and (not isinstance(name, str) or not name.strip()):
             raise self.fail("must be a non-empty string", t.key_lines["name"], _join(where, "name"))
         clips_raw = t.get("clips")
-        if not isinstance(clips_raw, list) or not clips_raw:
+        if not isinstance(clips_raw, _MarkedList) or not clips_raw:
             raise self.fail("must be a non-empty list of clips", t.key_lines.get("clips", t.line),
                             _join(where, "clips"))
         clips = [self.clip(c, kind, f"{where}.clips[{i}]", clips_raw.item_lines[i])
                  for i, c in enumerate(clips_raw)]
-        return Track(kind, name, clips, where, t.line, t)
+        return Track(kind, name, clips, where, t.line, t.key_lines.get("name"))
 
     def clip(self, value: Any, kind: str, where: str, line: int) -> Clip:
         c = self.mapping(value, where, line, CLIP_KEYS, "a clip")
@@ -406,7 +326,7 @@ class _Parser:
             if key not in allowed:
                 what = "a text clip" if kind == "text" else f"a clip on a {kind} track"
                 raise self.fail(f"{key!r} is not valid for {what}", c.key_lines[key], _join(where, key))
-        clip = Clip(where=where, line=c.line, lines=dict(c.key_lines), raw=c)
+        clip = Clip(where=where, line=c.line, lines=dict(c.key_lines), given=tuple(str(k) for k in c))
         if kind == "text":
             if "text" not in c:
                 raise self.fail("a text clip needs `text:`", c.line, _join(where, "text"))
@@ -468,15 +388,16 @@ class _Parser:
     def transition(self, value: Any, where: str, line: int) -> Transition:
         t = self.mapping(value, where, line, TRANSITION_KEYS, "a transition")
         kind = self.string(t, "type", where, choices=TRANSITIONS) or "crossfade"
-        if "duration" not in t:
+        duration = self.number(t, "duration", where, positive=True)
+        if duration is None:
             raise self.fail("a transition needs `duration:` (seconds)", t.line, _join(where, "duration"))
-        return Transition(kind, self.number(t, "duration", where, positive=True))
+        return Transition(kind, duration, type_given="type" in t)
 
-    def position(self, c: _MarkedDict, where: str) -> str | tuple[float, float]:
+    def position(self, c: _MarkedDict, where: str) -> Position:
         value = c["position"]
         line = c.key_lines["position"]
         if isinstance(value, str):
-            return self.string(c, "position", where, choices=POSITIONS)
+            return self.string(c, "position", where, choices=POSITIONS) or "center"
         if (isinstance(value, list) and len(value) == 2
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
                         and abs(v) <= 100000 for v in value)):
@@ -544,3 +465,58 @@ def _type(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def to_data(timeline: Timeline) -> dict[str, Any]:
+    """The timeline as plain YAML data: ``hitrec: 1``, the title, an explicit output, the credits, and
+    each clip's given keys in the order given."""
+    out: dict[str, Any] = {"hitrec": VERSION}
+    if timeline.title is not None:
+        out["title"] = timeline.title
+    o = timeline.output
+    output: dict[str, Any] = {}
+    if o.size is not None:
+        output["size"] = list(o.size)
+        output["fps"] = _plain_number(o.fps)
+    output["sample_rate"] = o.sample_rate
+    output["channels"] = o.channels
+    if o.format is not None:
+        output["format"] = o.format
+    out["output"] = output
+    if timeline.credits is not None:
+        out["credits"] = dict(timeline.credits)
+    out["tracks"] = [{"kind": t.kind, "name": t.name, "clips": [_clip_data(c) for c in t.clips]}
+                     for t in timeline.tracks]
+    return out
+
+
+def dump_timeline(timeline: Timeline) -> bytes:
+    """The timeline as ``hitrec: 1`` YAML (UTF-8); :func:`parse_timeline` reads it back to the same model."""
+    return yaml.safe_dump(to_data(timeline), sort_keys=False, allow_unicode=True).encode("utf-8")
+
+
+def _clip_data(clip: Clip) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    for key in clip.given:
+        value = _clip_value(clip, key)
+        if value is not None:
+            d[key] = value
+    return d
+
+
+def _clip_value(clip: Clip, key: str) -> Any:
+    if key == "transition":
+        t = clip.transition
+        if t is None:
+            return None
+        return {"type": t.type, "duration": t.duration} if t.type_given else {"duration": t.duration}
+    if key == "position":
+        return clip.position if isinstance(clip.position, str) else list(clip.position)
+    return getattr(clip, "from_" if key == "from" else key)
+
+
+def _plain_number(value: float) -> Number:
+    return int(value) if float(value).is_integer() else value

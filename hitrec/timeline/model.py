@@ -1,0 +1,132 @@
+"""The timeline model: what a timeline says, whatever format it was read from.
+
+A :class:`Timeline` has an :class:`Output`, optional credits (``editor_share``) and a list of :class:`Track` s,
+each a list of :class:`Clip` s. Codecs (``yaml_codec``: the ``hitrec: 1`` YAML; later OTIO) read a
+file into this model and write it back; :mod:`hitrec.timeline.normalize` makes the normalized form
+stored in a remix. The model never touches the repo or the media: placing clips needs the media's
+durations and is the render plan's job (:mod:`hitrec.render.plan`).
+
+``None`` in a clip means "not given". ``Clip.given`` lists the keys the timeline gave, in order, so a
+codec writes back what was written (and nothing it did not say); ``lines`` maps them to the line they
+were on, for error messages (empty for a timeline that was not read from a text file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hitrec.errors import TimelineError
+
+VERSION = 1
+TRACK_KINDS = ("video", "audio", "text")
+FITS = ("contain", "cover", "stretch")
+POSITIONS = (
+    "center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right",
+)
+VIDEO_FORMATS = ("mp4", "webm")
+AUDIO_FORMATS = ("wav", "mp3", "flac")
+TRANSITIONS = ("crossfade",)
+DEFAULT_FPS = 24
+DEFAULT_SAMPLE_RATE = 48000
+MAX_SECONDS = 24 * 3600.0
+MAX_SIZE = 7680
+
+TOP_KEYS = ("hitrec", "title", "output", "credits", "tracks")
+OUTPUT_KEYS = ("size", "fps", "sample_rate", "format", "channels")
+CREDITS_KEYS = ("editor_share",)
+TRACK_KEYS = ("kind", "name", "clips")
+TRANSITION_KEYS = ("type", "duration")
+MEDIA_CLIP_KEYS = (
+    "fragment", "at", "from", "to", "duration", "speed", "gain", "fade_in", "fade_out", "loop", "mute",
+    "fit", "position", "transition", "duck_under", "weight",
+)
+TEXT_CLIP_KEYS = ("text", "at", "duration", "fade_in", "fade_out", "position", "size", "color", "font",
+                  "weight")
+CLIP_KEYS = tuple(dict.fromkeys(MEDIA_CLIP_KEYS + TEXT_CLIP_KEYS))
+
+Number = int | float
+Position = str | tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Output:
+    size: tuple[int, int] | None  # None: audio-only
+    fps: float
+    sample_rate: int
+    format: str | None  # None: decided by the caller (output file extension, else mp4 / wav)
+    channels: int = 2
+    line: int | None = None
+
+    @property
+    def has_video(self) -> bool:
+        return self.size is not None
+
+
+@dataclass(frozen=True)
+class Transition:
+    type: str
+    duration: float
+    type_given: bool = False  # whether the timeline spelled out ``type:`` (written back only then)
+
+
+@dataclass
+class Clip:
+    """One clip as written; ``None`` means "not given"."""
+
+    where: str  # field path, e.g. tracks[0].clips[2]
+    line: int
+    lines: dict[str, int] = field(default_factory=dict)  # given key -> its line
+    given: tuple[str, ...] = ()  # the keys the timeline gave, in its order
+    fragment: str | None = None  # a fragment id (a unique prefix, or the full id once normalized)
+    text: str | None = None
+    at: Number | None = None
+    from_: Number | None = None
+    to: Number | None = None
+    duration: Number | None = None
+    speed: Number = 1.0
+    gain: Number = 0.0
+    fade_in: Number = 0.0
+    fade_out: Number = 0.0
+    loop: bool = False
+    mute: bool = False
+    fit: str = "contain"
+    position: Position = "center"
+    transition: Transition | None = None
+    duck_under: str | None = None
+    weight: Number | None = None
+    size: int | None = None
+    color: str | None = None  # #rrggbb
+    font: str | None = None
+
+    def line_of(self, key: str) -> int:
+        return self.lines.get(key, self.line)
+
+    def has(self, key: str) -> bool:
+        """Whether the timeline gave ``key`` for this clip."""
+        return key in self.given
+
+
+@dataclass
+class Track:
+    kind: str
+    name: str
+    clips: list[Clip]
+    where: str
+    line: int
+    name_line: int | None = None
+
+
+@dataclass
+class Timeline:
+    file: str  # where it was read from, for messages
+    title: str | None
+    output: Output
+    tracks: list[Track]
+    credits: dict[str, Number] | None = None  # ``credits:`` as given: {} or {"editor_share": x}
+    line: int = 1
+
+    def error(self, problem: str, *, line: int | None = None, where: str | None = None) -> TimelineError:
+        return TimelineError(self.file, problem, line=line, field=where)
+
+    def track_named(self, name: str) -> Track | None:
+        return next((t for t in self.tracks if t.name == name), None)
