@@ -7,13 +7,15 @@ Routes (``<name>`` is a validated collaboration name):
     POST /<name>.git/git-receive-pack           write (creates the collaboration on first push)
     POST /<name>.git/info/lfs/objects/batch     read for download, write for upload
     PUT  /<name>.git/info/lfs/objects/<oid>     write: streamed, hashed, verified, fsynced
-    GET  /<name>.git/info/lfs/objects/<oid>     read (Range: bytes=N- resumes)
-    POST /<name>.git/info/lfs/locks/verify      write: always no locks
+    GET  /<name>.git/info/lfs/objects/<oid>     read (Range: bytes=N-M, N- or -S: 206 / 416)
+    *    /<name>.git/info/lfs/locks...          404: this hub has no locks (git-lfs then skips them)
     GET  /                                       health check
 
 Auth: HTTP Basic (any user name, the token as password) or ``Authorization: Bearer <token>``.
-Writes always need a valid token; reads need one unless the hub runs with ``public_read``.
-Nothing here logs a token, a header or a URL's query.
+Writes always need a valid token; reads need one unless the hub runs with ``public_read``. The
+object routes also take the action token a batch answer gave for exactly that object and operation
+(hitrec.hub.actions); a batch answer never carries the client's own token.
+Nothing here logs a token, a header or a URL's query. docs/hub.md describes it all.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from hitrec.errors import HubError
-from hitrec.hub import files, git, lfs, repos
+from hitrec.hub import actions, files, git, lfs, repos
 from hitrec.hub.names import is_collaboration_name, is_oid
-from hitrec.hub.users import User, UserStore
+from hitrec.hub.users import User, UserStore, hash_token
 from hitrec.private import make_private_dirs
 from hitrec.store.format import ZERO_SHA, read_ref
 
@@ -48,7 +50,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _ROUTE = re.compile(r"/(?P<name>[^/]+)\.git/(?P<rest>.*)")
 _OBJECT = re.compile(r"info/lfs/objects/(?P<oid>[^/]+)")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
-_RANGE = re.compile(r"bytes=([0-9]+)-")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CHUNK = 1 << 20
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a full disk, a quota, a file-size limit
@@ -64,6 +66,7 @@ class HubConfig:
     max_push_size: int = 4 * GIB
     max_json_size: int = 1 << 20  # a batch of 1,000 objects is ~100 KB; parsing is ~30x the body in memory
     max_batch_objects: int = 1000  # git-lfs and hitrec send 100 at a time
+    action_ttl: int = lfs.ACTION_TTL  # seconds a batch answer's addresses and action tokens stay valid
     realm: str = "hitrec hub"
 
 
@@ -93,6 +96,7 @@ class Request:
     headers: dict[str, str]
     query: dict[str, str]
     user: User | None = None
+    token_digest: str = ""  # of the user's own token (what their action tokens are bound to)
     status: int = 0
     sent: int = 0
     received: int = 0
@@ -134,6 +138,7 @@ class HubApp:
         self.root = Path(config.root).resolve()
         make_private_dirs(self.root)
         self.users = UserStore(self.root)
+        self.action_key = actions.load_key(self.root)
         self.spool_dir = self.root / ".spool"  # not a valid collaboration name: no clash
         self.spool_dir.mkdir(exist_ok=True)
         self._receive_locks: dict[str, asyncio.Lock] = {}
@@ -141,6 +146,7 @@ class HubApp:
         for name in repos.list_collaborations(self.root):
             path = repos.collaboration_path(self.root, name)
             repos.install_hook(path)
+            repos.clear_dead_push_state_now(path)
             repos.remove_stale_temp_files(path / "lfs" / "tmp")
         repos.remove_stale_temp_files(self.spool_dir)
 
@@ -226,9 +232,12 @@ class HubApp:
             await self._service(request, name, rest)
         elif rest == "info/lfs/objects/batch" and method == "POST":
             await self._batch(request, name)
-        elif rest == "info/lfs/locks/verify" and method == "POST":
-            self._authorize(request, write=True, lfs_json=True)
-            await self._send_bytes(request, 200, b'{"ours":[],"theirs":[]}', lfs.LFS_JSON.encode())
+        elif rest == "info/lfs/locks" or rest.startswith("info/lfs/locks/"):
+            # The locking API (git-lfs docs/api/locking.md): "an LFS server that doesn't implement any
+            # locking endpoints should return 404", which git-lfs takes as "not implemented" and stops
+            # verifying locks for this remote, quietly (a 200 made it advise turning verification on).
+            self._authorize(request, write=method != "GET", lfs_json=True)
+            raise Reply(404, "this hub does not support Git LFS locks", lfs_json=True)
         elif (obj := _OBJECT.fullmatch(rest)) and method in ("PUT", "GET", "HEAD"):
             oid = obj.group("oid")
             if not is_oid(oid):
@@ -243,7 +252,10 @@ class HubApp:
             raise Reply(404, "not found (this hub speaks git smart HTTP and Git LFS only)")
 
     # -- auth -----------------------------------------------------------------------------------
-    def _authorize(self, request: Request, *, write: bool, lfs_json: bool = False) -> User | None:
+    def _authorize(self, request: Request, *, write: bool, lfs_json: bool = False,
+                   action: actions.Scope | None = None) -> User | None:
+        """The user a request speaks for (None: an anonymous read of a public hub); raises a 401.
+        ``action``: the object route being served, where a matching action token also does."""
         token = _token(request.headers.get("authorization", ""))
         challenge = f'Basic realm="{self.config.realm}", charset="UTF-8"'.encode()
         ask = [(b"www-authenticate", challenge), (b"lfs-authenticate", challenge)]
@@ -252,12 +264,25 @@ class HubApp:
                 return None
             raise Reply(401, "authentication required: log in with your hub user name and token",
                         headers=ask, lfs_json=lfs_json)
+        if actions.is_action_token(token):
+            name = None if action is None else actions.check(self.action_key, token, action, self._digest_of)
+            found = self.users.active(name) if name is not None else None
+            if found is None:
+                raise Reply(401, "this address has expired or is not for this object: ask the batch API "
+                                 "again", headers=ask, lfs_json=lfs_json)
+            request.user = found[0]
+            return found[0]
         user = self.users.authenticate(token)
         if user is None:
             raise Reply(401, "invalid or revoked token: ask the hub's admin for a new one",
                         headers=ask, lfs_json=lfs_json)
         request.user = user
+        request.token_digest = hash_token(token)
         return user
+
+    def _digest_of(self, name: str) -> str | None:
+        found = self.users.active(name)
+        return found[1] if found is not None else None
 
     def _repo(self, name: str, *, lfs_json: bool = False) -> Path:
         path = repos.collaboration_path(self.root, name)
@@ -326,12 +351,21 @@ class HubApp:
             # decoy command in a push certificate's header, skipped the checks of a push that landed.)
             lock = self._receive_locks.setdefault(name, asyncio.Lock())
             await lock.acquire()
-            hook_env["HITREC_HUB_MAIN"] = read_ref(repo) or ZERO_SHA
+        push_lock: int | None = None
         try:
+            if write:
+                assert hook_env is not None
+                # ... and each holds the collaboration's push lock, which its receive-pack inherits: so
+                # what a killed receive-pack left (main.lock, a quarantine folder) is known dead and goes
+                push_lock = await _lock_and_clear(repo)
+                hook_env["HITREC_HUB_MAIN"] = read_ref(repo) or ZERO_SHA
             code, stderr = await git.run_service(repo, service, body, start, send,
                                                  git_protocol=request.headers.get("git-protocol"),
-                                                 hook_env=hook_env)
+                                                 hook_env=hook_env,
+                                                 pass_fds=(push_lock,) if push_lock is not None else ())
         finally:
+            if push_lock is not None:
+                os.close(push_lock)
             if lock is not None:
                 lock.release()
             spooled.close()
@@ -364,16 +398,22 @@ class HubApp:
             repo = await self._repo_or_create(name)
         else:
             repo = self._repo(name, lfs_json=True)
-        headers = {}
-        if "authorization" in request.headers:
-            headers["Authorization"] = request.headers["authorization"]
+        action_headers = None
+        if request.user is not None:  # each action its own token, never the client's (GIT_TRACE shows them)
+            user, digest, ttl = request.user.name, request.token_digest, self.config.action_ttl
+            expiry = int(time.time()) + ttl
+
+            def action_headers(oid: str, operation: str) -> dict[str, str]:
+                token = actions.mint(self.action_key, user, digest, actions.Scope(name, oid, operation), expiry)
+                return {"Authorization": actions.basic_header(user, token)}
+
         answer = await asyncio.to_thread(
             lfs.batch_response, repo, batch, object_url=f"{self._base_url(request)}/{name}.git/info/lfs/objects",
-            headers=headers, max_size=self.config.max_object_size)
+            action_headers=action_headers, max_size=self.config.max_object_size, ttl=self.config.action_ttl)
         await self._send_bytes(request, 200, json.dumps(answer).encode(), lfs.LFS_JSON.encode())
 
     async def _upload(self, request: Request, name: str, oid: str) -> None:
-        self._authorize(request, write=True, lfs_json=True)
+        self._authorize(request, write=True, lfs_json=True, action=actions.Scope(name, oid, "upload"))
         repo = await self._repo_or_create(name)
         length = request.headers.get("content-length")
         expected = int(length) if length and length.isdigit() else None
@@ -408,7 +448,7 @@ class HubApp:
         await self._send_bytes(request, 200, b"{}", lfs.LFS_JSON.encode())
 
     async def _download(self, request: Request, name: str, oid: str) -> None:
-        self._authorize(request, write=False, lfs_json=True)
+        self._authorize(request, write=False, lfs_json=True, action=actions.Scope(name, oid, "download"))
         repo = self._repo(name, lfs_json=True)
         path = repos.media_path(repo, oid)
         try:
@@ -417,24 +457,27 @@ class HubApp:
             raise Reply(404, "the hub does not have this media", lfs_json=True) from None
         with fh:
             size = os.fstat(fh.fileno()).st_size
-            start = 0
+            start, end = 0, size  # end: one past the last byte sent
             status = 200
-            headers = [(b"content-type", b"application/octet-stream")]
-            ranged = _RANGE.fullmatch(request.headers.get("range", "").strip())
-            if ranged and int(ranged.group(1)) <= size:
-                start = int(ranged.group(1))
+            headers = [(b"content-type", b"application/octet-stream"), (b"accept-ranges", b"bytes")]
+            ranged = byte_range(request.headers.get("range"), size)
+            if ranged == "unsatisfiable":
+                raise Reply(416, f"the range asked for is not within this media's {size} bytes",
+                            headers=[(b"content-range", f"bytes */{size}".encode())], lfs_json=True)
+            if ranged is not None:
+                start, end = ranged
                 status = 206
-                headers.append((b"content-range", f"bytes {start}-{size - 1}/{size}".encode()))
-            headers.append((b"content-length", str(size - start).encode()))
+                headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
+            headers.append((b"content-length", str(end - start).encode()))
             await request.start(status, headers)
-            remaining = size - start
+            remaining = end - start
             if request.method == "HEAD" or remaining == 0:
                 await request.body(b"")
                 return
             if remaining <= _CHUNK:  # small media: one read, no thread hop
                 await request.body(os.pread(fh.fileno(), remaining, start))
                 return
-            blocks = files.read_blocks(fh.fileno(), start, size)  # big media: see hitrec.hub.files
+            blocks = files.read_blocks(fh.fileno(), start, end)  # big media: see hitrec.hub.files
             try:
                 async for data in blocks:
                     remaining -= len(data)
@@ -458,6 +501,24 @@ class HubApp:
         await request.body(b"" if request.method == "HEAD" else body)
 
 
+async def _lock_and_clear(repo: Path) -> int:
+    """The push lock of ``repo`` (see repos.lock_pushes), once every earlier receive-pack is gone, and
+    their debris cleared. Polled, not waited for on a thread: a cancelled wait must not leave a thread
+    that takes the lock later and holds it for ever. Inline, so no cleanup outlives a cancelled push."""
+    waited = 0.0
+    while (fd := repos.lock_pushes(repo, wait=False)) is None:
+        if waited == 0:
+            log.info("push to %s waits for an earlier git receive-pack (or gc) to end", repo.name)
+        await asyncio.sleep(0.05)
+        waited += 0.05
+    try:
+        repos.clear_dead_push_state(repo)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _token(header: str) -> str | None:
     """The token in an Authorization header (Basic: the password; Bearer: the token), or None."""
     scheme, _, value = header.strip().partition(" ")
@@ -473,6 +534,33 @@ def _token(header: str) -> str | None:
         _, _, password = decoded.partition(":")
         return password
     return None if not header.strip() else ""
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """The ``[start, end)`` a ``Range`` header asks of ``size`` bytes (RFC 9110 14.1.2): ``bytes=N-M``,
+    ``bytes=N-`` or the last S bytes ``bytes=-S``; ``"unsatisfiable"`` (a 416) when none of it is
+    there; None to send the whole: no header, one we do not parse (RFC 9110: a server may ignore
+    it), or several ranges (which a server may answer whole rather than as multipart)."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip().replace(" ", ""))
+    if match is None:
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first:  # a suffix: the last S bytes
+        if not last:
+            return None
+        length = int(last)
+        if length == 0 or size == 0:
+            return "unsatisfiable"
+        return max(0, size - length), size
+    start = int(first)
+    if last and int(last) < start:
+        return None  # invalid: ignored
+    if start >= size:
+        return "unsatisfiable"
+    end = min(size, int(last) + 1) if last else size
+    return start, end
 
 
 def _has_body(headers: dict[str, str]) -> bool:

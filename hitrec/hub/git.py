@@ -127,16 +127,18 @@ async def run_service(
     *,
     git_protocol: str | None,
     hook_env: dict[str, str] | None = None,
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[int, str]:
     """Stream ``body`` into ``git <service> --stateless-rpc`` and its output to ``send``.
 
     ``start`` is called once, before the first byte is sent (or not at all if git produced nothing).
     Returns git's exit code and its stderr (for the log). Raises BodyTooLarge from ``body``.
+    ``pass_fds`` stay open in git and its hooks (the push lock: see hitrec.hub.repos.lock_pushes).
     """
     proc = await asyncio.create_subprocess_exec(
         "git", service[len("git-"):], "--stateless-rpc", str(repo),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=service_env(git_protocol, hook_env),
+        env=service_env(git_protocol, hook_env), pass_fds=pass_fds,
     )
     assert proc.stdin and proc.stdout and proc.stderr
     stderr_parts: list[bytes] = []

@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import hashlib
+import json
 import mmap
 import os
 import secrets
@@ -338,6 +339,11 @@ def have_media(repo: Path, oid: str, size: int | None = None) -> bool:
 class BatchRequest:
     operation: str
     objects: list[tuple[Any, Any]]  # (oid, size) as sent, validated per object
+    hash_algo: str = "sha256"  # anything else: every object gets a 409 (git-lfs docs/api/batch.md)
+
+
+ActionHeaders = Callable[[str, str], dict[str, str]]  # (oid, operation) -> the headers of its action
+ACTION_TTL = 3600  # seconds an action's address and token stay valid (``expires_in``)
 
 
 def parse_batch(data: Any) -> BatchRequest:
@@ -351,13 +357,27 @@ def parse_batch(data: Any) -> BatchRequest:
     if transfers is not None and (not isinstance(transfers, list) or "basic" not in transfers):
         raise ValueError("this hub supports only the 'basic' transfer adapter")
     algo = data.get("hash_algo", "sha256")
-    if algo != "sha256":
-        raise ValueError("this hub supports only sha256 oids")
+    if not isinstance(algo, str):
+        raise ValueError("hash_algo must be a string")
     objects = data.get("objects")
     if not isinstance(objects, list):
         raise ValueError("batch request needs an 'objects' list")
     pairs = [(o.get("oid"), o.get("size")) if isinstance(o, dict) else (None, None) for o in objects]
-    return BatchRequest(operation, pairs)
+    return BatchRequest(operation, pairs, algo)
+
+
+def _echo_oid(oid: Any) -> str:
+    """The oid to answer with: a string, as git-lfs's response schema requires (an invalid one is
+    answered with an error, never echoed as another JSON type)."""
+    if isinstance(oid, str):
+        return oid[:200]
+    if oid is None or isinstance(oid, (dict, list)):
+        return ""
+    return json.dumps(oid)[:200]
+
+
+def _valid_size(size: Any) -> bool:
+    return isinstance(size, int) and not isinstance(size, bool) and size >= 0
 
 
 def batch_response(
@@ -365,20 +385,28 @@ def batch_response(
     request: BatchRequest,
     *,
     object_url: str,
-    headers: dict[str, str],
+    action_headers: ActionHeaders | None,
     max_size: int,
+    ttl: int = ACTION_TTL,
 ) -> dict[str, Any]:
     """Answer a batch: actions only for what the operation needs (upload: missing; download: present).
 
-    ``object_url`` is the absolute URL prefix for objects; ``headers`` go into every action (the
-    client's own Authorization, so git-lfs never has to guess).
+    ``object_url`` is the absolute URL prefix for objects; ``action_headers(oid, operation)`` gives
+    each action its headers (a short-lived token for exactly that object and operation, never the
+    client's own). Every answer fits git-lfs's response schema: ``oid`` a string, ``size`` a
+    non-negative number, problems as per-object errors (422 invalid, 409 another hash algorithm,
+    404 missing, 413 too large).
     """
     out = []
+    sha256 = request.hash_algo == "sha256"
     for oid, size in request.objects:
-        item: dict[str, Any] = {"oid": oid, "size": size}
-        if not isinstance(oid, str) or not is_oid(oid):
+        item: dict[str, Any] = {"oid": _echo_oid(oid), "size": size if _valid_size(size) else 0}
+        if not sha256:
+            item["error"] = {"code": 409, "message": f"this hub names media by sha256 only, not by "
+                                                     f"{request.hash_algo[:40]!r}"}
+        elif not isinstance(oid, str) or not is_oid(oid):
             item["error"] = {"code": 422, "message": "invalid oid: expected 64 lowercase hex digits"}
-        elif not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        elif not _valid_size(size):
             item["error"] = {"code": 422, "message": "invalid size: expected a non-negative integer"}
         elif size > max_size:
             item["error"] = {"code": 413, "message": f"media is larger than this hub's limit of {max_size} bytes"}
@@ -387,19 +415,21 @@ def batch_response(
             if present and not have_media(repo, oid, size):
                 item["error"] = {"code": 422, "message": "size does not match the media the hub has"}
             elif not present:
-                action: dict[str, Any] = {"href": f"{object_url}/{oid}", "expires_in": 86400}
-                if headers:
-                    action["header"] = dict(headers)
-                item["actions"] = {"upload": action}
+                item["actions"] = {"upload": _action(object_url, oid, "upload", action_headers, ttl)}
         else:
             if repo is None or not have_media(repo, oid):
                 item["error"] = {"code": 404, "message": "the hub does not have this media"}
             elif not have_media(repo, oid, size):
                 item["error"] = {"code": 422, "message": "size does not match the media the hub has"}
             else:
-                action = {"href": f"{object_url}/{oid}", "expires_in": 86400}
-                if headers:
-                    action["header"] = dict(headers)
-                item["actions"] = {"download": action}
+                item["actions"] = {"download": _action(object_url, oid, "download", action_headers, ttl)}
         out.append(item)
     return {"transfer": "basic", "objects": out, "hash_algo": "sha256"}
+
+
+def _action(object_url: str, oid: str, operation: str, action_headers: ActionHeaders | None,
+            ttl: int) -> dict[str, Any]:
+    action: dict[str, Any] = {"href": f"{object_url}/{oid}", "expires_in": ttl}
+    if action_headers is not None:
+        action["header"] = action_headers(oid, operation)
+    return action

@@ -6,12 +6,16 @@ A hosted collaboration is a plain bare repository (so ``git`` and ``git-lfs`` ca
         hooks/pre-receive          runs ``python -m hitrec.hub.hook`` (authors, media present)
         lfs/objects/ab/cd/<oid>    media, content-addressed by SHA-256
         lfs/tmp/                   uploads in flight (renamed into objects/ once verified)
+        hitrec-push.flock          held by the hub and the receive-pack of a push (see lock_pushes)
 
 Pushes may only move ``refs/heads/main`` forward; nothing is ever deleted.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
 import shutil
 import subprocess
@@ -130,6 +134,67 @@ def remove_stale_temp_files(folder: Path, older_than: float = 3600) -> int:
         except OSError:
             pass
     return removed
+
+
+PUSH_LOCK = "hitrec-push.flock"
+_QUARANTINE_PREFIXES = ("tmp_objdir-incoming-", "incoming-")  # git >= 2.11 quarantines; older names
+
+log = logging.getLogger("hitrec.hub")
+
+
+def lock_pushes(repo: Path, *, wait: bool = True) -> int | None:
+    """Take the collaboration's push lock: an open file with ``flock(LOCK_EX)``; returns its fd, or
+    None if ``wait`` is false and someone holds it.
+
+    The hub passes the fd on to the push's ``git receive-pack`` (and so to its hooks), so the lock is
+    held while *any* of them lives: a receive-pack that outlived a killed hub still holds it. Whoever
+    holds the lock knows every earlier receive-pack is gone, so their ref locks and quarantine folders
+    are debris (``clear_dead_push_state``). Closing the fd releases it once those processes are gone."""
+    fd = os.open(repo / PUSH_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def clear_dead_push_state(repo: Path) -> list[str]:
+    """Remove what killed receive-packs left: ref lock files (``refs/heads/main.lock``, after which
+    every push failed "failed to update ref") and quarantine folders (``objects/tmp_objdir-incoming-*``).
+    Call only while holding ``lock_pushes``: then no receive-pack that could own them is alive.
+    Returns what was removed (relative paths), for the log."""
+    removed: list[str] = []
+    candidates = [p for p in (repo / "refs").rglob("*.lock") if p.is_file()]
+    candidates += [repo / name for name in ("packed-refs.lock", "HEAD.lock") if (repo / name).is_file()]
+    for path in candidates:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(str(path.relative_to(repo)))
+    objects = repo / "objects"
+    with contextlib.suppress(FileNotFoundError):
+        for entry in objects.iterdir():
+            if entry.name.startswith(_QUARANTINE_PREFIXES) and entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(str(entry.relative_to(repo)))
+    if removed:
+        log.warning("removed what a killed push left in %s: %s", repo.name, ", ".join(sorted(removed)[:20]))
+    return removed
+
+
+def clear_dead_push_state_now(repo: Path) -> list[str]:
+    """At start: clear a collaboration's push debris if no receive-pack holds its push lock (one
+    still running, say under another hub on this root, keeps its files; the next push clears them)."""
+    fd = lock_pushes(repo, wait=False)
+    if fd is None:
+        return []
+    try:
+        return clear_dead_push_state(repo)
+    finally:
+        os.close(fd)
 
 
 def list_collaborations(root: Path) -> list[str]:

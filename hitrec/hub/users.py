@@ -71,6 +71,16 @@ class UserStore:
                 return None
             return _user(name, record)
 
+    def active(self, name: str) -> tuple[User, str] | None:
+        """An active user and the digest of their current token (what action tokens are bound to)."""
+        with self._mutex:
+            self._refresh()
+            record = self._users.get(name)
+            digest = str(record.get("token_sha256", "")) if record is not None else ""
+            if record is None or record.get("revoked") or not digest:
+                return None
+            return _user(name, record), digest
+
     def get(self, name: str) -> User | None:
         with self._mutex:
             self._refresh()
