@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,85 @@ def test_two_remotes_and_urls_without_a_remote(tmp_path: Path, cli, monkeypatch,
         assert r.json()["fragments"] == 3
         assert cli("pull", other.collaboration_url("film"), "--json").json()["up_to_date"] is True
         assert cli("remote", "list", "--json").json() == []
+
+
+def test_clone_of_a_plain_git_repo_says_so_and_leaves_nothing(tmp_path: Path, cli, monkeypatch,
+                                                              hub: HubProcess) -> None:
+    """A collaboration whose main plain git filled (a README, no fragments/ catalog) is not cloned as an
+    empty hitrec repo: one line says what it is, and no folder is left, aside or in place."""
+    from hub_git import commit_file, git
+
+    token = hub.tokens["ada"]
+    url = hub.create("plain")
+    work = tmp_path / "work"
+    git("init", "-q", "-b", "main", str(work))
+    commit_file(work, "README.md", b"# just a git repo\n", "readme")
+    git("push", "-q", url, "main:refs/heads/main", cwd=work, token=token)
+    assert hub.catalog_head("plain") is not None
+    monkeypatch.setenv("HITREC_TOKEN", token)
+    monkeypatch.chdir(tmp_path)
+    r = cli("clone", url, "c")
+    assert r.exit_code == 1, r
+    assert "not a hitrec collaboration" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not (tmp_path / "c").exists() and not (tmp_path / ".c.hitrec-clone").exists()
+    # a pull from it into an existing repo says the same, and merges nothing
+    repo = _repo(tmp_path / "mine")
+    record(repo, tmp_path / "in", 1)
+    head = repo.catalog_head()
+    repo.close()
+    monkeypatch.chdir(tmp_path / "mine")
+    r = cli("pull", url)
+    assert r.exit_code == 1 and "not a hitrec collaboration" in r.stderr, r
+    assert Repo(tmp_path / "mine").catalog_head() == head
+
+
+def test_a_readme_plain_git_put_on_main_survives_hitrec_commits(tmp_path: Path, cli, monkeypatch,
+                                                                hub: HubProcess) -> None:
+    """A README committed on the hub's main by plain git stays there through `hitrec pull` + `add` + `push`
+    (a catalog commit on top of it), and through a union merge made by someone who had not pulled it."""
+    from hub_git import git
+    from sync_helpers import noise_wav
+
+    hub.add_user("bob", BOB[1])
+    url = hub.collaboration_url("film")
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    ada = _repo(tmp_path / "ada")
+    record(ada, tmp_path / "in-a", 1, prefix="ada")
+    ada.close()
+    monkeypatch.chdir(tmp_path / "ada")
+    assert cli("remote", "add", "origin", url).exit_code == 0
+    assert cli("push").exit_code == 0
+    set_env(monkeypatch, user_env(*BOB, hub.tokens["bob"]))
+    bob = _repo(tmp_path / "bob")
+    record(bob, tmp_path / "in-b", 1, prefix="bob")  # before the README: bob's push will have to merge
+    bob.close()
+
+    work = tmp_path / "work"
+    token = hub.tokens["ada"]
+    git("clone", "-q", url, str(work), token=token, env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    (work / "README.md").write_text("# Our film\n")
+    git("add", "README.md", cwd=work)
+    git("commit", "-q", "-m", "readme", cwd=work)
+    git("push", "-q", "origin", "main", cwd=work, token=token)
+
+    set_env(monkeypatch, user_env(*ADA, token))
+    assert cli("pull").exit_code == 0
+    assert cli("add", str(noise_wav(tmp_path / "in-a" / "more.wav", 5000, seed=5))).exit_code == 0
+    r = cli("push")
+    assert r.exit_code == 0, r
+
+    def readme_on_hub() -> str:
+        shown = subprocess.run(["git", "--git-dir", str(hub.collaboration_path("film")), "show", "main:README.md"],
+                               capture_output=True, text=True)
+        return shown.stdout
+
+    assert readme_on_hub() == "# Our film\n"
+    set_env(monkeypatch, user_env(*BOB, hub.tokens["bob"]))
+    monkeypatch.chdir(tmp_path / "bob")
+    assert cli("push", url).exit_code == 0  # the hub moved: a union merge of bob's catalog and the hub's
+    assert readme_on_hub() == "# Our film\n"
+    assert len(hub_fragment_ids(hub.collaboration_path("film"))) == 3
+    fresh = tmp_path / "fresh"
+    git("clone", "-q", url, str(fresh), token=token, env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    assert (fresh / "README.md").read_text() == "# Our film\n"
+    assert cli("fsck").exit_code == 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from dulwich.objects import Blob, Commit, ShaFile, Tree
+from dulwich.objects import Blob, Commit, ShaFile, Tree, TreeEntry
 
 from hitrec.errors import CorruptRepoError
 from hitrec.store.format import (
@@ -239,9 +239,12 @@ def catalog_fragment_trees(store: Any, root_tree_id: bytes | None) -> dict[str, 
     return out
 
 
-def catalog_tree_with(store: Any, base_root: bytes | None,
-                      additions: Mapping[str, bytes]) -> tuple[bytes, list[ShaFile]]:
-    """A new catalog root tree: ``base_root`` plus ``additions`` (fragment id -> its tree id)."""
+def catalog_tree_with(store: Any, base_root: bytes | None, additions: Mapping[str, bytes], *,
+                      beside: Iterable[TreeEntry] = ()) -> tuple[bytes, list[ShaFile]]:
+    """A new catalog root tree: ``base_root`` plus ``additions`` (fragment id -> its tree id).
+
+    What sits beside ``fragments/`` at the top (a README plain git put on main) is kept: the base root's
+    entries, then ``beside`` (the other side of a merge), which wins for a name both have."""
     shards = catalog_entries(store, base_root)
     new_objects: list[ShaFile] = []
     touched: dict[bytes, Tree] = {}
@@ -256,7 +259,13 @@ def catalog_tree_with(store: Any, base_root: bytes | None,
     fragments = Tree()
     for key, shard in shards.items():
         fragments.add(key, stat.S_IFDIR, shard.id)
+    top: dict[bytes, tuple[int, bytes]] = {}
+    for entry in [*(store[base_root].items() if base_root is not None else ()), *beside]:
+        if entry.path != CATALOG_DIR:
+            top[entry.path] = (entry.mode, entry.sha)
     root = Tree()
+    for name, (mode, sha) in top.items():
+        root.add(name, mode, sha)
     root.add(CATALOG_DIR, stat.S_IFDIR, fragments.id)
     new_objects += [fragments, root]
     return root.id, new_objects

@@ -212,7 +212,8 @@ def union_commit(repo: Repo, ours: str, theirs: str) -> str:
     store = repo.dulwich.object_store
     added = repo.fragment_ids_between(theirs, ours)
     tree_id, objects = catalog_tree_with(store, store[ours.encode()].tree,
-                                         {fid: store[fid.encode()].tree for fid in added})
+                                         {fid: store[fid.encode()].tree for fid in added},
+                                         beside=store[store[theirs.encode()].tree].items())
     when, tz = now_and_tz()
     commit = build_catalog_commit(tree_id=tree_id, parents=[ours.encode(), theirs.encode()],
                                   author=repo.identity(), when=when, tz=tz,
