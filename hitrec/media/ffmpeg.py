@@ -26,6 +26,7 @@ from hitrec.errors import RenderError
 
 PR_SET_PDEATHSIG = 1
 ENOSPC_EXIT = 228  # ffmpeg exits with AVERROR(ENOSPC) & 0xff when a write finds the disk full
+EFBIG_EXIT = 229  # AVERROR(EFBIG) & 0xff: a write beyond the file size limit
 
 
 @functools.cache

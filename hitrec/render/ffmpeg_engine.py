@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from hitrec.errors import RenderError
-from hitrec.media.ffmpeg import ENOSPC_EXIT, ffmpeg_exe, popen
+from hitrec.media.ffmpeg import EFBIG_EXIT, ENOSPC_EXIT, ffmpeg_exe, popen
 from hitrec.progress import ProgressFn
 from hitrec.render.plan import Plan, PlannedClip, PlannedTrack
 from hitrec.render.scratch import scratch_dir
@@ -107,6 +108,13 @@ def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = No
         lines = [line.strip() for line in err.text().splitlines() if line.strip()]
         if code == ENOSPC_EXIT or any("No space left on device" in line for line in lines):
             raise RenderError(disk_full_message(writes))
+        if code == -signal.SIGXFSZ or code == EFBIG_EXIT or any("File too large" in line for line in lines):
+            raise RenderError("the output is too large for the file size limit (`ulimit -f`) or the file system "
+                              f"of {' or '.join(str(f) for f in writes) or 'the output'}; raise the limit or "
+                              "write elsewhere")
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+            raise RenderError(f"ffmpeg was stopped by signal {name}")
         useful = [line for line in lines if not any(noise in line for noise in _NOISE)]
         detail = "; ".join((useful or lines)[:3]) if lines else f"exit code {code}"
         raise RenderError(f"ffmpeg failed: {detail}")
@@ -151,7 +159,7 @@ def disk_full_message(folders: tuple[Path, ...]) -> str:
             continue
     for folder in full or folders[:1]:
         resolved = Path(folder).resolve()
-        if resolved == tmp or tmp in resolved.parents:
+        if resolved.parent == tmp and resolved.name.startswith("hitrec-"):  # a scratch folder of ours
             return (f"the disk is full: no space left in {tmp} (the temporary folder, $TMPDIR, where hitrec "
                     "renders); free space there or set TMPDIR to a folder on a disk with room")
         return (f"the disk is full: no space left in {folder} (where the output goes); free space there or "
