@@ -131,6 +131,7 @@ def remix_piece(state: DemoState) -> None:
     timeline.write_text(DEMO_TIMELINE.format(**ids), encoding="utf-8")
     result = remix(state.repo, timeline, author=CONTRIBUTORS["editor"])
     piece = result.fragment
+    assert piece is not None  # not a dry run
     state.fragments["piece"] = piece
     console.print(f"  {CONTRIBUTORS['editor'].name:<12} hitrec remix timeline.yaml -> [bold]{piece.short_id}[/] "
                   f"{piece.kind} {_describe(piece)}")

@@ -65,9 +65,14 @@ def rows(report: CreditsResult, fragment_limit: int = 2) -> tuple[list[str], lis
         row = [who, percent(c.share), f"{len(c.fragments)}: {_fragment_list(c, fragment_limit)}",
                seconds_text(c.seconds)]
         if report.payouts is not None:
-            row.append(report.payout_of(c.id).amount)
+            row.append(_amount(report, c.id))
         body.append(row)
     return headers, body
+
+
+def _amount(report: CreditsResult, cid: str) -> str:
+    payout = report.payout_of(cid)
+    return payout.amount if payout is not None else ""
 
 
 def summary_lines(report: CreditsResult) -> list[str]:
@@ -105,7 +110,7 @@ def to_csv(report: CreditsResult) -> str:
         row = [c.id, c.name, c.email, str(c.share), percent(c.share, 4), f"{c.seconds:.3f}",
                " ".join(f.id for f in c.fragments)]
         if report.payouts is not None:
-            row += [report.payout_of(c.id).amount, report.payouts.currency]
+            row += [_amount(report, c.id), report.payouts.currency]
         writer.writerow(row)
     return out.getvalue()
 

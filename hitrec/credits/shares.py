@@ -140,8 +140,8 @@ class _FragmentCredits:
     def credits(self, number: int) -> list[FragmentCredit]:
         if self._members is None:
             members: dict[int, list[int]] = {}
-            for i, (who, unit) in enumerate(zip(self.owner, self.result.unit, strict=True)):
-                if unit:
+            for i, (who, units) in enumerate(zip(self.owner, self.result.unit, strict=True)):
+                if units:
                     members.setdefault(who, []).append(i)
             self._members = members
         nodes, dens, keeps = self.lineage.nodes, self.lineage.den, self.lineage.keep

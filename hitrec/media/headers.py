@@ -8,9 +8,12 @@ returns an :class:`AudioHeader`, or ``None`` when the file uses an encoding thes
 from __future__ import annotations
 
 import struct
-from typing import BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from hitrec.errors import MediaError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _UNKNOWN_SIZE = 0xFFFFFFFF  # what streaming writers (ffmpeg to a pipe) leave in a RIFF size field
 
@@ -31,14 +34,14 @@ class AudioHeader(NamedTuple):
 _PCM, _FLOAT, _ALAW, _MULAW, _EXTENSIBLE = 1, 3, 6, 7, 0xFFFE
 
 
-def _read_exact(f: BinaryIO, n: int, path: object, what: str) -> bytes:
+def _read_exact(f: BinaryIO, n: int, path: Path | str, what: str) -> bytes:
     data = f.read(n)
     if len(data) < n:
         raise MediaError(path, f"truncated: the file ends inside the {what} ({n - len(data)} bytes missing)")
     return data
 
 
-def _missing(path: object, fmt: str, promised: int, present: int) -> MediaError:
+def _missing(path: Path | str, fmt: str, promised: int, present: int) -> MediaError:
     return MediaError(
         path,
         f"truncated {fmt}: the header promises {promised} bytes of audio but only {present} are there "
@@ -46,7 +49,7 @@ def _missing(path: object, fmt: str, promised: int, present: int) -> MediaError:
     )
 
 
-def _wav_codec(path: object, tag: int, bits: int) -> str | None:
+def _wav_codec(path: Path | str, tag: int, bits: int) -> str | None:
     if tag == _PCM:
         if bits == 8:
             return "pcm_u8"
@@ -64,7 +67,7 @@ def _wav_codec(path: object, tag: int, bits: int) -> str | None:
     return None
 
 
-def read_wav(f: BinaryIO, size: int, path: object) -> AudioHeader | None:
+def read_wav(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
     """RIFF/RF64 WAVE: walk the chunks up to ``data``; never reads the samples."""
     f.seek(0)
     riff, _, wave_id = struct.unpack("<4sI4s", _read_exact(f, 12, path, "RIFF header"))
@@ -126,13 +129,13 @@ _AIFC_CODECS = {b"NONE": None, b"twos": None, b"sowt": "le", b"fl32": "pcm_f32be
                 b"ulaw": "pcm_mulaw", b"ULAW": "pcm_mulaw", b"raw ": "pcm_u8"}
 
 
-def read_aiff(f: BinaryIO, size: int, path: object) -> AudioHeader | None:
+def read_aiff(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
     """AIFF/AIFC: COMM gives channels, frames, sample size and rate; SSND must hold them all."""
     f.seek(0)
     form, _, kind = struct.unpack(">4sI4s", _read_exact(f, 12, path, "FORM header"))
     if form != b"FORM" or kind not in (b"AIFF", b"AIFC"):
         raise MediaError(path, "not an AIFF file: no FORM/AIFF header")
-    comm: tuple[int, int, int, float, str | None] | None = None
+    comm: tuple[int, int, int, float, str] | None = None
     ssnd: tuple[int, int] | None = None  # (where the samples start, bytes present)
     pos = 12
     while pos + 8 <= size:
@@ -143,7 +146,7 @@ def read_aiff(f: BinaryIO, size: int, path: object) -> AudioHeader | None:
             if len(raw) < 18:
                 raise MediaError(path, f"broken AIFF header: COMM chunk is {chunk_size} bytes, need 18")
             channels, frames, bits = struct.unpack_from(">HIH", raw)
-            codec: str | None = f"pcm_s{(bits + 7) // 8 * 8}be" if bits > 8 else "pcm_s8"
+            codec: str = f"pcm_s{(bits + 7) // 8 * 8}be" if bits > 8 else "pcm_s8"
             if kind == b"AIFC" and len(raw) >= 22:
                 compression = raw[18:22]
                 if compression not in _AIFC_CODECS:
@@ -166,7 +169,6 @@ def read_aiff(f: BinaryIO, size: int, path: object) -> AudioHeader | None:
         raise MediaError(path, f"broken AIFF header: {channels} channels, {rate:g} Hz")
     if frames and ssnd is None:
         raise MediaError(path, "not a playable AIFF: it has no SSND chunk (no audio)")
-    assert codec is not None
     width = {"pcm_f32be": 4, "pcm_f64be": 8, "pcm_alaw": 1, "pcm_mulaw": 1}.get(codec, (bits + 7) // 8)
     promised = frames * channels * width
     if ssnd is not None and promised > ssnd[1]:
@@ -185,7 +187,7 @@ def skip_id3(f: BinaryIO) -> int:
     return 0
 
 
-def read_flac(f: BinaryIO, size: int, path: object) -> AudioHeader | None:
+def read_flac(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
     """FLAC: STREAMINFO gives rate, channels, bits and the sample count; then check the first frame."""
     start = skip_id3(f)
     f.seek(start)

@@ -15,15 +15,17 @@ encoder thread count.
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass
 from fractions import Fraction
+from io import BufferedReader
 from pathlib import Path
-from typing import IO
 
 from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import EFBIG_EXIT, ENOSPC_EXIT, ffmpeg_exe, popen
@@ -86,6 +88,7 @@ def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = No
     except OSError as exc:
         raise RenderError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror}") from exc
     assert proc.stdout is not None and proc.stderr is not None
+    assert isinstance(proc.stderr, BufferedReader)
     err = _Tail(proc.stderr)
     done = 0.0
     try:
@@ -122,12 +125,22 @@ def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = No
         progress(seconds - done)
 
 
+@dataclass
+class _Span:
+    """A video clip on the frame grid: where it starts, how many frames, how many cross-fade in."""
+
+    clip: PlannedClip
+    start: int
+    frames: int
+    xfade: int = 0
+
+
 class _Tail:
     """The last 64 KiB of a pipe, read by a thread (so ffmpeg never blocks on a full stderr pipe)."""
 
     LIMIT = 1 << 16
 
-    def __init__(self, pipe: IO[bytes]) -> None:
+    def __init__(self, pipe: BufferedReader) -> None:
         self._pipe = pipe
         self._data = bytearray()
         self._thread = threading.Thread(target=self._read, name="ffmpeg-stderr", daemon=True)
@@ -135,7 +148,7 @@ class _Tail:
 
     def _read(self) -> None:
         with self._pipe:
-            while block := self._pipe.read1(1 << 14):  # type: ignore[attr-defined]
+            while block := self._pipe.read1(1 << 14):
                 self._data += block
                 if len(self._data) > 2 * self.LIMIT:
                     del self._data[: -self.LIMIT]
@@ -245,7 +258,8 @@ class _Graph:
         self.build_sound()
 
     def build_picture(self) -> None:
-        w, h = self.plan.output.size  # type: ignore[misc]
+        assert self.plan.output.size is not None
+        w, h = self.plan.output.size
         self.size = (w, h)
         video_tracks = [t for t in self.plan.tracks if t.kind in ("video", "text")]
         current = None
@@ -271,30 +285,30 @@ class _Graph:
     def video_track(self, track: PlannedTrack, opaque: bool) -> str:
         """One stream for a video track: from 0 (opaque base) or from its first clip (a layer)."""
         clips = sorted(track.clips, key=lambda c: c.at)
-        spans = []  # (clip, start frame, frames, cross-fade frames)
+        spans: list[_Span] = []
         for clip in clips:
             start = self.frame(clip.at)
             end = self.frame(clip.end)
-            spans.append([clip, start, max(1, end - start), 0])
-        for i in range(1, len(spans)):
-            prev, cur = spans[i - 1], spans[i]
-            prev_end = prev[1] + prev[2]
-            if cur[0].transition > 0:
-                cur[3] = max(0, min(prev_end - cur[1], prev[2] - 1, cur[2] - 1))
-                cur[1] = prev_end - cur[3]
-            elif cur[1] < prev_end:  # a sub-millisecond overlap: cut the previous clip short
-                prev[2] = max(1, cur[1] - prev[1])
+            spans.append(_Span(clip, start, max(1, end - start)))
+        for prev, cur in itertools.pairwise(spans):
+            prev_end = prev.start + prev.frames
+            if cur.clip.transition > 0:
+                cur.xfade = max(0, min(prev_end - cur.start, prev.frames - 1, cur.frames - 1))
+                cur.start = prev_end - cur.xfade
+            elif cur.start < prev_end:  # a sub-millisecond overlap: cut the previous clip short
+                prev.frames = max(1, cur.start - prev.start)
         fmt = "yuv420p" if opaque else "yuva420p"
         chain: str | None = None
         chain_frames = 0
         pending: list[str] = []
-        first_start = spans[0][1]
+        first_start = spans[0].start
         if opaque and first_start > 0:
             pending.append(self.filler(first_start, fmt))
             chain_frames = first_start
             first_start = 0
         origin = first_start
-        for i, (clip, start, frames, xfade) in enumerate(spans):
+        for i, span in enumerate(spans):
+            clip, start, frames, xfade = span.clip, span.start, span.frames, span.xfade
             if i and xfade == 0:
                 gap = start - (origin + chain_frames)
                 if gap > 0:

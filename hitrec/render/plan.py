@@ -199,7 +199,7 @@ def resolve_format(timeline: Timeline, out: Path | None) -> str:
     suffix = out.suffix.lower().lstrip(".") if out is not None else ""
     allowed = VIDEO_FORMATS if timeline.output.has_video else AUDIO_FORMATS
     if want is not None:
-        if suffix and suffix != want and suffix in VIDEO_FORMATS + AUDIO_FORMATS:
+        if out is not None and suffix and suffix != want and suffix in VIDEO_FORMATS + AUDIO_FORMATS:
             raise TimelineError(timeline.file, f"the timeline renders {want} but the output file is "
                                 f"{out.name}; name it *.{want} or change output.format",
                                 line=timeline.output.line, field="output.format")

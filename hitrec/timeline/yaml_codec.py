@@ -107,7 +107,12 @@ def _refuse(loader: _Loader, node: yaml.Node) -> None:
 
 for _tag in ("omap", "pairs", "set", "binary"):  # only plain mappings, lists and scalars
     _Loader.add_constructor(f"tag:yaml.org,2002:{_tag}", _refuse)
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_scalar)  # dates stay text
+def _as_text(loader: _Loader, node: yaml.Node) -> Any:
+    assert isinstance(node, yaml.ScalarNode)
+    return loader.construct_scalar(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_text)  # dates stay text
 
 
 class _Problem(Exception):
