@@ -181,7 +181,8 @@ class HubApp:
                 log.exception("internal error on %s %s", request.method, _loggable(request.path))
                 await self._reply(request, Reply(500, "internal hub error; see the hub's log"))
             else:  # the upload was removed; the client is told why and may retry later
-                log.error("%s %s: %s", request.method, _loggable(request.path), exc.strerror or exc)
+                log.error("out of space: %s %s refused with 507 (%s)", request.method, _loggable(request.path),
+                          exc.strerror or exc)
                 await self._reply(request, Reply(507, f"the hub is out of space ({exc.strerror or exc}); "
                                                       "nothing was kept: ask its admin, then retry",
                                                  lfs_json="/info/lfs/" in request.path))

@@ -186,9 +186,11 @@ class MediaSink:
         """Wait for every buffer in flight; the first failure is raised once all are done."""
         flushes, self._flushes = list(self._flushes), collections.deque()
         await settled(flushes)
-        for flush in flushes:
-            if not flush.cancelled() and flush.exception() is not None:
-                raise flush.exception()  # type: ignore[misc]
+        # every failure is retrieved, not only the first: a full disk fails all the buffers in flight,
+        # and each one left unretrieved logged "Task exception was never retrieved" with a traceback
+        errors = [error for flush in flushes if not flush.cancelled() and (error := flush.exception())]
+        if errors:
+            raise errors[0]
 
     async def finish(self) -> None:
         """Verify, sync and publish. Raises UploadRejected (and keeps nothing) on a mismatch."""
