@@ -494,10 +494,12 @@ def test_a_proxy_echoing_headers_cannot_show_part_of_the_token(tmp_path: Path) -
         def log_message(self, *args: object) -> None:
             pass
 
-        def do_GET(self) -> None:  # no collaboration yet: push goes on to upload media
-            self.send_response(404)
-            self.send_header("Content-Length", "0")
+        def do_GET(self) -> None:  # no collaboration yet, created on push: push goes on to upload media
+            body = b"001f# service=git-receive-pack\n00000000" if "git-receive-pack" in self.path else b""
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
+            self.wfile.write(body)
 
         def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -106,6 +106,8 @@ def _push(session: Session, progress: ProgressFn | None, max_attempts: int) -> P
                 result.head = base
                 result.up_to_date = result.objects == 0
                 return _follow(session, result, progress)
+        if not exists and not result.created:
+            session.check_writable()  # before any media moves
         result.created = result.created or not exists
         new_ids = repo.fragment_ids_between(target, base)
         result.fragments = max(result.fragments, len(new_ids))

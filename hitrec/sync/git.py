@@ -22,9 +22,10 @@ from typing import Any
 from hitrec.errors import AuthError, RemoteError, SyncError
 from hitrec.progress import ProgressFn
 from hitrec.store.format import CATALOG_REF
+from hitrec.sync import credentials
 from hitrec.sync.credentials import Auth
-from hitrec.sync.http import Http, TransportError, describe
-from hitrec.sync.remotes import origin_of
+from hitrec.sync.http import REDIRECTS, Http, TransportError, describe
+from hitrec.sync.remotes import origin_of, redact_url
 
 ZERO = "0" * 40
 _SIZE = re.compile(r"([\d.]+)\s*(bytes|KiB|MiB|GiB|TiB)")
@@ -79,10 +80,20 @@ def _pkt_lines(data: bytes) -> list[bytes | None]:
     return out
 
 
+class RefList(dict[str, str]):
+    """A hub's refs, and the collaboration's URL they came from (another one after a redirect: a
+    renamed repo answers 301, and git itself then uses the new URL for the rest of the conversation)."""
+
+    url: str = ""
+
+
 def list_refs(http: Http, url: str, auth: Auth | None,
-              service: str = "git-upload-pack") -> dict[str, str] | None:
-    """The hub's refs for a collaboration, or ``None`` when the collaboration does not exist yet."""
-    href = url.rstrip("/") + f"/info/refs?service={service}"
+              service: str = "git-upload-pack", git_dir: Path | None = None) -> RefList | None:
+    """The hub's refs for a collaboration, or ``None`` when the collaboration does not exist yet.
+    Redirects on the same origin are followed (``RefList.url`` says where to); one to another host is
+    refused, since the credentials are for this one."""
+    suffix = f"/info/refs?service={service}"
+    href = url.rstrip("/") + suffix
     headers = {"Authorization": auth.header()} if auth else {}
     origin = origin_of(url)
     try:
@@ -92,6 +103,12 @@ def list_refs(http: Http, url: str, auth: Auth | None,
         raise SyncError(f"cannot reach the hub at {origin} ({detail}). "
                         "Check it is running and the URL is right.") from exc
     status = response.status_code
+    if status in (200, 401):  # as git does: a helper's answer is kept once accepted, dropped on 401
+        credentials.confirm(auth, status == 200, git_dir)
+    if status in REDIRECTS:
+        where = redact_url(response.headers.get("location", ""))
+        raise RemoteError(f"the hub at {origin} says {url} moved to another host ({where}). If you trust "
+                          "it, point the remote there: `hitrec remote add origin NEW-URL --replace`.")
     if status == 404:
         return None
     if status == 401:
@@ -99,11 +116,13 @@ def list_refs(http: Http, url: str, auth: Auth | None,
         raise AuthError(f"the hub at {origin} said 401 ({how}). "
                         f"Run `hitrec login {origin} --user NAME` or set HITREC_TOKEN.")
     if status == 403:
-        who = f" for user {auth.user!r}" if auth else ""
+        who = f" for user {auth.user!r}" if auth and auth.user else ""
         raise AuthError(f"the hub at {origin} refused access to {url}{who} (403).")
     if status != 200:
         raise RemoteError(f"the hub at {origin} answered {status} when listing refs of {url}.")
-    refs: dict[str, str] = {}
+    refs = RefList()
+    final = response.url or href
+    refs.url = final[:-len(suffix)] if final.endswith(suffix) else url
     for line in _pkt_lines(response.content):
         if line is None or line.startswith(b"#"):
             continue
@@ -248,7 +267,7 @@ class _Git:
             return AuthError(f"{what}: the hub at {origin} did not accept the token. "
                              f"Run `hitrec login {origin} --user NAME` or set HITREC_TOKEN.")
         if "error: 403" in text:
-            who = f" for user {self.auth.user!r}" if self.auth else ""
+            who = f" for user {self.auth.user!r}" if self.auth and self.auth.user else ""
             return AuthError(f"{what}: the hub refused access{who} (403).")
         if "error: 404" in text or "not found" in text:
             return RemoteError(f"{what}: no collaboration at {self.url}.")

@@ -1,45 +1,48 @@
-"""A Git LFS client (batch API + basic transfer) over keep-alive connections (hitrec.sync.http).
+"""A Git LFS client: the batch API, then pluggable transfer adapters (``basic``), as git-lfs behaves.
 
-Set difference first: a batch request (up to 100 objects) asks the hub which objects it lacks (upload)
-or where to get them (download); only those move. Uploads stream from the file; downloads stream into
-``ingest(chunks, oid, size)``, which verifies the hash before anything enters the store. Transfers run
-on a few threads, so many small objects do not pay one round trip each.
+Set difference first: ``compare`` asks the LFS server, a batch of up to 100 objects at a time, what the
+other side lacks (upload) or where to get it (download), and returns it as a :class:`Status` before
+anything moves; only the missing objects are handed to the transfer adapter. Batches are asked for as
+the transfers need them (a bounded queue ahead of the workers), not all up front, and an address that
+expires within a few seconds (``expires_in``/``expires_at``) is asked for again before it is used, as
+git-lfs does (its margin is 5 s; for a server that hands out addresses living under 10 s, half their
+life). One object refused (after the retries of hitrec.sync.http) does not stop the others: the
+refusals are reported together at the end.
 
-Over plain http:// every request goes through one keep-alive ``http.client`` connection per worker
-thread (``Lean``); a big GET is read as it arrives, up to 4 MiB a read, and a big PUT is sent from
-reused O_DIRECT buffers. https:// goes through httpx.
+Uploads stream from the file; downloads stream into ``ingest(chunks, oid, size)``, which verifies the
+hash before anything enters the store. Transfers run on a few threads, so many small objects do not
+pay one round trip each. Over plain http:// a big GET is read straight into the store's buffers
+(``readinto``) and a big PUT is sent from reused O_DIRECT buffers.
 """
 
 from __future__ import annotations
 
-import http.client
+import contextlib
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from hitrec.errors import AuthError, HitrecError, MediaError, RemoteError, SyncError
+from hitrec.progress import ProgressFn
 from hitrec.store import direct
 from hitrec.store.format import CATALOG_REF
 from hitrec.sync.credentials import Auth
-from hitrec.sync.http import Http, Lean, Response, TransportError, describe, httpx_errors
+from hitrec.sync.http import Http, Response, Stream, TransportError, describe
 from hitrec.sync.remotes import origin_of
-
-if TYPE_CHECKING:
-    import httpx
 
 LFS_JSON = "application/vnd.git-lfs+json"
 BATCH_SIZE = 100
 CHUNK = 1 << 20
 WORKERS = 8
-
-PIPE_MIN = 8 << 20  # media this big is received on one thread while another hashes and writes it
-
-ProgressFn = Callable[..., None]
+EXPIRY_MARGIN = 5.0  # git-lfs's objectExpirationToTransfer
+PIPE_MIN = 8 << 20  # media this big is read straight into the store's buffers as it arrives
 _END = object()
 
 
@@ -91,12 +94,49 @@ class TransferStats:
         return {"objects": self.objects, "bytes": self.bytes, "present": self.present}
 
 
+@dataclass
+class Planned:
+    """One object the batch answer says must move, with its actions and when they stop working."""
+
+    oid: str
+    size: int
+    actions: dict[str, Any]
+    deadline: float | None = None  # time.time() after which the addresses are refused
+    margin: float = EXPIRY_MARGIN
+
+    def expiring(self, now: float | None = None) -> bool:
+        return self.deadline is not None and (now or time.time()) >= self.deadline - self.margin
+
+
+@dataclass
+class Status:
+    """The set difference one batch answer gives, before anything moves."""
+
+    missing: list[Planned] = field(default_factory=list)  # to move (with their addresses)
+    present: list[str] = field(default_factory=list)  # the other side has them
+    failed: list[str] = field(default_factory=list)  # "oid: reason", per object
+    transfer: str = "basic"  # the adapter the server chose
+
+
 def lfs_endpoint(url: str) -> str:
     """The LFS endpoint Git LFS derives from a remote URL: ``<url>.git/info/lfs``."""
     url = url.rstrip("/")
     if not url.endswith(".git"):
         url += ".git"
     return url + "/info/lfs"
+
+
+def _deadline(action: dict[str, Any], received: float) -> float | None:
+    """When an action stops working (wall clock), from ``expires_in`` and ``expires_at`` (the earlier)."""
+    found: list[float] = []
+    expires_in = action.get("expires_in")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in != 0:
+        found.append(received + float(expires_in))
+    expires_at = action.get("expires_at")
+    if isinstance(expires_at, str) and expires_at and not expires_at.startswith("0001-01-01"):
+        with contextlib.suppress(ValueError):
+            found.append(datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp())
+    return min(found) if found else None
 
 
 def _read_whole(path: Path, size: int) -> bytes:
@@ -113,40 +153,36 @@ def _read_whole(path: Path, size: int) -> bytes:
 
 
 class _BodyReader:
-    """A big GET's body, read straight into the store's O_DIRECT buffers (``readinto``): no block objects and no
-    extra copy, while the store hashes and writes earlier buffers on its own threads. Connection
+    """A big GET's body, read straight into the store's O_DIRECT buffers (``readinto``): no block objects
+    and no extra copy, while the store hashes and writes earlier buffers on its own threads. Connection
     trouble becomes the SyncError that ``fail`` makes."""
 
-    def __init__(self, response: http.client.HTTPResponse, reporter: _Reporter,
-                 fail: Callable[[BaseException], SyncError], size: int, what: str) -> None:
-        self._response = response
+    def __init__(self, stream: Stream, reporter: _Reporter, fail: Callable[[BaseException], SyncError],
+                 size: int, what: str) -> None:
+        self._stream = stream
         self._reporter = reporter
         self._fail = fail
-        self._left = size  # what the batch answer said; a hub that sends more is stopped at once
+        self._left = size  # what the batch answer said; a server that sends more is stopped at once
         self._size = size
         self._what = what
-        self.finished = False  # the whole body arrived
+
+    @property
+    def finished(self) -> bool:
+        return self._stream.finished
 
     def readinto(self, buffer: Any) -> int:
-        if self.finished:
-            return 0
         try:
             with memoryview(buffer) as whole, whole[:self._left + 1] as view:
-                n = self._response.readinto(view)
-        except (http.client.HTTPException, OSError, ValueError) as exc:
+                n = self._stream.readinto(view)
+        except TransportError as exc:
             raise self._fail(exc) from exc
         if n:
             self._left -= n
             if self._left < 0:
-                raise SyncError(f"{self._what}: the hub sent more than its {self._size} bytes; "
+                raise SyncError(f"{self._what}: the server sent more than its {self._size} bytes; "
                                 "nothing was kept")
             self._reporter.bytes(n)
-            self.finished = self._response.length == 0
-            return n
-        if self._response.length:  # the hub closed the connection mid-body
-            raise self._fail(ConnectionError("the connection closed early"))
-        self.finished = True
-        return 0
+        return n
 
     def read(self, size: int) -> bytes:
         block = bytearray(size)
@@ -190,17 +226,160 @@ class _Reporter:
                 self._progress(0, total=total_bytes, description=self._describe())
 
 
+# -- transfer adapters ------------------------------------------------------------------------------
+
+
+Ingest = Callable[[Any, str, int], Any]
+
+
+class Adapter(Protocol):
+    """A Git LFS transfer adapter: moves one object along the actions a batch answer gave."""
+
+    name: str
+
+    def upload(self, client: LfsClient, obj: Planned, path: Path, reporter: _Reporter) -> int: ...
+
+    def download(self, client: LfsClient, obj: Planned, ingest: Ingest, reporter: _Reporter) -> int: ...
+
+
+class BasicAdapter:
+    """The ``basic`` adapter: one PUT (then the optional verify POST) or one GET per object."""
+
+    name = "basic"
+
+    def upload(self, client: LfsClient, obj: Planned, path: Path, reporter: _Reporter) -> int:
+        action = obj.actions["upload"]
+        href = action["href"]
+        size = obj.size
+        headers = client.action_headers(href, action)
+        headers.setdefault("Content-Type", "application/octet-stream")
+        headers["Content-Length"] = str(size)
+        what = f"uploading media {obj.oid[:12]}"
+
+        def stream() -> Iterator[bytes | memoryview]:
+            # Each block is sent whole before the next is asked for, so reused buffers are safe. A
+            # local read error becomes a MediaError here: inside the request, an OSError would look
+            # like a network failure.
+            try:
+                for block in direct.read_blocks(path, size):
+                    reporter.bytes(len(block))
+                    yield block
+            except OSError as exc:
+                raise MediaError(path, f"cannot send it ({exc.strerror or exc}). Run `hitrec fsck`.") from exc
+
+        try:
+            body: bytes | Callable[[], Iterator[bytes | memoryview]] = (
+                stream if size >= PIPE_MIN else _read_whole(path, size))  # small: one send, headers and all
+            answer = client.http.request("PUT", href, headers, body, cross_origin=True)
+        except MediaError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError):
+                raise SyncError(f"{what}: the local media file is missing ({path}). "
+                                "Run `hitrec fsck`.") from exc.__cause__
+            raise
+        except TransportError as exc:
+            raise client.network(exc, what) from exc
+        if size < PIPE_MIN:
+            reporter.bytes(size)
+        if answer.status_code not in (200, 201, 204):
+            raise client.refused(answer, what, action)
+        verify = obj.actions.get("verify")
+        if verify:
+            vhref = verify["href"]
+            vheaders = client.action_headers(vhref, verify)
+            vheaders.update({"Accept": LFS_JSON, "Content-Type": LFS_JSON})
+            body_json = json.dumps({"oid": obj.oid, "size": size}).encode()
+            try:
+                checked = client.http.request("POST", vhref, vheaders, body_json, cross_origin=True)
+            except TransportError as exc:
+                raise client.network(exc, f"verifying media {obj.oid[:12]}") from exc
+            if checked.status_code != 200:
+                raise client.refused(checked, f"verifying media {obj.oid[:12]}", verify)
+        return size
+
+    def download(self, client: LfsClient, obj: Planned, ingest: Ingest, reporter: _Reporter) -> int:
+        """GET one object into ``ingest``. Connection trouble becomes a SyncError; whatever the store
+        raises (a damaged download, a full disk) passes through unchanged."""
+        action = obj.actions["download"]
+        href = action["href"]
+        size = obj.size
+        what = f"downloading media {obj.oid[:12]}"
+        try:
+            stream = client.http.open("GET", href, client.action_headers(href, action), cross_origin=True)
+        except TransportError as exc:
+            raise client.network(exc, what) from exc
+        try:
+            if stream.status_code != 200:
+                try:
+                    data = stream.read()
+                except TransportError:
+                    data = b""
+                raise client.refused(Response(stream.status_code, data, stream.headers), what, action)
+            if size <= CHUNK:  # small: one read, one block
+                try:
+                    data = stream.read()
+                except TransportError as exc:
+                    raise client.network(exc, what) from exc
+                reporter.bytes(len(data))
+                ingest((data,), obj.oid, size)
+            elif size >= PIPE_MIN and stream.zero_copy:
+                ingest(_BodyReader(stream, reporter, lambda exc: client.network(exc, what), size, what),
+                       obj.oid, size)
+            else:
+                def chunks() -> Iterator[bytes]:
+                    while True:
+                        try:
+                            block = stream.read1(CHUNK)
+                        except TransportError as exc:
+                            raise client.network(exc, what) from exc
+                        if not block:
+                            return
+                        reporter.bytes(len(block))
+                        yield block
+
+                ingest(_piped(chunks()) if size >= PIPE_MIN else chunks(), obj.oid, size)
+        finally:
+            stream.close()
+        return size
+
+
+ADAPTERS: dict[str, Adapter] = {"basic": BasicAdapter()}
+
+
+# -- the client -------------------------------------------------------------------------------------
+
+
+class _Group:
+    """The objects of one batch answer, shared by the workers: an address about to expire is asked for
+    again, once for all the objects of the group not started yet."""
+
+    def __init__(self, operation: str, planned: list[Planned]) -> None:
+        self.operation = operation
+        self.lock = threading.Lock()
+        self.objects = {p.oid: p for p in planned}
+        self.started: set[str] = set()
+
+
+class _Refused(RemoteError):
+    """One object's transfer was refused (after retries): reported with the others at the end."""
+
+
 class LfsClient:
     def __init__(self, url: str, auth: Auth | None, *, http: Http | None = None,
-                 workers: int = WORKERS, batch_size: int = BATCH_SIZE) -> None:
+                 workers: int = WORKERS, batch_size: int = BATCH_SIZE, endpoint: str | None = None) -> None:
         self.url = url
-        self.endpoint = lfs_endpoint(url)
+        self.endpoint = endpoint or lfs_endpoint(url)
         self.auth = auth
         self._own_http = http is None
         self.http = http or Http(connections=workers + 2)
         self.workers = workers
         self.batch_size = batch_size
-        self._origin = origin_of(url)
+        self._origin = origin_of(self.endpoint)
+
+    def move_to(self, url: str, endpoint: str | None = None) -> None:
+        """Use another remote URL (a renamed collaboration) or a separate LFS server (``lfs.url``)."""
+        self.url = url
+        self.endpoint = endpoint or lfs_endpoint(url)
+        self._origin = origin_of(self.endpoint)
 
     def close(self) -> None:
         if self._own_http:
@@ -217,8 +396,7 @@ class LfsClient:
     def _scrub(self, text: str) -> str:
         return self.auth.scrub(text) if self.auth else text
 
-    def _fail(self, response: Response | httpx.Response, what: str) -> HitrecError:
-        status = response.status_code
+    def _detail(self, response: Response) -> str:
         detail = ""
         try:
             body = response.json()
@@ -230,26 +408,55 @@ class LfsClient:
             except Exception:
                 detail = ""
         detail = self._scrub(detail.strip())
-        suffix = f": {detail}" if detail else ""
+        return f": {detail}" if detail else ""
+
+    def _fail(self, response: Response, what: str, count: int = 0) -> HitrecError:
+        """The error for a batch request the LFS server refused."""
+        status = response.status_code
+        suffix = self._detail(response)
         if status == 401:
             how = ("the token was not accepted" if self.auth else "it needs a token")
             return AuthError(f"{what}: the hub at {self._origin} said 401 ({how}). "
                              f"Run `hitrec login {self._origin} --user NAME` or set HITREC_TOKEN{suffix}")
         if status == 403:
-            who = f" for user {self.auth.user!r}" if self.auth else ""
+            who = f" for user {self.auth.user!r}" if self.auth and self.auth.user else ""
             return AuthError(f"{what}: the hub refused access{who} (403){suffix}")
         if status == 404:
-            return RemoteError(f"{what}: no collaboration at {self.url} (404){suffix}")
+            if what.startswith("LFS download") and count:
+                return RemoteError(f"{what}: the LFS server at {self.endpoint} has none of the {count} "
+                                   f"object(s) asked for (404{suffix}). They were never uploaded there, or "
+                                   "this collaboration keeps its media on another LFS server (lfs.url).")
+            return RemoteError(f"{what}: no LFS server at {self.endpoint} (404{suffix}). If this host keeps "
+                               "media on another server, set lfs.url (`git config --file .hitrec/config "
+                               "lfs.url URL`, or .lfsconfig in the collaboration).")
         if status == 413:
             return RemoteError(f"{what}: the hub refused a body over its size limit (413){suffix}")
         if status == 507:
             return RemoteError(f"{what}: the hub is out of space (507){suffix}")
+        if status in (301, 302, 303, 307, 308):
+            where = self._scrub(response.headers.get("location", ""))
+            return RemoteError(f"{what}: the server redirects to another host ({where}); hitrec sends "
+                               "credentials to the remote's own host only. If you trust it, point the "
+                               "remote there.")
         return RemoteError(f"{what}: the hub answered {status}{suffix}")
 
-    def _network(self, exc: BaseException, what: str) -> SyncError:
-        return SyncError(f"{what}: cannot reach {self._origin} ({self._scrub(describe(exc))}). Check the "
-                         "hub is running, then run the same command again; finished objects are not "
-                         "sent twice.")
+    def refused(self, response: Response, what: str, action: dict[str, Any]) -> HitrecError:
+        """The error for an address from a batch answer that was refused."""
+        status = response.status_code
+        own_auth = not any(k.lower() == "authorization" for k in (action.get("header") or {}))
+        if status in (401, 403) and (not own_auth or "?" in str(action.get("href", ""))):
+            return _Refused(f"{what}: the server refused the address it gave ({status}{self._detail(response)}); "
+                            "it may have expired. Run the same command again; finished objects are not "
+                            "sent twice.")
+        error = self._fail(response, what)
+        if isinstance(error, AuthError):
+            return error
+        return _Refused(error.message)
+
+    def network(self, exc: BaseException, what: str) -> SyncError:
+        return SyncError(f"{what}: cannot reach {origin_of(self.endpoint)} ({self._scrub(describe(exc))}). "
+                         "Check the hub is running, then run the same command again; finished objects are "
+                         "not sent twice.")
 
     def _downgrades(self, actions: dict[str, Any]) -> bool:
         """Whether an answer to an https:// remote points an action at plain http://."""
@@ -257,7 +464,8 @@ class LfsClient:
             return False
         return any(isinstance(a, dict) and str(a.get("href", "")).startswith("http://") for a in actions.values())
 
-    def _headers(self, href: str, action: dict[str, Any] | None = None) -> dict[str, str]:
+    def action_headers(self, href: str, action: dict[str, Any] | None = None) -> dict[str, str]:
+        """The headers for a request to ``href``: the action's own, and ours only on our LFS origin."""
         headers: dict[str, str] = {}
         foreign = origin_of(href) != self._origin
         if action and isinstance(action.get("header"), dict):
@@ -266,46 +474,103 @@ class LfsClient:
                     continue  # our token goes to our hub's origin only, whatever an answer asks
                 headers[str(key)] = str(value)
         has_auth = any(k.lower() == "authorization" for k in headers)
-        if self.auth and not has_auth and origin_of(href) == self._origin:
+        if self.auth and not has_auth and not foreign:
             headers["Authorization"] = self.auth.header()
         return headers
 
     # -- batch API ----------------------------------------------------------------------------------
 
     def batch(self, operation: str, objects: list[tuple[str, int]],
-              ref: str = CATALOG_REF) -> list[dict[str, Any]]:
-        """One batch request; returns the hub's object list (same oids, any order)."""
+              ref: str = CATALOG_REF) -> dict[str, Any]:
+        """One batch request; returns the server's answer (its ``objects``: same oids, any order)."""
         payload = {
             "operation": operation,
-            "transfers": ["basic"],
+            "transfers": list(ADAPTERS),
             "ref": {"name": ref},
             "objects": [{"oid": oid, "size": size} for oid, size in objects],
             "hash_algo": "sha256",
         }
         href = self.endpoint + "/objects/batch"
-        headers = self._headers(href)
+        headers = self.action_headers(href)
         headers.update({"Accept": LFS_JSON, "Content-Type": LFS_JSON})
         what = f"LFS {operation} batch"
         try:
             response = self.http.request("POST", href, headers, json.dumps(payload).encode())
         except TransportError as exc:
-            raise self._network(exc, what) from exc
+            raise self.network(exc, what) from exc
         if response.status_code != 200:
-            raise self._fail(response, what)
+            raise self._fail(response, what, len(objects))
+        if response.url and response.url != href and response.url.endswith("/objects/batch"):
+            self.endpoint = response.url[:-len("/objects/batch")]  # moved (301): ask there from now on
         try:
             body = response.json()
-            result = body["objects"]
-            assert isinstance(result, list)
+            assert isinstance(body, dict) and isinstance(body["objects"], list)
         except Exception as exc:
             raise RemoteError(f"{what}: the hub's answer is not a Git LFS batch response") from exc
-        return result
+        return body
+
+    def compare(self, operation: str, objects: list[tuple[str, int]]) -> Status:
+        """What one batch answer says: the objects to move (with addresses), those already there, and
+        per-object refusals."""
+        received = time.time()
+        answer = self.batch(operation, objects)
+        status = Status(transfer=str(answer.get("transfer") or "basic"))
+        by_oid = {obj.get("oid"): obj for obj in answer["objects"] if isinstance(obj, dict)}
+        for oid, size in objects:
+            obj = by_oid.get(oid)
+            if obj is None:
+                status.failed.append(f"{oid}: missing from the hub's batch answer")
+                continue
+            if obj.get("error"):
+                err = obj["error"]
+                message = err.get("message", "") if isinstance(err, dict) else str(err)
+                code = err.get("code", "") if isinstance(err, dict) else ""
+                why = "not on the LFS server" if code == 404 else ""
+                status.failed.append(f"{oid}: {code} {why + ': ' if why else ''}{self._scrub(str(message))}".strip())
+                continue
+            actions = obj.get("actions") or {}
+            if operation not in actions:
+                status.present.append(oid)
+                continue
+            if self._downgrades(actions):
+                status.failed.append(f"{oid}: the hub gave an http:// address over https://; not sent "
+                                     "in clear text (a TLS proxy in front of a hub must set X-Forwarded-Proto)")
+                continue
+            deadlines = [d for d in (_deadline(a, received) for a in actions.values() if isinstance(a, dict))
+                         if d is not None]
+            deadline = min(deadlines) if deadlines else None
+            margin = EXPIRY_MARGIN if deadline is None else min(EXPIRY_MARGIN, max(0.0, deadline - received) / 2)
+            status.missing.append(Planned(oid, size, actions, deadline, margin))
+        if status.transfer not in ADAPTERS:
+            raise RemoteError(f"LFS {operation} batch: the server chose transfer {status.transfer!r}, "
+                              f"which hitrec does not speak ({', '.join(ADAPTERS)})")
+        return status
 
     def _batches(self, objects: dict[str, int]) -> Iterator[list[tuple[str, int]]]:
         items = sorted(objects.items())
         for start in range(0, len(items), self.batch_size):
             yield items[start:start + self.batch_size]
 
-    def _run(self, operation: str, objects: dict[str, int], job: Callable[..., int],
+    def _fresh(self, group: _Group, oid: str) -> Planned | None:
+        """The object's addresses, asked for again (with every other unstarted one of its group) when
+        they expire within the margin; None when the server now says it needs no transfer."""
+        with group.lock:
+            planned = group.objects.get(oid)
+            if planned is not None and planned.expiring():
+                stale = [(p.oid, p.size) for p in group.objects.values()
+                         if p.oid not in group.started and (p.oid == oid or p.expiring())]
+                status = self.compare(group.operation, stale)
+                for old_oid, _ in stale:
+                    group.objects.pop(old_oid, None)
+                for fresh in status.missing:
+                    group.objects[fresh.oid] = fresh
+                if status.failed:
+                    raise _Refused("; ".join(status.failed[:3]))
+                planned = group.objects.get(oid)
+            group.started.add(oid)
+            return planned
+
+    def _run(self, operation: str, objects: dict[str, int], move: Callable[[Planned, _Reporter], int],
              progress: ProgressFn | None) -> TransferStats:
         stats = TransferStats()
         if not objects:
@@ -314,44 +579,54 @@ class LfsClient:
         reporter = _Reporter(progress, verb, 0, 0)
         lock = threading.Lock()
         wanted = [0, 0]  # objects, bytes
+        slots = threading.Semaphore(self.batch_size + 2 * self.workers)  # batches asked for ahead of need
 
-        def counted(oid: str, size: int, actions: dict[str, Any]) -> None:
-            nbytes = job(oid, size, actions, reporter)
-            with lock:
-                stats.objects += 1
-                stats.bytes += nbytes
-            reporter.object_done()
+        def job(group: _Group, oid: str) -> None:
+            try:
+                planned = self._fresh(group, oid)
+                if planned is None:
+                    with lock:
+                        stats.present += 1
+                    return
+                try:
+                    nbytes = move(planned, reporter)
+                except _Refused:
+                    if planned.deadline is None:
+                        raise
+                    with group.lock:  # an address refused past its life: ask for it once more
+                        planned.deadline = 0.0
+                        group.started.discard(oid)
+                    planned = self._fresh(group, oid)
+                    if planned is None:
+                        return
+                    nbytes = move(planned, reporter)
+                with lock:
+                    stats.objects += 1
+                    stats.bytes += nbytes
+                reporter.object_done()
+            except _Refused as exc:
+                with lock:
+                    stats.failed.append(f"{oid}: {self._scrub(exc.message)}")
+            finally:
+                slots.release()
 
         futures: list[Future[None]] = []
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="hitrec-lfs") as pool:
             try:
                 for chunk in self._batches(objects):
-                    answer = self.batch(operation, chunk)
-                    by_oid = {obj.get("oid"): obj for obj in answer if isinstance(obj, dict)}
-                    for oid, size in chunk:
-                        obj = by_oid.get(oid)
-                        if obj is None:
-                            stats.failed.append(f"{oid}: missing from the hub's batch answer")
-                            continue
-                        if obj.get("error"):
-                            err = obj["error"]
-                            message = err.get("message", "") if isinstance(err, dict) else str(err)
-                            code = err.get("code", "") if isinstance(err, dict) else ""
-                            stats.failed.append(f"{oid}: {code} {self._scrub(str(message))}".strip())
-                            continue
-                        actions = obj.get("actions") or {}
-                        if operation not in actions:
-                            stats.present += 1
-                            continue
-                        if self._downgrades(actions):
-                            stats.failed.append(f"{oid}: the hub gave an http:// address over https://; not sent "
-                                                "in clear text (a TLS proxy in front of a hub must set "
-                                                "X-Forwarded-Proto)")
-                            continue
+                    for _ in chunk:  # wait until the workers need this batch
+                        slots.acquire()
+                    status = self.compare(operation, chunk)
+                    stats.present += len(status.present)
+                    stats.failed.extend(status.failed)
+                    for _ in range(len(chunk) - len(status.missing)):
+                        slots.release()
+                    group = _Group(operation, status.missing)
+                    for planned in status.missing:
                         wanted[0] += 1
-                        wanted[1] += size
+                        wanted[1] += planned.size
                         reporter.grow(wanted[0], 0, wanted[1])
-                        futures.append(pool.submit(counted, oid, size, actions))
+                        futures.append(pool.submit(job, group, planned.oid))
                     for fut in futures:  # surface the first error early
                         if fut.done() and fut.exception() is not None:
                             fut.result()
@@ -366,166 +641,25 @@ class LfsClient:
             raise RemoteError(f"LFS {operation}: {len(stats.failed)} object(s) failed: {shown}")
         return stats
 
-    # -- upload -------------------------------------------------------------------------------------
+    # -- upload / download --------------------------------------------------------------------------
 
     def upload(self, objects: dict[str, int], path_of: Callable[[str], Path],
                progress: ProgressFn | None = None) -> TransferStats:
-        """Upload the objects the hub lacks; ``path_of(oid)`` is where the bytes are."""
+        """Upload the objects the LFS server lacks; ``path_of(oid)`` is where the bytes are."""
+        adapter = ADAPTERS["basic"]
 
-        def job(oid: str, size: int, actions: dict[str, Any], reporter: _Reporter) -> int:
-            action = actions["upload"]
-            href = action["href"]
-            path = path_of(oid)
+        def move(planned: Planned, reporter: _Reporter) -> int:
+            return adapter.upload(self, planned, path_of(planned.oid), reporter)
 
-            def body() -> Iterator[bytes | memoryview]:
-                # Each block is sent whole before the next is asked for, so reused buffers are safe. A
-                # local read error becomes a MediaError here: inside the request, an OSError would
-                # look like a network failure.
-                try:
-                    if size < PIPE_MIN:
-                        blocks: Iterable[bytes | memoryview] = [_read_whole(path, size)]
-                    else:
-                        blocks = direct.read_blocks(path, size)
-                    for block in blocks:
-                        reporter.bytes(len(block))
-                        yield block
-                except OSError as exc:
-                    raise MediaError(path, f"cannot send it ({exc.strerror or exc}). "
-                                     "Run `hitrec fsck`.") from exc
+        return self._run("upload", objects, move, progress)
 
-            headers = self._headers(href, action)
-            headers.setdefault("Content-Type", "application/octet-stream")
-            headers["Content-Length"] = str(size)
-            what = f"uploading media {oid[:12]}"
-            lean = self.http.lean_for(href)
-            try:
-                if lean is not None:
-                    status = self._put_lean(lean, href, headers, path, size, what, reporter, body)
-                    response: httpx.Response | None = None
-                else:
-                    response = self.http.httpx_client().put(href, content=body(), headers=headers)
-                    status = response.status_code
-            except MediaError as exc:
-                cause = exc.__cause__
-                if isinstance(cause, FileNotFoundError):
-                    raise SyncError(f"{what}: the local media file is missing ({path}). "
-                                    "Run `hitrec fsck`.") from cause
-                raise
-            except (*httpx_errors(), http.client.HTTPException, OSError, ValueError) as exc:
-                # the connection (local file errors arrive as MediaError); ValueError: http.client
-                # refusing a header the hub asked for (its text may hold the token: _network scrubs)
-                raise self._network(exc, what) from exc
-            if status not in (200, 201, 204):
-                raise self._fail(response, what) if response is not None else AssertionError(status)
-            verify = actions.get("verify")
-            if verify:
-                vhref = verify["href"]
-                vheaders = self._headers(vhref, verify)
-                vheaders.update({"Accept": LFS_JSON, "Content-Type": LFS_JSON})
-                body_json = json.dumps({"oid": oid, "size": size}).encode()
-                try:
-                    answer = self.http.request("POST", vhref, vheaders, body_json)
-                except TransportError as exc:
-                    raise self._network(exc, f"verifying media {oid[:12]}") from exc
-                if answer.status_code != 200:
-                    raise self._fail(answer, f"verifying media {oid[:12]}")
-            return size
-
-        return self._run("upload", objects, job, progress)
-
-    def _put_lean(self, lean: Lean, href: str, headers: dict[str, str], path: Path, size: int,
-                  what: str, reporter: _Reporter, stream: Callable[[], Iterator[bytes | memoryview]]) -> int:
-        """PUT a file over a lean connection: a small one whole (one send for headers and body), a big
-        one streamed from ``stream()``. Returns the status, raising the hub's error for anything but
-        success."""
-        if size >= PIPE_MIN:
-            answer = lean.fetch("PUT", href, headers, stream)  # a fresh stream if the request is retried
-        else:
-            data = _read_whole(path, size)
-            reporter.bytes(size)  # as the streamed upload does: counted as it is handed to the socket
-            answer = lean.fetch("PUT", href, headers, data)
-        if answer.status_code not in (200, 201, 204):
-            raise self._fail(answer, what)
-        return answer.status_code
-
-    # -- download -----------------------------------------------------------------------------------
-
-    def download(self, objects: dict[str, int],
-                 ingest: Callable[[Iterable[bytes], str, int], Any],
+    def download(self, objects: dict[str, int], ingest: Ingest,
                  progress: ProgressFn | None = None) -> TransferStats:
         """Download objects; ``ingest(chunks, oid, size)`` verifies and stores each one."""
+        adapter = ADAPTERS["basic"]
 
-        def job(oid: str, size: int, actions: dict[str, Any], reporter: _Reporter) -> int:
-            action = actions["download"]
-            href = action["href"]
-            headers = self._headers(href, action)
-            what = f"downloading media {oid[:12]}"
-            lean = self.http.lean_for(href)
-            if lean is not None:
-                self._get_lean(lean, href, headers, oid, size, ingest, reporter, what)
-                return size
-            try:
-                with self.http.httpx_client().stream("GET", href, headers=headers) as response:
-                    if response.status_code != 200:
-                        response.read()
-                        raise self._fail(response, what)
+        def move(planned: Planned, reporter: _Reporter) -> int:
+            return adapter.download(self, planned, ingest, reporter)
 
-                    def chunks() -> Iterator[bytes]:
-                        for block in response.iter_raw():
-                            reporter.bytes(len(block))
-                            yield block
+        return self._run("download", objects, move, progress)
 
-                    ingest(_piped(chunks()) if size >= PIPE_MIN else chunks(), oid, size)
-            except httpx_errors() as exc:  # only the network's: the store's own errors pass through
-                raise self._network(exc, what) from exc
-            return size
-
-        return self._run("download", objects, job, progress)
-
-    def _get_lean(self, lean: Lean, href: str, headers: dict[str, str], oid: str, size: int,
-                  ingest: Callable[[Any, str, int], Any], reporter: _Reporter, what: str) -> None:
-        """GET one object into ``ingest``. Connection trouble becomes a SyncError; whatever the store
-        raises (a damaged download, a full disk) passes through unchanged."""
-        complete = False
-        response: http.client.HTTPResponse | None = None
-        try:
-            try:
-                response = lean.request("GET", href, headers)
-                if response.status != 200:
-                    answer = response.read()
-                    complete = True
-                    raise self._fail(Response(response.status, answer), what)
-                data = response.read() if size <= CHUNK else None  # small: one read, one block
-            except (http.client.HTTPException, OSError, ValueError) as exc:  # ValueError: see upload
-                raise self._network(exc, what) from exc
-            if data is not None:
-                complete = True
-                reporter.bytes(len(data))
-                ingest((data,), oid, size)
-            elif size >= PIPE_MIN:
-                body = _BodyReader(response, reporter, lambda exc: self._network(exc, what), size, what)
-                ingest(body, oid, size)
-                complete = body.finished
-            else:
-                def chunks() -> Iterator[bytes]:
-                    nonlocal complete
-                    assert response is not None
-                    read = response.read1  # whatever one recv brings, up to a block
-                    while True:
-                        try:
-                            block = read(CHUNK)
-                        except (http.client.HTTPException, OSError) as exc:
-                            raise self._network(exc, what) from exc
-                        if not block:
-                            if response.length:  # the hub closed the connection mid-body
-                                raise self._network(ConnectionError("the connection closed early"), what)
-                            response.close()  # read1 leaves a finished body open: the connection is free
-                            break
-                        reporter.bytes(len(block))
-                        yield block
-                    complete = True
-
-                ingest(chunks(), oid, size)
-        finally:
-            if not complete or response is None or response.will_close:
-                lean.drop()

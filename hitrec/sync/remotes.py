@@ -6,6 +6,8 @@ what gets stored and printed, the credentials travel only in headers.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import subprocess
 from dataclasses import dataclass
@@ -135,8 +137,8 @@ def resolve_remote(git_dir: Path, remote: str | None) -> tuple[str, str, UrlCred
         return _url_ref_name(clean), clean, creds
     url = get_remote_url(git_dir, remote)
     if url is None:
-        known = ", ".join(r.name for r in list_remotes(git_dir)) or "none"
-        raise UsageError(f"no remote named {remote!r} (known: {known}). "
+        names = ", ".join(r.name for r in list_remotes(git_dir)) or "none"
+        raise UsageError(f"no remote named {remote!r} (known: {names}). "
                          f"Add one with `hitrec remote add {remote} URL`.")
     clean, creds = split_url(url)
     return remote, clean, creds
@@ -147,3 +149,37 @@ def _url_ref_name(url: str) -> str:
     import hashlib
 
     return "url-" + hashlib.sha256(url.encode()).hexdigest()[:12]
+
+
+# -- where a remote keeps its media (git-lfs's lfs.url) ---------------------------------------------
+
+
+def lfs_url(git_dir: Path, remote: str, lfsconfig: bytes | None = None) -> str | None:
+    """The LFS server a remote's media lives on when it is not ``<url>/info/lfs``, as git-lfs finds it:
+    ``lfs.url``, then ``remote.<name>.lfsurl``; each from the git config (the repo's, then the user's)
+    before the collaboration's ``.lfsconfig`` (``lfsconfig``: its bytes, from the catalog's tree)."""
+    from io import BytesIO
+
+    from dulwich.config import ConfigFile
+
+    configs: list[ConfigFile] = []
+    home = Path.home()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    for path in (_config_path(git_dir), home / ".gitconfig", xdg / "git" / "config"):
+        try:
+            configs.append(ConfigFile.from_path(str(path)))
+        except (OSError, ValueError):
+            continue
+    if lfsconfig:
+        with contextlib.suppress(ValueError, KeyError):
+            configs.append(ConfigFile.from_file(BytesIO(lfsconfig)))
+    for section, key in (((b"lfs",), b"url"), ((b"remote", remote.encode()), b"lfsurl")):
+        for config in configs:
+            try:
+                value = config.get(section, key).decode().strip()
+            except KeyError:
+                continue
+            if value:
+                clean, _ = split_url(value)
+                return clean
+    return None

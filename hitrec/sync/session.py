@@ -19,8 +19,8 @@ from hitrec.store.format import CATALOG_REF, SIDE_FILES, incoming_ref, is_catalo
 from hitrec.sync import credentials, git
 from hitrec.sync.credentials import Auth
 from hitrec.sync.http import Http
-from hitrec.sync.lfs import LfsClient, TransferStats
-from hitrec.sync.remotes import resolve_remote
+from hitrec.sync.lfs import LfsClient, TransferStats, lfs_endpoint
+from hitrec.sync.remotes import lfs_url, origin_of, resolve_remote
 
 if TYPE_CHECKING:
     from hitrec.store import Repo
@@ -51,9 +51,10 @@ class Session:
     def __init__(self, repo: Repo, remote: str | None, auth: Auth | None = None) -> None:
         self.repo = repo
         self.name, self.url, url_creds = resolve_remote(repo.git_dir, remote)
-        self.auth = auth or credentials.lookup(self.url, url_creds)
+        self.auth = auth or credentials.lookup(self.url, url_creds, git_dir=repo.git_dir)
         self.http = Http()
         self.lfs = LfsClient(self.url, self.auth, http=self.http)
+        self.use_lfs_url(repo.catalog_head())
 
     def __enter__(self) -> Session:
         return self
@@ -78,12 +79,35 @@ class Session:
             with write_refs(self.repo):
                 set_ref(self.repo, self.tracking_ref, sha)
 
+    def use_lfs_url(self, commit: str | None) -> None:
+        """Send media to the LFS server the git config or the catalog's ``.lfsconfig`` names (lfs.url),
+        if any; its credentials are its own (a hub token goes to the hub's origin only)."""
+        found = lfs_url(self.repo.git_dir, self.name, _lfsconfig(self.repo, commit))
+        if found and found != self.lfs.endpoint:
+            if origin_of(found) != origin_of(self.url):
+                self.lfs.auth = credentials.lookup(found, git_dir=self.repo.git_dir)
+            self.lfs.move_to(self.url, found)
+
     def hub_head(self) -> tuple[bool, str | None]:
-        """(collaboration exists, its catalog commit)."""
-        refs = git.list_refs(self.http, self.url, self.auth)
+        """(collaboration exists, its catalog commit). A collaboration that moved on the same host (a
+        renamed repo answering 301) is used at its new URL from then on, as git does."""
+        refs = git.list_refs(self.http, self.url, self.auth, git_dir=self.repo.git_dir)
         if refs is None:
             return False, None
+        if refs.url and refs.url != self.url:
+            default = self.lfs.endpoint == lfs_endpoint(self.url)
+            self.url = refs.url
+            self.lfs.move_to(refs.url, None if default else self.lfs.endpoint)
         return True, refs.get(CATALOG_REF)
+
+    def check_writable(self) -> None:
+        """Before any media moves to a collaboration that does not exist yet: check the host will create
+        it on this push (a hitrec hub does; a Git host answers 404 and wants it created first)."""
+        if git.list_refs(self.http, self.url, self.auth, service="git-receive-pack",
+                         git_dir=self.repo.git_dir) is None:
+            raise RemoteError(f"no repository at {self.url}, and this host does not create one on push. "
+                              "Create it there first (on the host's web page, or `git init --bare` on its "
+                              "server), then run `hitrec push` again; nothing was sent.")
 
     def fetch(self, have: tuple[str | None, ...], progress: ProgressFn | None) -> tuple[str, git.GitStats]:
         """The hub's catalog commits into the local object store, at the private incoming ref; the
@@ -98,6 +122,7 @@ class Session:
             raise RemoteError(f"fetching from {self.url} left no commit at {self.incoming_ref}")
         if not is_catalog_commit(self.repo, fetched):
             raise NotACollaborationError(self.url, f"its main branch ({fetched[:12]}) has no fragments/ catalog")
+        self.use_lfs_url(fetched)
         return fetched, stats
 
     def scrub(self, exc: HitrecError) -> HitrecError:
@@ -114,6 +139,18 @@ class NotACollaborationError(RemoteError):
         super().__init__(f"{url} is not a hitrec collaboration: {detail} (a plain git repository?). "
                          "Use `git clone` for it, or push hitrec fragments to a new collaboration.")
         self.url = url
+
+
+def _lfsconfig(repo: Repo, commit: str | None) -> bytes | None:
+    """The ``.lfsconfig`` file at the top of a catalog commit's tree, if it has one."""
+    if not commit:
+        return None
+    try:
+        tree = repo.git_object(repo.git_object(commit.encode()).tree)
+        _, sha = tree[b".lfsconfig"]
+        return bytes(repo.git_object(sha).data)
+    except Exception:  # no such file (or an unusual tree): git-lfs then derives the URL
+        return None
 
 
 def is_catalog_commit(repo: Repo, sha: str) -> bool:
