@@ -286,7 +286,6 @@ http {{
             proxy_pass http://127.0.0.1:{self.giftless_port};
             proxy_set_header Host $http_host;
             proxy_request_buffering off;
-            proxy_buffering off;
         }}
         location ~ ^/.+\\.git/info/lfs/ {{
             auth_basic "git";

@@ -268,8 +268,10 @@ class BasicAdapter:
                 raise MediaError(path, f"cannot send it ({exc.strerror or exc}). Run `hitrec fsck`.") from exc
 
         try:
-            body: bytes | Callable[[], Iterator[bytes | memoryview]] = (
-                stream if size >= PIPE_MIN else _read_whole(path, size))  # small: one send, headers and all
+            body: bytes | Callable[[], Iterator[bytes | memoryview]] = stream
+            if size < PIPE_MIN:  # small: one send, headers and all
+                body = _read_whole(path, size)
+                reporter.bytes(size)  # as a streamed upload does: counted as it is handed to the socket
             answer = client.http.request("PUT", href, headers, body, cross_origin=True)
         except MediaError as exc:
             if isinstance(exc.__cause__, FileNotFoundError):
@@ -278,8 +280,6 @@ class BasicAdapter:
             raise
         except TransportError as exc:
             raise client.network(exc, what) from exc
-        if size < PIPE_MIN:
-            reporter.bytes(size)
         if answer.status_code not in (200, 201, 204):
             raise client.refused(answer, what, action)
         verify = obj.actions.get("verify")
