@@ -151,8 +151,7 @@ def compose_picture(plan: Plan, wav: Path, out: Path, work: Path) -> None:
         video.write_videofile(str(out), fps=float(plan.output.fps), codec=codec, audio_codec=audio_codec,
                               audio_fps=plan.output.sample_rate, preset="medium", logger=None,
                               pixel_format="yuv420p", ffmpeg_params=["-crf", "20", "-f", plan.format],
-                              temp_audiofile=str(out.parent / f".{out.name}.audio.m4a" if plan.format == "mp4"
-                                                 else out.parent / f".{out.name}.audio.ogg"))
+                              temp_audiofile=str(work / ("audio.m4a" if plan.format == "mp4" else "audio.ogg")))
     finally:
         video.close()
         audio.close()

@@ -63,14 +63,14 @@ class RepoResolver:
 
 
 class InputsResolver:
-    """Resolve unique id prefixes among a fixed set of sources (benchmarks, tools, tests)."""
+    """Resolve unique id prefixes among a fixed set of inputs (benchmarks, tools, tests)."""
 
     def __init__(self, inputs: list[Input]) -> None:
         self.inputs = {i.id: i for i in inputs}
 
     @classmethod
     def from_files(cls, files: dict[str, Path], license: str = "CC-BY-4.0") -> InputsResolver:
-        """Sources for media files, probed in-process; keys are the (hex) ids to give them."""
+        """Inputs for media files, probed in-process; keys are the (hex) ids to give them."""
         from hitrec.media.probe import probe
 
         inputs = []
