@@ -5,8 +5,11 @@
     ├── RepoError
     │   ├── NotARepoError             no .hitrec/ found walking up
     │   ├── RepoExistsError
-    │   ├── LockTimeoutError
-    │   └── CorruptRepoError
+    │   ├── LockTimeoutError          another writer holds the repo, or a git lock file, too long
+    │   ├── CorruptRepoError
+    │   └── MediaStoreError           a media store's own failure (carries the oid)
+    │       ├── MissingMediaError     no object with that oid
+    │       └── DamagedMediaError     bytes that do not hash to their oid, or not of their size
     ├── IdentityError                 no user.name / user.email
     ├── FragmentError
     │   ├── UnknownFragmentError
@@ -75,6 +78,31 @@ class LockTimeoutError(RepoError):
 
 class CorruptRepoError(RepoError):
     pass
+
+
+class MediaStoreError(RepoError):
+    """A media store (hitrec.store.media_store) failed; callers such as sync add their context."""
+
+    def __init__(self, oid: str, message: str) -> None:
+        super().__init__(message)
+        self.oid = oid
+
+
+class MissingMediaError(MediaStoreError):
+    def __init__(self, oid: str) -> None:
+        super().__init__(oid, f"media {oid[:12]} is not in the store; run `hitrec fsck`")
+
+
+class DamagedMediaError(MediaStoreError):
+    """Bytes offered as ``oid`` hash to something else or have another size: nothing was kept."""
+
+    def __init__(self, oid: str, actual_oid: str, size: int, expected_size: int) -> None:
+        super().__init__(oid, f"media {oid[:12]} arrived damaged: got {size} bytes hashing to "
+                              f"{actual_oid[:12]}, expected {expected_size} bytes; nothing was kept, "
+                              "run the command again")
+        self.actual_oid = actual_oid
+        self.size = size
+        self.expected_size = expected_size
 
 
 class IdentityError(HitrecError):

@@ -18,7 +18,6 @@ from hitrec.errors import (
     CorruptRepoError,
     DuplicateMediaError,
     NotARepoError,
-    SyncError,
     UnknownFragmentError,
 )
 from hitrec.store import FragmentSpec, Repo
@@ -154,7 +153,7 @@ def test_merge_catalog_is_a_union(tmp_path: Path) -> None:
     # right starts from left's history
     for sha in left.dulwich.object_store:
         right.dulwich.object_store.add_object(left.dulwich.object_store[sha])
-    right.media.ingest_file(left.media_path(shared.media.oid))
+    right.media.put_file(left.media_path(shared.media.oid))
     right.merge_catalog(left.catalog_head())
     assert right.catalog_head() == left.catalog_head()
     mine, = left.record([FragmentSpec(make_wav(tmp_path / "l.wav", freq=200))])
@@ -162,7 +161,7 @@ def test_merge_catalog_is_a_union(tmp_path: Path) -> None:
     for sha in right.dulwich.object_store:
         if sha not in left.dulwich.object_store:
             left.dulwich.object_store.add_object(right.dulwich.object_store[sha])
-    left.media.ingest_file(right.media_path(theirs.media.oid))
+    left.media.put_file(right.media_path(theirs.media.oid))
     merged = left.merge_catalog(right.catalog_head())
     assert {f.id for f in left.fragments()} == {shared.id, mine.id, theirs.id}
     assert len(left.dulwich[merged.encode()].parents) == 2
@@ -205,7 +204,7 @@ def _foreign_catalog(tmp_path: Path, yaml_bytes: bytes, filename: str, media: by
 
     other = Repo.init(tmp_path / "foreign")
     oid = hashlib.sha256(media).hexdigest()
-    other.media.ingest_stream([media], oid, len(media))
+    other.media.put_verified([media], oid, len(media))
     info = MediaInfo(oid=oid, size=len(media), filename=filename, kind="audio", mime="audio/wav")
     when, tz = now_and_tz()
     built = build_fragment(yaml_bytes=yaml_bytes, media=info, filename=filename, title="x", parents=(),
@@ -242,7 +241,7 @@ def test_merge_refuses_malformed_fragments_and_keeps_the_ref(project: Path, tmp_
     other, catalog = _foreign_catalog(tmp_path, yaml_bytes, filename.rsplit("/", 1)[-1], media)
     for sha in other.dulwich.object_store:
         repo.dulwich.object_store.add_object(other.dulwich.object_store[sha])
-    repo.media.ingest_stream([media], oid, len(media))
+    repo.media.put_verified([media], oid, len(media))
     with pytest.raises(CorruptRepoError):
         repo.merge_catalog(catalog)
     assert repo.catalog_head() == head
@@ -261,7 +260,7 @@ def test_merge_after_a_crash_indexes_everything(project: Path, tmp_path: Path) -
     theirs, = other.record([FragmentSpec(make_wav(tmp_path / "b.wav", freq=200))])
     for sha in other.dulwich.object_store:
         repo.dulwich.object_store.add_object(other.dulwich.object_store[sha])
-    repo.media.ingest_file(other.media_path(theirs.media.oid))
+    repo.media.put_file(other.media_path(theirs.media.oid))
     repo.merge_catalog(other.catalog_head())
     assert len(repo.fragments()) == 2
     with pytest.raises(DuplicateMediaError):
@@ -291,24 +290,3 @@ def test_readding_repairs_a_damaged_media_object(project: Path, cli) -> None:
     assert cli("add", str(a)).exit_code == 0  # "already recorded", and the verified bytes replace the damage
     assert cli("fsck").exit_code == 0
 
-
-@pytest.mark.parametrize("size", [8 << 20, (8 << 20) + 4096 * 3 + 17, (13 << 20) + 1])
-def test_large_media_is_stored_exactly(project: Path, size: int) -> None:
-    """Large objects take the O_DIRECT path (aligned buffers, unaligned tail): bytes and hash exact."""
-    from hitrec.store.media_store import MediaStore
-
-    data = os.urandom(1 << 20) * (size >> 20) + os.urandom(size % (1 << 20))
-    source = project / "big.bin"
-    source.write_bytes(data)
-    store = MediaStore(project / "lfs")
-    oid, stored = store.ingest_file(source)
-    assert stored == size and oid == hashlib.sha256(data).hexdigest()
-    assert store.path(oid).read_bytes() == data
-    other = MediaStore(project / "lfs2")
-    chunks = [data[i:i + 65537] for i in range(0, size, 65537)]  # odd-sized network chunks
-    assert other.ingest_stream(chunks, oid, size).read_bytes() == data
-    damaged = bytearray(data)
-    damaged[size // 2] ^= 1
-    with pytest.raises(SyncError):
-        MediaStore(project / "lfs3").ingest_stream([bytes(damaged)], oid, size)
-    assert not list((project / "lfs3").rglob("objects/*/*/*")) and not list((project / "lfs3" / "tmp").iterdir())

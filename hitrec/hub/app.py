@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hitrec.errors import HubError
+from hitrec.errors import HubError, MissingMediaError
 from hitrec.hub import actions, files, git, lfs, repos
 from hitrec.hub.names import is_collaboration_name, is_oid
 from hitrec.hub.users import User, UserStore, hash_token
@@ -147,7 +147,7 @@ class HubApp:
             path = repos.collaboration_path(self.root, name)
             repos.install_hook(path)
             repos.clear_dead_push_state_now(path)
-            repos.remove_stale_temp_files(path / "lfs" / "tmp")
+            lfs.media_store(path).remove_stale_temp_files()  # a killed hub's uploads (dead writers only)
         repos.remove_stale_temp_files(self.spool_dir)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -421,7 +421,8 @@ class HubApp:
         if expected is not None and expected > self.config.max_object_size:
             raise Reply(413, f"media is larger than this hub's limit of {self.config.max_object_size} bytes",
                         lfs_json=True)
-        sink = lfs.MediaSink(repo, oid, expected, self.config.max_object_size)  # an open(): no thread hop
+        lfs.sweep_if_due(repo)
+        sink = lfs.MediaSink(lfs.media_store(repo), oid, expected, self.config.max_object_size)  # no thread hop
         receive_into = request.scope.get("extensions", {}).get(DIRECT_BODY) if sink.direct else None
         buffer: list[bytes] = []
         buffered = 0
@@ -451,13 +452,12 @@ class HubApp:
     async def _download(self, request: Request, name: str, oid: str) -> None:
         self._authorize(request, write=False, lfs_json=True, action=actions.Scope(name, oid, "download"))
         repo = self._repo(name, lfs_json=True)
-        path = repos.media_path(repo, oid)
         try:
-            fh = open(path, "rb", buffering=0)  # noqa: SIM115
-        except (FileNotFoundError, NotADirectoryError):
+            fh = lfs.media_store(repo).open_read(oid)
+        except MissingMediaError:
             raise Reply(404, "the hub does not have this media", lfs_json=True) from None
         with fh:
-            size = os.fstat(fh.fileno()).st_size
+            size = fh.size
             start, end = 0, size  # end: one past the last byte sent
             status = 200
             headers = [(b"content-type", b"application/octet-stream"), (b"accept-ranges", b"bytes")]

@@ -38,7 +38,8 @@ from hitrec.store.format import (
     is_catalog_tree,
     is_fragment_tree,
     loose_pointer,
-    media_relpath,
+    media_objects_dir,
+    stored_media_size,
 )
 
 ZERO = ZERO_SHA
@@ -332,10 +333,8 @@ def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str, *,
         if found is None:
             return []
         oid, size = found
-    path = os.path.join(lfs_objects, media_relpath(oid))  # (no pathlib: import + joins ~30 ms per 1,000)
-    try:
-        actual = os.stat(path).st_size
-    except OSError:
+    actual = stored_media_size(lfs_objects, oid)
+    if actual is None:
         return [f"{where} points to media {oid[:12]} that the hub does not have: upload the media "
                 "first (`hitrec push` and `git lfs push` do)"]
     if actual != size:
@@ -354,7 +353,7 @@ def main() -> int:
         updates,
         email=os.environ.get("HITREC_HUB_EMAIL", ""),
         author_check=os.environ.get("HITREC_HUB_AUTHOR_CHECK", "1") != "0",
-        lfs_objects=os.path.join(git_dir, "lfs", "objects"),
+        lfs_objects=media_objects_dir(git_dir),
     )
     for problem in problems:
         sys.stderr.write(f"hitrec hub: refused: {problem}\n")

@@ -1,10 +1,12 @@
 """Git LFS on the hub: the batch API's answers and verified, atomic media uploads.
 
-An upload streams into ``lfs/tmp/`` while it is hashed; only bytes whose SHA-256 and size match the
-oid are synced to disk and renamed into ``lfs/objects/ab/cd/<oid>``, and the rename is on disk before
-the upload's 200. A dropped connection leaves nothing but a temp file that is removed at once, so a
-retried upload starts clean and a finished one is never resent (the batch answer omits actions for
-media the hub has).
+Each collaboration's media is a ``LocalMediaStore`` (hitrec.store.local_media) in its ``lfs/``. An
+upload streams into one of the store's locked temp files while it is hashed; only bytes whose SHA-256
+and size match the oid are synced to disk and published as the object, and that is on disk before the
+upload's 200. A dropped connection leaves nothing but a temp file that is removed at once, so a retried
+upload starts clean and a finished one is never resent (the batch answer omits actions for media the
+hub has). A killed hub's temp files are removed when it starts again and, as it runs, before an
+upload once a minute (``sweep_if_due``); a live upload's never (its temp file is locked).
 
 Small uploads share their syncs (``GroupSync``): a burst of 1,000 small objects costs a few syncfs(2)
 calls instead of 2,000 fsyncs (file and folder, ~9 ms each here).
@@ -15,21 +17,22 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import hashlib
 import json
 import mmap
 import os
-import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hitrec.errors import MissingMediaError
 from hitrec.hub.files import settled
 from hitrec.hub.names import is_oid
-from hitrec.hub.repos import media_path
 from hitrec.store import direct
-from hitrec.store.durable import fsync_dir, sync_filesystem
+from hitrec.store.local_media import LocalMediaStore
 
 LFS_JSON = "application/vnd.git-lfs+json"
 
@@ -46,6 +49,24 @@ class UploadRejected(Exception):
 _DIRECT_MIN = direct.MIN_SIZE  # uploads at least this large bypass the page cache (and fsync on their own)
 _DIRECT_BUFFER = direct.BUFFER
 _DIRECT_BUFFERS = 4  # in flight at once: hashed in order, written at their offsets
+SWEEP_EVERY = 60.0  # seconds between two sweeps of a collaboration's temp files while the hub runs
+
+
+@functools.lru_cache(maxsize=4096)
+def media_store(repo: Path) -> LocalMediaStore:
+    """The media store of the collaboration whose git folder is ``repo``."""
+    return LocalMediaStore.of_repo(repo)
+
+
+_last_sweep: dict[Path, float] = {}
+
+
+def sweep_if_due(repo: Path) -> None:
+    """Remove dead writers' temp files from a collaboration's store, at most once a ``SWEEP_EVERY``."""
+    now = time.monotonic()
+    if now - _last_sweep.get(repo, -SWEEP_EVERY) >= SWEEP_EVERY:
+        _last_sweep[repo] = now
+        media_store(repo).remove_stale_temp_files()
 
 
 class MediaSink:
@@ -60,15 +81,11 @@ class MediaSink:
     final fsync. Where the file system refuses O_DIRECT (tmpfs) the sink falls back to plain writes.
     """
 
-    def __init__(self, repo: Path, oid: str, expected_size: int | None, max_size: int) -> None:
-        self.final = media_path(repo, oid)
+    def __init__(self, store: LocalMediaStore, oid: str, expected_size: int | None, max_size: int) -> None:
+        self.store = store
         self.oid = oid
         self.expected_size = expected_size
         self.max_size = max_size
-        tmp_dir = repo / "lfs" / "tmp"
-        if not tmp_dir.is_dir():
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp = tmp_dir / f"{oid}.{secrets.token_hex(6)}"
         self._hash = hashlib.sha256()
         self.size = 0
         self._fd = -1
@@ -79,21 +96,23 @@ class MediaSink:
         self._offset = 0  # where the current buffer goes in the file
         self._flushes: collections.deque[asyncio.Future[None]] = collections.deque()
         self._last_hash: asyncio.Future[None] | None = None
-        fd = None
+        temp = None
         if expected_size is not None and expected_size >= _DIRECT_MIN:
-            fd = direct.open_direct(self.tmp, 0o644)
-        if fd is not None:
+            temp = store.new_temp(direct_io=True, mode=0o644)
+        if temp is not None:
             try:
                 self._buffers = [mmap.mmap(-1, _DIRECT_BUFFER) for _ in range(_DIRECT_BUFFERS)]
             except OSError:
-                os.close(fd)
-                self.tmp.unlink(missing_ok=True)
+                temp.discard()
+                temp = None
             else:
-                self._fd = fd
                 self._free = list(self._buffers)
                 self._current = self._free.pop()
-        if self._fd < 0:
-            self._fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        if temp is None:
+            temp = store.new_temp(mode=0o644)
+            assert temp is not None
+        self._temp = temp  # locked while this sink lives: a sweep never takes a live upload's file
+        self._fd = temp.fd
 
     async def feed(self, chunks: list[bytes]) -> None:
         """Take the next bytes of the upload. Raises UploadRejected past a limit."""
@@ -202,11 +221,12 @@ class MediaSink:
             # Small: verify here (the bytes were hashed as they arrived), then two shared syncs: the
             # bytes are on disk before the rename makes them an object, the rename before the 200.
             self._verify()
+            self._close_buffers()
+            await GROUP_SYNC.sync(self.store)
+            # inline: a thread hop per object cost more than the rename (measured)
+            self.store.publish(self._temp.path, self.oid, durable=False)
             self._close()
-            # (both syncs name lfs/tmp/: syncfs flushes its whole file system, which holds objects/)
-            await GROUP_SYNC.sync(self.tmp.parent)
-            self._publish()  # inline: a thread hop per object cost more than the rename (measured)
-            await GROUP_SYNC.sync(self.tmp.parent)
+            await GROUP_SYNC.sync(self.store)
         except BaseException:
             await self.abort()
             raise
@@ -222,13 +242,6 @@ class MediaSink:
                 422, f"upload bytes hash to sha256:{digest}, not to its oid {self.oid}; nothing was kept"
             )
 
-    def _publish(self) -> None:
-        try:
-            os.replace(self.tmp, self.final)
-        except FileNotFoundError:  # the first object under this ab/cd/ prefix
-            self.final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.tmp, self.final)
-
     def _finish(self) -> None:
         if self._current is not None and self._filled:
             with memoryview(self._current) as whole, whole[:self._filled] as tail:
@@ -236,9 +249,8 @@ class MediaSink:
         self._verify()
         self._write_tail()
         os.fsync(self._fd)
+        self.store.publish(self._temp.path, self.oid, durable=True)
         self._close()
-        self._publish()
-        fsync_dir(self.final.parent)
 
     def _write_tail(self) -> None:
         if self._current is not None and self._filled:
@@ -249,12 +261,16 @@ class MediaSink:
         with contextlib.suppress(BaseException):
             await self._drain()
         self._close()
-        self.tmp.unlink(missing_ok=True)
+        self._temp.path.unlink(missing_ok=True)
 
     def _close(self) -> None:
+        """Close the temp file (which unlocks it: publish or remove it first) and the buffers."""
         if self._fd >= 0:
-            os.close(self._fd)
+            self._temp.close()
             self._fd = -1
+        self._close_buffers()
+
+    def _close_buffers(self) -> None:
         for buffer in self._buffers:
             with contextlib.suppress(BufferError):  # a view still held by a traceback: the GC frees it
                 buffer.close()
@@ -279,15 +295,15 @@ class GroupSync:
 
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: list[tuple[Path, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[LocalMediaStore, asyncio.Future[None]]] = []
         self._runner: asyncio.Future[None] | None = None
 
-    async def sync(self, folder: Path) -> None:
+    async def sync(self, store: LocalMediaStore) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a new event loop (a restarted server): forget the old one
             self._loop, self._waiting, self._runner = loop, [], None
         done: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((folder, done))
+        self._waiting.append((store, done))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.ensure_future(self._run())
         await done
@@ -297,7 +313,7 @@ class GroupSync:
             batch, self._waiting = self._waiting, []
             error: BaseException | None = None
             try:
-                await asyncio.to_thread(_sync_all, list(dict.fromkeys(folder for folder, _ in batch)))
+                await asyncio.to_thread(_sync_all, list({id(store): store for store, _ in batch}.values()))
             except BaseException as exc:  # every waiter of this round fails (its upload is not kept)
                 error = exc
             for _, done in batch:
@@ -319,22 +335,23 @@ class GroupSync:
 GROUP_SYNC = GroupSync()
 
 
-def _sync_all(folders: list[Path]) -> None:
-    """One syncfs per file system among ``folders`` (usually one: every collaboration's lfs/)."""
+def _sync_all(stores: list[LocalMediaStore]) -> None:
+    """One sync per file system among ``stores`` (usually one: every collaboration's lfs/)."""
     synced: set[int] = set()
-    for folder in folders:
-        device = os.stat(folder).st_dev
+    for store in stores:
+        device = os.stat(store.lfs_dir).st_dev
         if device not in synced:
-            sync_filesystem(folder)
+            store.sync()
             synced.add(device)
 
 
 def have_media(repo: Path, oid: str, size: int | None = None) -> bool:
+    """Whether the collaboration has the media (of that size, when given)."""
     try:
-        st = media_path(repo, oid).stat()
-    except (FileNotFoundError, NotADirectoryError):
+        stored = media_store(repo).size(oid)
+    except MissingMediaError:
         return False
-    return size is None or st.st_size == size
+    return size is None or stored == size
 
 
 @dataclass

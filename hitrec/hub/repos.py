@@ -23,8 +23,10 @@ import tempfile
 from pathlib import Path
 
 from hitrec.errors import HubError
-from hitrec.hub.names import check_collaboration_name, is_collaboration_name, is_oid
+from hitrec.hub.names import check_collaboration_name, is_collaboration_name
 from hitrec.private import make_private_dirs
+from hitrec.store.format import LFS_DIR
+from hitrec.store.local_media import LocalMediaStore
 
 HOOK = """#!/bin/sh
 # Installed by hitrec hub: refuses fragments whose author is not the pusher, and media the hub lacks.
@@ -65,12 +67,6 @@ def collaboration_path(root: Path, name: str) -> Path:
     return Path(root) / f"{name}.git"
 
 
-def media_path(repo: Path, oid: str) -> Path:
-    if not is_oid(oid):
-        raise HubError(f"invalid media oid {oid!r}: expected 64 lowercase hex digits")
-    return repo / "lfs" / "objects" / oid[:2] / oid[2:4] / oid
-
-
 def exists(root: Path, name: str) -> bool:
     return (collaboration_path(root, name) / "HEAD").is_file()
 
@@ -91,8 +87,7 @@ def create(root: Path, name: str, *, author_check: bool = True, exist_ok: bool =
             fh.write(_CONFIG.format(author_check="true" if author_check else "false"))
         (tmp / "description").write_text(f"hitrec collaboration {name}\n", encoding="utf-8")
         install_hook(tmp)
-        (tmp / "lfs" / "objects").mkdir(parents=True)
-        (tmp / "lfs" / "tmp").mkdir()
+        LocalMediaStore.init(tmp / LFS_DIR)
         try:
             os.rename(tmp, path)
         except OSError:

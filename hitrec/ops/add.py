@@ -39,5 +39,5 @@ def add(repo: Repo, paths: Sequence[Path], *, title: str | None = None, tags: Se
         specs.append(FragmentSpec(path=path, title=title, tags=tuple(dict.fromkeys(tags)), license=license,
                                   project=project, parents=parents, media=probe(path)))
     result = repo.record_batch(specs, progress)
-    return AddResult(result.recorded, [(spec.path, held) for spec, held in result.duplicates])
+    return AddResult(result.recorded, [(spec.path, held) for spec, held in result.existing])
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hitrec.store.model import Fragment, MediaInfo, Person
-    from hitrec.store.repo import FragmentSpec, RecordResult, Repo
+    from hitrec.store.model import Fragment, FragmentSpec, MediaInfo, Person, RecordResult
+    from hitrec.store.repo import Repo
 
 __all__ = ["Fragment", "FragmentSpec", "MediaInfo", "Person", "RecordResult", "Repo"]
 _HOMES = {"Fragment": "model", "MediaInfo": "model", "Person": "model",
-          "FragmentSpec": "repo", "RecordResult": "repo", "Repo": "repo"}
+          "FragmentSpec": "model", "RecordResult": "model", "Repo": "repo"}
 
 
 def __getattr__(name: str) -> Any:

@@ -1,17 +1,21 @@
 """A derived SQLite index of fragments, for fast listing, prefix lookup and media dedupe.
 
 It is a cache: it records which catalog commit it reflects, and anything it lacks is rebuilt from git.
+Opening it writes nothing when it is already set up (WAL mode, schema), so reading works on a full
+disk; when it cannot be written, ``IndexUnavailable`` says so and the repo reads git instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from hitrec.errors import RepoError
 from hitrec.store.model import Fragment, MediaInfo, Person
 
 SCHEMA_VERSION = "3"
@@ -43,47 +47,99 @@ COLUMNS = ("id, kind, title, author_name, author_email, created, tz, parents, ta
            "oid, has_timeline, media")
 
 
-class Index:
-    def __init__(self, path: Path) -> None:
+# sqlite's answers that mean "cannot write here now", not "this file is damaged"
+_UNAVAILABLE = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"}
+
+
+class IndexUnavailable(RepoError):
+    """The index cannot be written (a full disk, a read-only folder); git still has everything."""
+
+    def __init__(self, path: Path | None, exc: sqlite3.Error) -> None:
+        super().__init__(f"the index {path} cannot be written ({exc}); free some space on that disk")
         self.path = path
-        self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+
+
+class Index:
+    """The index at ``path``, or in memory when ``path`` is None."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        with self._writing():
+            self.db = sqlite3.connect(":memory:" if path is None else path, timeout=60, isolation_level=None)
+            try:
+                if self._stored_schema() != SCHEMA_VERSION:
+                    self._set_up()
+                elif self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+            except BaseException:
+                self.db.close()
+                raise
+
+    def _set_up(self) -> None:
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        if self._stored_schema() is not None:  # an index from another hitrec: start over
+            self.db.executescript("DROP TABLE fragments; DROP TABLE edges; DROP TABLE meta;")
         self.db.executescript(SCHEMA)
-        if self._stored_schema() not in (None, SCHEMA_VERSION):  # an index from another hitrec: start over
-            self.db.executescript("DROP TABLE fragments; DROP TABLE edges; DROP TABLE meta;" + SCHEMA)
 
     def _stored_schema(self) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        return row[0] if row else None
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise
+        return row[0] if row else ""
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """sqlite's "cannot write" errors become IndexUnavailable."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            name = getattr(exc, "sqlite_errorname", None) or ""
+            if "_".join(name.split("_")[:2]) in _UNAVAILABLE:
+                raise IndexUnavailable(self.path, exc) from exc
+            raise
 
     def close(self) -> None:
         self.db.close()
 
     # --- state ---------------------------------------------------------------------------------
     def indexed_catalog(self) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key='catalog'").fetchone()
-        version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        with self._writing():
+            row = self.db.execute("SELECT value FROM meta WHERE key='catalog'").fetchone()
+            version = self.db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if version is None or version[0] != SCHEMA_VERSION:
             return None
         return row[0] if row else None
 
     def begin(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        with self._writing():
+            self.db.execute("BEGIN IMMEDIATE")
 
     def commit(self) -> None:
-        self.db.execute("COMMIT")
+        with self._writing():
+            self.db.execute("COMMIT")
 
     def rollback(self) -> None:
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
     def reset(self) -> None:
+        with self._writing():
+            self._reset()
+
+    def _reset(self) -> None:
         self.db.execute("DELETE FROM fragments")
         self.db.execute("DELETE FROM edges")
         self.db.execute("DELETE FROM meta")
 
     def set_catalog(self, sha: str | None) -> None:
+        with self._writing():
+            self._set_catalog(sha)
+
+    def _set_catalog(self, sha: str | None) -> None:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('catalog', ?)", (sha or "",))
 
@@ -99,9 +155,10 @@ class Index:
                 json.dumps(f.to_json(), ensure_ascii=False),
             ))
             edges.extend((f.id, p) for p in f.parents)
-        self.db.executemany(f"INSERT OR REPLACE INTO fragments ({COLUMNS}, doc) VALUES "
-                            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        self.db.executemany("INSERT OR IGNORE INTO edges VALUES (?, ?)", edges)
+        with self._writing():
+            self.db.executemany(f"INSERT OR REPLACE INTO fragments ({COLUMNS}, doc) VALUES "
+                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            self.db.executemany("INSERT OR IGNORE INTO edges VALUES (?, ?)", edges)
 
     # --- queries -------------------------------------------------------------------------------
     def count(self) -> int:

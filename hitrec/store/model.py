@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 KINDS = ("audio", "video", "image", "text")
@@ -90,3 +91,28 @@ class Fragment:
             "has_timeline": self.has_timeline,
             "media": self.media.to_json(),
         }
+
+
+@dataclass
+class FragmentSpec:
+    """What to record: a media file and what to say about it."""
+
+    path: Path
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    license: str | None = None
+    project: str | None = None
+    parents: tuple[str, ...] = ()
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    author: Person | None = None
+    filename: str | None = None
+    media: Any = None  # a probe result (kind, mime, duration, ...) when the caller already has one
+
+
+@dataclass
+class RecordResult:
+    recorded: list[Fragment]
+    existing: list[tuple[FragmentSpec, Fragment]]  # the spec, and the fragment already holding its media
+    catalog: str | None
+    index_stale: bool = False  # the fragments are recorded; the index (a cache) could not be updated
+    #                            (a full disk?) and is rebuilt from git on the next read that can

@@ -9,8 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
@@ -25,46 +24,24 @@ from hitrec.errors import (
     UnknownFragmentError,
     UsageError,
 )
+from hitrec.progress import ProgressFn
 from hitrec.store import config as config_mod
 from hitrec.store.durable import fsync_dir
-from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, TIMELINE_YAML, read_ref
-from hitrec.store.index import Index
+from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, LFS_DIR, TIMELINE_YAML, read_ref
+from hitrec.store.index import Index, IndexUnavailable
+from hitrec.store.local_media import LocalMediaStore
 from hitrec.store.lock import write_lock
-from hitrec.store.media_store import MediaStore
-from hitrec.store.model import KINDS, Fragment, MediaInfo, Person
+from hitrec.store.model import KINDS, Fragment, FragmentSpec, MediaInfo, Person, RecordResult
+from hitrec.store.stale import clear_stale_locks
 
 if TYPE_CHECKING:
     import dulwich.repo
 
 REPO_DIR = ".hitrec"
-DEFAULT_LICENSE = "CC-BY-4.0"
-PACK_THRESHOLD = 16  # a batch of this many fragments or more is written as one pack
+INDEX_FILE = "index.sqlite"
 MIN_PREFIX = 4
 HEX = set("0123456789abcdef")
-ProgressFn = Callable[..., None]
-
-
-@dataclass
-class FragmentSpec:
-    """What to record: a media file and what to say about it."""
-
-    path: Path
-    title: str | None = None
-    tags: tuple[str, ...] = ()
-    license: str | None = None
-    project: str | None = None
-    parents: tuple[str, ...] = ()
-    extra_files: dict[str, bytes] = field(default_factory=dict)
-    author: Person | None = None
-    filename: str | None = None
-    media: Any = None  # a probe result (kind, mime, duration, ...) when the caller already has one
-
-
-@dataclass
-class RecordResult:
-    recorded: list[Fragment]
-    duplicates: list[tuple[FragmentSpec, Fragment]]  # the spec, and the fragment already holding its media
-    catalog: str | None
+__all__ = ["REPO_DIR", "FragmentSpec", "RecordResult", "Repo"]
 
 
 def _check_record(record: dict[str, Any], media: dict[str, Any], where: str) -> None:
@@ -100,12 +77,16 @@ def _check_record(record: dict[str, Any], media: dict[str, Any], where: str) -> 
 
 
 class Repo:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.git_dir = root / REPO_DIR
-        self.media = MediaStore(self.git_dir / "lfs")
+    """A collaboration: a project folder's ``.hitrec/`` (``Repo.find``, ``Repo(root)``) or a bare
+    ``name.git`` as a hub keeps it (``Repo.open``); both are a bare git repo with ``lfs/`` inside."""
+
+    def __init__(self, root: Path, git_dir: Path | None = None) -> None:
+        self.root = root  # the project folder; for a bare collaboration, its git folder
+        self.git_dir = root / REPO_DIR if git_dir is None else git_dir
+        self.media = LocalMediaStore.of_repo(self.git_dir)
         self.config_path = self.git_dir / "config"
         self.lock_path = self.git_dir / "hitrec.lock"
+        self.index_stale = False  # the index on disk could not be used: reads go to an in-memory copy
         self._remembered: dict[bytes, Any] | None = None  # see remembering_objects()
 
     # --- git objects -----------------------------------------------------------------------------
@@ -140,6 +121,14 @@ class Repo:
         raise NotARepoError(start)
 
     @classmethod
+    def open(cls, git_dir: Path) -> Repo:
+        """Open a collaboration by its git folder: a project's ``.hitrec`` or a hub's bare ``name.git``."""
+        git_dir = Path(git_dir).resolve()
+        if not (git_dir / "HEAD").is_file() or not (git_dir / "objects").is_dir():
+            raise NotARepoError(git_dir)
+        return cls(git_dir.parent if git_dir.name == REPO_DIR else git_dir, git_dir)
+
+    @classmethod
     def init(cls, root: Path) -> Repo:
         from dulwich.repo import Repo as GitRepo
 
@@ -151,8 +140,7 @@ class Repo:
         repo = GitRepo.init_bare(str(git_dir))
         repo.refs.set_symbolic_ref(b"HEAD", CATALOG_REF.encode())
         (git_dir / "description").write_text("hitrec fragments\n")
-        (git_dir / "lfs" / "objects").mkdir(parents=True)
-        (git_dir / "lfs" / "tmp").mkdir()
+        LocalMediaStore.init(git_dir / LFS_DIR)
         repo.close()
         return cls(root)
 
@@ -163,14 +151,26 @@ class Repo:
 
         return GitRepo(str(self.git_dir))
 
-    def lock(self) -> Any:
-        return write_lock(self.lock_path)
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """The writer lock. Taking it clears what killed writers left: their media temp files and the
+        git lock files no live process holds (see ``clear_stale_locks``)."""
+        with write_lock(self.lock_path):
+            self.clear_stale_locks()
+            self.media.remove_stale_temp_files()
+            yield
+
+    def clear_stale_locks(self) -> list[Path]:
+        """Remove the git lock files (``<ref>.lock``, ``packed-refs.lock``, ...) of writers that died;
+        LockTimeoutError, naming the process, for one a live process holds too long. Returns what was
+        removed. Callers hold the repo lock (``lock()`` calls this)."""
+        return clear_stale_locks(self.git_dir)
 
     def catalog_head(self) -> str | None:
         """The catalog commit, read straight from the ref files (no dulwich import on this path)."""
         return read_ref(self.git_dir, CATALOG_REF)
 
-    def _set_catalog_head(self, sha: str) -> None:
+    def set_catalog_head(self, sha: str) -> None:
         """Move the catalog ref atomically. Callers hold the repo lock. The temp file is git's own
         ``main.lock`` name, which git and dulwich skip when listing refs, so a crash leaves no bad ref."""
         ref = self.git_dir / CATALOG_REF
@@ -198,9 +198,11 @@ class Repo:
     # --- the index ---------------------------------------------------------------------------
     @cached_property
     def _index(self) -> Index:
-        path = self.git_dir / "index.sqlite"
+        path = self.git_dir / INDEX_FILE
         try:
             return Index(path)
+        except IndexUnavailable:
+            return self._memory_index()  # a full disk or a read-only folder: read git into memory
         except sqlite3.DatabaseError:
             # The index is only a cache of git: a damaged one is set aside and rebuilt.
             for suffix in ("", "-wal", "-shm"):
@@ -209,19 +211,53 @@ class Repo:
                     os.replace(damaged, damaged.with_name(damaged.name + ".damaged"))
             try:
                 return Index(path)
+            except IndexUnavailable:
+                return self._memory_index()
             except sqlite3.Error as exc:
                 raise CorruptRepoError(f"cannot open the index {path}: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise CorruptRepoError(f"cannot open the index {path}: {exc}") from exc
+
+    def _memory_index(self) -> Index:
+        """An index in memory, rebuilt from git, for when the one on disk cannot be written."""
+        self.index_stale = True
+        index = Index(None)
+        self.__dict__["_index"] = index
+        return index
 
     @property
     def index(self) -> Index:
-        """The index, brought up to date with the catalog first."""
+        """The index, brought up to date with the catalog first. Where the index on disk cannot be
+        brought up to date (a full disk), an in-memory one is, from git: reads always work."""
         index = self._index
         head = self.catalog_head()
         if index.indexed_catalog() != (head or ""):
-            self._refresh_index(index)
+            try:
+                self._refresh_index(index)
+            except IndexUnavailable:
+                if index.path is None:
+                    raise
+                index = self._memory_index()
+                self._refresh_index(index)
         return index
+
+    def update_index(self, fragments: Sequence[Fragment], catalog: str) -> bool:
+        """Add just-recorded fragments to the index (the catalog ref has already moved to ``catalog``).
+        False when the index could not be written (a full disk): the fragments are recorded all the
+        same, and the index, a cache, catches up from git on the next read that can write it."""
+        index = self._index
+        try:
+            index.begin()
+            index.insert(fragments)
+            index.set_catalog(catalog)
+            index.commit()
+        except IndexUnavailable:
+            with contextlib.suppress(sqlite3.Error):
+                index.rollback()
+            return False
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                index.rollback()
+            raise
+        return not self.index_stale
 
     def _refresh_index(self, index: Index) -> None:
         index.begin()
@@ -239,7 +275,8 @@ class Repo:
             index.set_catalog(head)
             index.commit()
         except BaseException:
-            index.rollback()
+            with contextlib.suppress(sqlite3.Error):
+                index.rollback()
             raise
 
     def rebuild_index(self) -> int:
@@ -385,15 +422,12 @@ class Repo:
             out[fragment.media.oid] = fragment.media.size
         return out
 
-    def ingest_media_stream(self, chunks: Iterable[bytes], expected_oid: str, expected_size: int) -> Path:
-        return self.media.ingest_stream(chunks, expected_oid, expected_size)
-
     # --- writing -------------------------------------------------------------------------------
     def record(self, specs: Sequence[FragmentSpec], progress: ProgressFn | None = None) -> list[Fragment]:
         """Record fragments; DuplicateMediaError if one's media is already recorded."""
         result = self.record_batch(specs, progress)
-        if result.duplicates:
-            spec, existing = result.duplicates[0]
+        if result.existing:
+            spec, existing = result.existing[0]
             raise DuplicateMediaError(spec.path, existing.id, str(existing.author))
         return result.recorded
 

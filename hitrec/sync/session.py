@@ -13,7 +13,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from hitrec.errors import HitrecError, LockTimeoutError, RemoteError
+from hitrec.errors import DamagedMediaError, HitrecError, LockTimeoutError, RemoteError, SyncError
 from hitrec.progress import ProgressFn
 from hitrec.store.format import CATALOG_REF, SIDE_FILES, incoming_ref, is_catalog_tree, read_ref, tracking_ref
 from hitrec.sync import credentials, git
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from hitrec.store import Repo
 
 BATCH_SYNC_MIN = 16  # downloading this many objects: small ones share one file-system sync
-SMALL_MEDIA = 4 << 20
 RESERVED = {name.encode() for name in SIDE_FILES}
 
 
@@ -169,22 +168,10 @@ def is_catalog_commit(repo: Repo, sha: str) -> bool:
 
 @contextlib.contextmanager
 def write_refs(repo: Repo) -> Iterator[None]:
-    """Hold the repo lock to write refs, after removing lock files their dead writers left behind (under
-    the lock no other hitrec writer is alive, and git only ever runs on this repo under it)."""
+    """Hold the repo lock to write refs; taking it removes the lock files dead writers left behind
+    (``Repo.clear_stale_locks``: only those no live process holds open)."""
     with repo.lock():
-        clear = getattr(repo, "clear_stale_locks", None)
-        if clear is not None:
-            clear()
-        else:
-            _clear_stale_ref_locks(repo)
         yield
-
-
-def _clear_stale_ref_locks(repo: Repo) -> None:
-    refs = repo.git_dir / "refs"
-    for path in [*refs.rglob("*.lock"), repo.git_dir / "packed-refs.lock"]:
-        with contextlib.suppress(FileNotFoundError, IsADirectoryError):
-            path.unlink()
 
 
 def set_ref(repo: Repo, name: str, sha: str) -> None:
@@ -230,20 +217,17 @@ def download_media(session: Session, fragment_ids: list[str], progress: Progress
     file-system sync, as `Repo.record` does for a batch (an fsync costs ~9 ms here whatever the size)."""
     repo = session.repo
     wanted = {oid: size for oid, size in media_of(repo, fragment_ids).items() if not repo.has_media(oid)}
-    batch = len(wanted) >= BATCH_SYNC_MIN
-    stats = session.lfs.download(wanted, _ingest(repo, batch), progress)
-    if batch and stats.objects:
-        from hitrec.store.durable import sync_filesystem
-
-        sync_filesystem(repo.media.objects_dir)
-    return stats
+    with repo.media.batch() as media_batch:
+        put = media_batch.put_verified if len(wanted) >= BATCH_SYNC_MIN else repo.media.put_verified
+        return session.lfs.download(wanted, _ingest(put), progress)
 
 
-def _ingest(repo: Repo, batch: bool) -> Callable[..., Any]:
-    if not batch:
-        return repo.ingest_media_stream
-
-    def ingest(chunks: Any, oid: str, size: int) -> Any:
-        return repo.media.ingest_stream(chunks, oid, size, sync=size >= SMALL_MEDIA)
+def _ingest(put: Callable[[Any, str, int], None]) -> Callable[[Any, str, int], None]:
+    """The store's put, with damaged bytes reported as the sync failure they are here."""
+    def ingest(chunks: Any, oid: str, size: int) -> None:
+        try:
+            put(chunks, oid, size)
+        except DamagedMediaError as exc:
+            raise SyncError(exc.message) from exc
 
     return ingest

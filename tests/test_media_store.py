@@ -1,0 +1,277 @@
+"""The media store contract, run over every store (as dulwich's ObjectStoreTests runs over its object
+stores), then what only the local store does: O_DIRECT, locked temp files and their sweep after SIGKILL."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hitrec.errors import DamagedMediaError, MediaError, MissingMediaError
+from hitrec.store.local_media import LocalMediaStore
+from hitrec.store.media_store import MediaStore
+from hitrec.store.memory_media import MemoryMediaStore
+
+
+def _oid(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture(params=["local", "local-tmpfs", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MediaStore]:
+    """Every implementation; "local-tmpfs" is a local store where O_DIRECT is refused (the fallback)."""
+    if request.param == "memory":
+        yield MemoryMediaStore()
+        return
+    if request.param == "local":
+        yield LocalMediaStore.init(tmp_path / "lfs")
+        return
+    import tempfile
+
+    shm = Path("/dev/shm")
+    base = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() and os.access(shm, os.W_OK) else tmp_path))
+    try:
+        yield LocalMediaStore.init(base / "lfs")
+    finally:
+        import shutil
+
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# --- the contract: every store -------------------------------------------------------------------------
+def test_put_verified_then_read_back(store: MediaStore) -> None:
+    data = os.urandom(70_000)
+    oid = _oid(data)
+    assert not store.has(oid)
+    store.put_verified([data[:1000], data[1000:]], oid, len(data))
+    assert store.has(oid) and store.size(oid) == len(data)
+    with store.open_read(oid) as reader:
+        assert reader.read() == data and reader.size == len(data)
+    assert list(store.oids()) == [oid]
+    assert store.verify(oid) is None
+
+
+def test_put_verified_takes_a_readable_stream(store: MediaStore) -> None:
+    data = os.urandom(5000)
+    store.put_verified(io.BytesIO(data), _oid(data), len(data))
+    with store.open_read(_oid(data)) as reader:
+        assert reader.read() == data
+
+
+@pytest.mark.parametrize("fault", ["flipped", "short", "long"])
+def test_damaged_bytes_are_refused_and_nothing_is_kept(store: MediaStore, fault: str) -> None:
+    data = os.urandom(20_000)
+    oid = _oid(data)
+    sent = {"flipped": data[:100] + bytes([data[100] ^ 1]) + data[101:], "short": data[:-1],
+            "long": data + b"x"}[fault]
+    with pytest.raises(DamagedMediaError) as info:
+        store.put_verified([sent], oid, len(data))
+    assert info.value.oid == oid and "damaged" in str(info.value)
+    assert not store.has(oid) and list(store.oids()) == [] and store.temp_files() == []
+
+
+def test_put_file_names_bytes_by_their_hash(store: MediaStore, tmp_path: Path) -> None:
+    source = tmp_path / "take.wav"
+    source.write_bytes(os.urandom(3000))
+    seen: list[int] = []
+    oid, size = store.put_file(source, lambda n, **_: seen.append(n))
+    assert (oid, size) == (_oid(source.read_bytes()), 3000) and sum(seen) == 3000
+    assert store.put_file(source) == (oid, size)  # the same bytes again: the same object
+    assert list(store.oids()) == [oid]
+
+
+def test_put_file_of_an_unreadable_file_is_a_media_error(store: MediaStore, tmp_path: Path) -> None:
+    with pytest.raises(MediaError):
+        store.put_file(tmp_path / "absent.wav")
+
+
+def test_ranges(store: MediaStore) -> None:
+    data = bytes(range(256)) * 40
+    oid = _oid(data)
+    store.put_verified([data], oid, len(data))
+    for start, end in [(0, None), (5, 10), (1000, None), (len(data), None), (10, len(data) + 99)]:
+        with store.open_read(oid, start, end) as reader:
+            assert reader.read() == data[start:end], (start, end)
+            assert reader.size == len(data)
+    with pytest.raises(ValueError):
+        store.open_read(oid, len(data) + 1)
+
+
+def test_a_missing_object(store: MediaStore) -> None:
+    oid = _oid(b"never stored")
+    assert not store.has(oid) and store.verify(oid) == "missing"
+    for call in (store.size, store.open_read):
+        with pytest.raises(MissingMediaError):
+            call(oid)
+    with pytest.raises(MissingMediaError), store.local_path(oid):
+        pass
+
+
+def test_local_path_holds_the_bytes(store: MediaStore) -> None:
+    data = os.urandom(4000)
+    store.put_verified([data], _oid(data), len(data))
+    with store.local_path(_oid(data)) as path:
+        assert path.read_bytes() == data
+
+
+def test_a_batch_stores_everything(store: MediaStore, tmp_path: Path) -> None:
+    blobs = [os.urandom(100 + i) for i in range(20)]
+    files = []
+    for i, blob in enumerate(blobs[10:]):
+        files.append(tmp_path / f"f{i}")
+        files[-1].write_bytes(blob)
+    with store.batch() as batch:
+        for blob in blobs[:10]:
+            batch.put_verified([blob], _oid(blob), len(blob))
+        stored = [batch.put_file(path) for path in files]
+    assert stored == [(_oid(b), len(b)) for b in blobs[10:]]
+    assert list(store.oids()) == sorted(_oid(b) for b in blobs)
+    assert all(store.verify(_oid(b)) is None for b in blobs)
+
+
+def test_large_objects_both_ways(store: MediaStore, tmp_path: Path) -> None:
+    """Past direct.MIN_SIZE the local store writes with O_DIRECT (refused on tmpfs: the ordinary way)."""
+    data = os.urandom(1 << 20) * 8 + os.urandom(4096 * 3 + 17)
+    source = tmp_path / "big.bin"
+    source.write_bytes(data)
+    assert store.put_file(source) == (_oid(data), len(data))
+    with store.open_read(_oid(data), len(data) - 5000) as reader:
+        assert reader.read() == data[-5000:]
+    assert store.verify(_oid(data)) is None
+
+
+def test_no_temp_files_are_left_and_none_are_stale(store: MediaStore, tmp_path: Path) -> None:
+    data = os.urandom(1000)
+    store.put_verified([data], _oid(data), len(data))
+    assert store.temp_files() == [] and store.remove_stale_temp_files() == 0
+
+
+# --- the local store -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [8 << 20, (8 << 20) + 4096 * 3 + 17, (13 << 20) + 1])
+def test_large_media_is_stored_exactly(project: Path, size: int) -> None:
+    """Large objects take the O_DIRECT path (aligned buffers, unaligned tail): bytes and hash exact.
+    (Moved from test_store.py; the store now raises its own DamagedMediaError, not SyncError.)"""
+    data = os.urandom(1 << 20) * (size >> 20) + os.urandom(size % (1 << 20))
+    source = project / "big.bin"
+    source.write_bytes(data)
+    store = LocalMediaStore(project / "lfs")
+    oid, stored = store.put_file(source)
+    assert stored == size and oid == hashlib.sha256(data).hexdigest()
+    assert store.path(oid).read_bytes() == data
+    other = LocalMediaStore(project / "lfs2")
+    chunks = [data[i:i + 65537] for i in range(0, size, 65537)]  # odd-sized network chunks
+    other.put_verified(chunks, oid, size)
+    assert other.path(oid).read_bytes() == data
+    damaged = bytearray(data)
+    damaged[size // 2] ^= 1
+    with pytest.raises(DamagedMediaError):
+        LocalMediaStore(project / "lfs3").put_verified([bytes(damaged)], oid, size)
+    assert not list((project / "lfs3").rglob("objects/*/*/*")) and not list((project / "lfs3" / "tmp").iterdir())
+
+
+_WRITER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from hitrec.store.local_media import LocalMediaStore
+    temp = LocalMediaStore(Path(sys.argv[1])).new_temp()
+    import os
+    os.write(temp.fd, b"x" * 100_000)
+    print(temp.path, flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_live_writers_temp_file_survives_a_sweep_and_a_killed_ones_goes(tmp_path: Path) -> None:
+    store = LocalMediaStore.init(tmp_path / "lfs")
+    mine = store.new_temp()  # this process's own live writer
+    assert mine is not None
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(store.lfs_dir)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout is not None
+        theirs = Path(writer.stdout.readline().strip())
+        debris = store.tmp_dir / "ingest-left-by-an-old-hitrec"
+        debris.write_bytes(b"partial")
+        assert store.remove_stale_temp_files() == 1  # only the unlocked one
+        assert theirs.exists() and mine.path.exists() and not debris.exists()
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+        assert store.remove_stale_temp_files() == 1
+        assert not theirs.exists() and mine.path.exists()
+    finally:
+        writer.kill()
+        writer.wait()
+        mine.discard()
+    assert store.temp_files() == []
+
+
+def test_a_temp_file_swept_before_its_writer_locked_it_is_not_used(tmp_path: Path, monkeypatch) -> None:
+    """The one race of create-then-lock: a sweeper takes the new file between the writer's open and its
+    flock. The writer sees the file unlinked once it holds the lock, and starts another."""
+    from hitrec.store import tempfiles
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    real_flock = tempfiles.fcntl.flock
+    swept: list[int] = []
+    busy = []
+
+    def flock(fd: int, operation: int) -> None:
+        if not busy:  # the writer's first lock: a sweeper gets there first
+            busy.append(True)
+            swept.append(tempfiles.sweep(folder))
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(tempfiles.fcntl, "flock", flock)
+    temp = tempfiles.create(folder, "ingest")
+    monkeypatch.setattr(tempfiles.fcntl, "flock", real_flock)
+    assert temp is not None and swept == [1]
+    assert temp.path.exists() and [p.name for p in folder.iterdir()] == [temp.path.name]
+    assert tempfiles.is_live(temp.path)
+    temp.discard()
+
+
+def _wait_for_temp(tmp_dir: Path, proc: subprocess.Popen, min_size: int = 1) -> None:
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        if any(p.stat().st_size >= min_size for p in tmp_dir.glob("ingest-*") if p.exists()):
+            return
+        time.sleep(0.002)
+
+
+@pytest.mark.slow
+def test_killed_adds_leave_no_temp_bytes_after_the_next_add(project: Path) -> None:
+    """SIGKILL `hitrec add` with its temp file just made (a crash point) and mid-copy of a 24 MB file; the
+    next writer, under its lock, removes every dead writer's temp file, whatever its age."""
+    from conftest import run_hitrec
+    from sync_helpers import noise_wav
+
+    big = noise_wav(project / "big.wav", 24 << 20, seed=3)
+    small = noise_wav(project / "small.wav", 300_000, seed=4)
+    tmp_dir = project / ".hitrec" / "lfs" / "tmp"
+    crashed = run_hitrec("add", "small.wav", cwd=project, env={"HITREC_CRASH_AT": "media-temp"})
+    assert crashed.returncode == -signal.SIGKILL
+    killed_mid_copy = 0
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "hitrec", "add", big.name], cwd=project,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _wait_for_temp(tmp_dir, proc, min_size=1 << 20)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed_mid_copy += 1
+        proc.wait()
+    assert killed_mid_copy >= 1
+    leftovers = list(tmp_dir.iterdir())
+    assert len(leftovers) >= 2 and sum(p.stat().st_size for p in leftovers) >= 1 << 20  # the debris
+    done = run_hitrec("add", small.name, cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert list(tmp_dir.iterdir()) == []
