@@ -15,6 +15,7 @@ import pytest
 from conftest import run_hitrec
 from media import make_wav
 
+from hitrec.errors import HitrecError
 from hitrec.store import Repo
 
 
@@ -225,3 +226,160 @@ def test_ctrl_c_during_a_batch_add_is_quiet_and_clean(project: Path) -> None:
     assert proc.returncode == 130 and "Traceback" not in err and err.strip().endswith("interrupted")
     assert_fsck_clean(project)
     assert json.loads(run_hitrec("log", "--json", cwd=project).stdout) == []
+
+
+# --- full disks: a real small file system (tmpfs), or a file-size limit where mounting is not allowed ----
+class SmallDisk:
+    """A 4 MB tmpfs mounted at ``path`` (tests run as root here); where mount is refused, a plain
+    folder and ``limit``, a file-size limit standing in for a full disk in subprocesses."""
+
+    def __init__(self, path: Path) -> None:
+        path.mkdir()
+        self.path = path
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(path)],
+                              capture_output=True)
+        self.mounted = done.returncode == 0
+        self.filler = path / "filler"
+        self.limit = 512  # without a tmpfs: the file-size limit of subprocesses
+
+
+    def fill(self, leave: int = 0) -> None:
+        """Fill the disk, then give back ``leave`` bytes (whole pages)."""
+        if not self.mounted:
+            self.limit = max(512, leave)
+            return
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            block = b"\0" * 65536
+            for size in (65536, 4096, 1):
+                try:
+                    while True:
+                        os.write(fd, block[:size])
+                except OSError:
+                    pass
+            end = os.fstat(fd).st_size
+            os.ftruncate(fd, max(0, end - leave - end % 4096))
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self.filler.unlink(missing_ok=True)
+        self.limit = 512
+
+    def preexec(self) -> None:
+        """For subprocesses when there is no tmpfs: no file may grow past a few bytes."""
+        if not self.mounted:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_FSIZE, (self.limit, self.limit))
+
+    def close(self) -> None:
+        if self.mounted:
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> SmallDisk:
+    disk = SmallDisk(tmp_path / "disk")
+    monkeypatch.chdir(tmp_path)
+    yield disk
+    monkeypatch.chdir(tmp_path)
+    disk.close()
+
+
+def _run(disk: SmallDisk, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hitrec", *args], cwd=cwd, capture_output=True, text=True,
+                          preexec_fn=disk.preexec, timeout=120)
+
+
+@pytest.mark.parametrize("index", ["kept", "removed"])
+def test_log_show_and_fsck_read_a_repo_on_a_full_disk(small_disk: SmallDisk, tmp_path: Path, index: str) -> None:
+    """The index switched to WAL and ran its schema on every open, so on a full disk nothing could read
+    the repo ("database or disk is full"). Opening writes nothing now, and where the index cannot be
+    brought up to date (here: removed, so it must be rebuilt), reads go to git."""
+    project = small_disk.path / "project"
+    Repo.init(project)
+    sources = [make_wav(tmp_path / f"s{i}.wav", seconds=0.05, freq=200 + 50 * i) for i in range(3)]
+    added = run_hitrec("add", *map(str, sources), "--json", cwd=project)
+    assert added.returncode == 0, added.stderr
+    ids = {f["id"] for f in json.loads(added.stdout)["added"]}
+    if index == "removed":
+        for leftover in (project / ".hitrec").glob("index.sqlite*"):
+            leftover.unlink()
+    small_disk.fill()
+    log = _run(small_disk, "log", "--json", cwd=project)
+    assert log.returncode == 0, log.stderr
+    assert {f["id"] for f in json.loads(log.stdout)} == ids
+    one = sorted(ids)[0]
+    show = _run(small_disk, "show", one[:8], "--json", cwd=project)
+    assert show.returncode == 0 and json.loads(show.stdout)["id"] == one, show.stderr
+    fsck = _run(small_disk, "fsck", "--json", cwd=project)
+    assert fsck.returncode == 0 and json.loads(fsck.stdout)["ok"], fsck.stdout + fsck.stderr
+    small_disk.free()
+    assert_fsck_clean(project)
+
+
+@pytest.mark.slow
+def test_add_on_a_nearly_full_disk_reports_the_truth(small_disk: SmallDisk, tmp_path: Path) -> None:
+    """With a little space left, an add either records the fragment (exit 0; an index that could not be
+    updated is a cache, caught up later) or records nothing (exit 1): never "the index failed" after the
+    ref moved. Swept over the free space so that every write step is the one that runs out."""
+    project = small_disk.path / "project"
+    Repo.init(project)
+    first = _run(small_disk, "add", str(make_wav(tmp_path / "first.wav", seconds=0.05, freq=150)), cwd=project)
+    assert first.returncode == 0, first.stderr
+    outcomes = []
+    for pages in range(0, 32):
+        source = make_wav(tmp_path / f"p{pages}.wav", seconds=0.02, freq=300 + 7 * pages)
+        before = _catalog_fragments(project)
+        small_disk.fill(leave=pages * 4096)
+        r = _run(small_disk, "add", str(source), "--json", cwd=project)
+        small_disk.free()
+        after = _catalog_fragments(project)
+        assert "index" not in r.stderr.lower(), (pages, r.stderr)
+        if r.returncode == 0:
+            assert len(after - before) == 1, (pages, r.stdout)
+            outcomes.append("recorded")
+        else:
+            assert r.returncode == 1 and r.stderr.count("error:") == 1 and "Traceback" not in r.stderr, r.stderr
+            assert after == before, pages
+            outcomes.append("refused")
+    assert "recorded" in outcomes and "refused" in outcomes
+    assert_fsck_clean(project)
+    assert len(json.loads(run_hitrec("log", "--json", cwd=project).stdout)) == len(_catalog_fragments(project))
+
+
+def test_an_index_that_cannot_be_written_does_not_fail_a_recorded_add(small_disk: SmallDisk,
+                                                                        tmp_path: Path) -> None:
+    """The Repo API says which: ``index_stale`` when the ref moved but the index stayed behind."""
+    from hitrec.store import FragmentSpec
+
+    project = small_disk.path / "project"
+    Repo.init(project)
+    stale = []
+    for pages in range(0, 24):
+        source = make_wav(tmp_path / f"q{pages}.wav", seconds=0.02, freq=500 + 7 * pages)
+        repo = Repo(project)
+        small_disk.fill(leave=pages * 4096)
+        try:
+            result = repo.record_batch([FragmentSpec(source)])
+        except (OSError, HitrecError):
+            result = None
+        finally:
+            small_disk.free()
+            repo.close()
+        if result is not None and result.index_stale:
+            stale.append(pages)
+            assert len(result.recorded) == 1 and result.catalog == Repo(project).catalog_head()
+    if small_disk.mounted:
+        assert stale, "no free space made the index update fail after the ref moved"
+    assert_fsck_clean(project)
+
+
+def _catalog_fragments(project: Path) -> set[str]:
+    repo = Repo(project)
+    try:
+        head = repo.catalog_head()
+        return set(repo.fragment_ids_between(head, None)) if head else set()
+    finally:
+        repo.close()

@@ -275,3 +275,59 @@ def test_killed_adds_leave_no_temp_bytes_after_the_next_add(project: Path) -> No
     done = run_hitrec("add", small.name, cwd=project)
     assert done.returncode == 0, done.stderr
     assert list(tmp_dir.iterdir()) == []
+
+
+# --- the hub's uploads --------------------------------------------------------------------------------
+def test_a_killed_hub_leaves_no_temp_bytes_and_a_second_hub_spares_a_live_upload(tmp_path: Path) -> None:
+    """Kill the hub mid-upload: its partial temp file is removed when it starts again, whatever its age
+    (it was kept for an hour before). While one hub receives an upload, a second hub starting on the same
+    root sweeps the temp folder too, and the live upload's file survives it."""
+    import socket
+
+    import httpx
+    from hub_git import auth_header
+    from hub_process import HubProcess
+
+    data = os.urandom(12 << 20)
+    oid = _oid(data)
+
+    def start_upload(hub: HubProcess, token: str) -> socket.socket:
+        port = int(hub.url.rsplit(":", 1)[1])
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(f"PUT /crash.git/info/lfs/objects/{oid} HTTP/1.1\r\nHost: x\r\n"
+                     f"{auth_header('ada', token)}\r\nContent-Length: {len(data)}\r\n\r\n".encode())
+        sock.sendall(data[: 9 << 20])
+        return sock
+
+    def temp_bytes(tmp: Path, at_least: int) -> int:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            total = sum(p.stat().st_size for p in tmp.iterdir() if p.exists()) if tmp.is_dir() else 0
+            if total >= at_least:
+                return total
+            time.sleep(0.05)
+        return total
+
+    hub = HubProcess(tmp_path / "hub").start()
+    tmp = hub.collaboration_path("crash") / "lfs" / "tmp"
+    try:
+        token = hub.add_user("ada", "ada@example.org")
+        with start_upload(hub, token):
+            assert temp_bytes(tmp, 4 << 20) >= 4 << 20
+            assert hub.proc is not None
+            hub.proc.kill()
+            hub.proc.wait()
+    finally:
+        hub.stop()
+    assert list(tmp.iterdir())  # the killed hub's debris, fresh
+    with HubProcess(tmp_path / "hub") as again:
+        assert list(tmp.iterdir()) == []
+        with start_upload(again, token) as live:
+            assert temp_bytes(tmp, 4 << 20) >= 4 << 20
+            with HubProcess(tmp_path / "hub"):  # a second hub on the same root: sweeps at start
+                assert temp_bytes(tmp, 4 << 20) >= 4 << 20
+            live.sendall(data[9 << 20:])
+            assert b" 200 " in live.recv(4096)
+        assert _oid(again.media_path("crash", oid).read_bytes()) == oid
+        assert list(tmp.iterdir()) == []
+        assert httpx.get(again.url + "/").status_code == 200

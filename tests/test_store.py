@@ -290,3 +290,75 @@ def test_readding_repairs_a_damaged_media_object(project: Path, cli) -> None:
     assert cli("add", str(a)).exit_code == 0  # "already recorded", and the verified bytes replace the damage
     assert cli("fsck").exit_code == 0
 
+
+
+def test_dead_writers_lock_files_are_removed_by_the_next_writer(project: Path, cli) -> None:
+    """A writer killed mid-update leaves git's ``<ref>.lock`` behind (a push killed after the hub moved
+    its ref left ``refs/remotes/origin/main.lock``, and the re-run died with dulwich's FileLocked). No
+    process holds them open: the next writer removes them when it takes the repo lock."""
+    assert cli("add", str(make_wav(project / "a.wav", freq=310))).exit_code == 0
+    git_dir = project / ".hitrec"
+    locks = [git_dir / "refs" / "heads" / "main.lock", git_dir / "refs" / "remotes" / "origin" / "main.lock",
+             git_dir / "packed-refs.lock"]
+    for lock in locks:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text("0" * 40 + "\n")
+    assert cli("add", str(make_wav(project / "b.wav", freq=320))).exit_code == 0
+    assert [lock for lock in locks if lock.exists()] == []
+    repo = Repo.find()
+    try:
+        repo.dulwich.refs[b"refs/remotes/origin/main"] = repo.catalog_head().encode()  # no FileLocked
+        with repo.lock():
+            assert repo.clear_stale_locks() == []
+    finally:
+        repo.close()
+
+
+def test_a_live_writers_lock_file_gets_a_clear_message(project: Path, cli, monkeypatch) -> None:
+    from hitrec.store import stale
+
+    monkeypatch.setattr(stale, "LIVE_WAIT", 0.3)
+    assert cli("add", str(make_wav(project / "a.wav", freq=330))).exit_code == 0
+    lock = project / ".hitrec" / "refs" / "heads" / "main.lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1], 'w'); "
+                               "print('holding', flush=True); time.sleep(60)", str(lock)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        r = cli("add", str(make_wav(project / "b.wav", freq=340)))
+        assert r.exit_code == 1 and r.stderr.count("error:") == 1 and "Traceback" not in r.output
+        assert f"process {holder.pid}" in r.stderr and "main.lock" in r.stderr
+        assert lock.exists()  # a live writer's lock is never taken from it
+    finally:
+        holder.kill()
+        holder.wait()
+    assert cli("add", str(make_wav(project / "b.wav", freq=340))).exit_code == 0  # its writer gone: removed
+    assert not lock.exists()
+
+
+def test_repo_open_reads_a_hub_collaboration(tmp_path: Path, monkeypatch, hub) -> None:
+    """The hub keeps a collaboration as a bare ``name.git`` with ``lfs/`` inside; ``Repo.open`` reads it
+    through the same Repo a client uses (fragments, records, media, index)."""
+    from sync_helpers import ADA, client_repo, record, set_env, user_env
+
+    from hitrec.ops.push import push
+
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    client = client_repo(tmp_path, "ada", hub.collaboration_url("gallery"))
+    ids = record(client, tmp_path / "in", 3)
+    push(client)
+    client.close()
+    bare = Repo.open(hub.collaboration_path("gallery"))
+    try:
+        assert bare.git_dir == hub.collaboration_path("gallery").resolve()
+        assert bare.catalog_head() == hub.catalog_head("gallery")
+        assert {f.id for f in bare.fragments()} == set(ids)
+        for fid in ids:
+            fragment = bare.fragment(fid[:10])
+            assert bare.media.verify(fragment.media.oid) is None
+            with bare.media.open_read(fragment.media.oid, 0, 4) as reader:
+                assert reader.read() == b"RIFF"
+    finally:
+        bare.close()
+    with pytest.raises(NotARepoError):
+        Repo.open(tmp_path / "nowhere.git")

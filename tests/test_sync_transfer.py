@@ -16,6 +16,7 @@ from hitrec.hub.lfs import GroupSync
 from hitrec.ops.clone import clone
 from hitrec.ops.push import push
 from hitrec.store import FragmentSpec, Repo
+from hitrec.store.local_media import LocalMediaStore
 from hitrec.sync.credentials import Auth
 from hitrec.sync.lfs import LfsClient
 
@@ -86,10 +87,11 @@ def test_many_small_uploads_with_one_damaged(hub: HubProcess, tmp_path: Path) ->
 def test_group_sync_covers_every_waiter(tmp_path: Path) -> None:
     """Waiters that arrive while a sync runs get a later one; all of them return, none is lost."""
     group = GroupSync()
+    store = LocalMediaStore.init(tmp_path / "lfs")
 
     async def main() -> int:
-        await asyncio.gather(*(group.sync(tmp_path) for _ in range(50)))
-        await group.sync(tmp_path)
+        await asyncio.gather(*(group.sync(store) for _ in range(50)))
+        await group.sync(store)
         return len(group._waiting)
 
     assert asyncio.run(main()) == 0

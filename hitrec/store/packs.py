@@ -1,4 +1,4 @@
-"""Writing a batch of git objects as one pack (+ v2 index), the way git would, in one pass.
+"""Writing git objects the way git would: a batch as one pack (+ v2 index) in one pass, or one loose object.
 
 dulwich's own pack writer re-reads the pack to index it; for a batch of small, new, non-delta objects
 this direct writer is several times faster. The pack becomes visible only when its index is renamed
@@ -7,6 +7,7 @@ into place, so a crash leaves at most an unreferenced temp file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import struct
@@ -16,6 +17,33 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dulwich.objects import ShaFile
+
+
+def write_loose(objects_dir: Path, obj: ShaFile) -> None:
+    """Write ``obj`` as a loose object (``objects/ab/<rest of sha>``) unless it is there already: into a
+    temp file beside it, then renamed into place. Unbuffered writes, so a full disk fails the write (and
+    the temp file goes) instead of a later close: dulwich's own writer then left a ``.lock`` file and a
+    "Exception ignored" traceback at exit."""
+    sha = obj.id.decode()
+    folder = objects_dir / sha[:2]
+    path = folder / sha[2:]
+    if path.exists():
+        return
+    data = obj.as_legacy_object()
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir()
+    tmp = folder / f"tmp_obj_{os.getpid()}_{sha[2:12]}"  # git's own temp prefix: git gc clears old ones
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o444)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
 
 
 def _object_header(type_num: int, size: int) -> bytes:

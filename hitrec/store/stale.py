@@ -18,6 +18,7 @@ from pathlib import Path
 from hitrec.errors import LockTimeoutError
 
 UNKNOWN_AGE = 600.0
+LIVE_WAIT = 5.0  # seconds a live writer's lock file is given to go before it is reported
 _TOP_LEVEL = ("HEAD.lock", "packed-refs.lock", "config.lock", "shallow.lock", "FETCH_HEAD.lock")
 
 
@@ -53,11 +54,11 @@ def holders(paths: list[Path]) -> dict[Path, int] | None:
     return held
 
 
-def remove_dead(paths: list[Path], *, wait: float = 5.0) -> list[Path]:
+def remove_dead(paths: list[Path], *, wait: float | None = None) -> list[Path]:
     """Remove the lock files among ``paths`` that no live writer holds. A held one is waited for up to
-    ``wait`` seconds (a writer finishing), then LockTimeoutError names it and its process."""
+    ``wait`` seconds (``LIVE_WAIT``: a writer finishing), then LockTimeoutError names it and its process."""
     removed: list[Path] = []
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + (LIVE_WAIT if wait is None else wait)
     pending = [p for p in paths if p.exists()]
     while pending:
         held = holders(pending)

@@ -9,7 +9,6 @@ reported in ``RecordResult.index_stale``, not as a failure.
 from __future__ import annotations
 
 import stat
-import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +18,6 @@ from dulwich.objects import ShaFile
 
 from hitrec.errors import CorruptRepoError, FragmentError
 from hitrec.progress import ProgressFn
-from hitrec.store import stale
 from hitrec.store.faults import crash_point
 from hitrec.store.format import TIMELINE_YAML, is_catalog_tree
 from hitrec.store.model import Fragment, FragmentSpec, MediaInfo, Person, RecordResult
@@ -223,34 +221,19 @@ def union_commit(repo: Repo, ours: str, theirs: str) -> str:
     commit = build_catalog_commit(tree_id=tree_id, parents=[ours.encode(), theirs.encode()],
                                   author=repo.identity(), when=when, tz=tz,
                                   message=f"catalog: merge {theirs[:12]}\n")
-    _write_objects(repo, [*objects, commit], holding_lock=False)
+    _write_objects(repo, [*objects, commit])
     return commit.id.decode()
 
 
-def _write_objects(repo: Repo, objects: list[ShaFile], *, holding_lock: bool = True) -> None:
-    store = repo.dulwich.object_store
-    if len(objects) >= PACK_THRESHOLD * 4:
-        from hitrec.store.packs import write_pack
+def _write_objects(repo: Repo, objects: list[ShaFile]) -> None:
+    from hitrec.store.packs import write_loose, write_pack
 
+    if len(objects) >= PACK_THRESHOLD * 4:
         write_pack(repo.git_dir / "objects" / "pack", objects)
         return
-    from dulwich.file import FileLocked
-
+    objects_dir = repo.git_dir / "objects"
     for obj in objects:
-        try:
-            store.add_object(obj)
-        except FileLocked:
-            # A writer killed mid-write left this lock file, or another one is writing this very
-            # object (a push merging outside the repo lock): the dead one's goes, the live one finishes.
-            sha = obj.id.decode()
-            lock = repo.git_dir / "objects" / sha[:2] / f"{sha[2:]}.lock"  # git's loose object layout
-            if not holding_lock:
-                time.sleep(0.05)
-            if obj.id in store:
-                continue
-            stale.remove_dead([lock])
-            if obj.id not in store:
-                store.add_object(obj)
+        write_loose(objects_dir, obj)
 
 
 def _probe(path: Path) -> Any:
