@@ -88,27 +88,29 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def cli() -> Callable[..., CliResult]:
     """Run hitrec in-process like a user would: ``cli("add", "x.wav")`` returns exit code and output."""
-    from hitrec.cli import main
+    from hitrec.cli.dispatch import run as run_command  # the process entry `main` would touch SIGINT
 
     runner = CliRunner()
 
     def run(*args: str, input: str | None = None) -> CliResult:
-        result = runner.invoke(_Main(main), list(args), input=input, catch_exceptions=False)
+        result = runner.invoke(_Main(run_command), list(args), input=input, catch_exceptions=False)
         return CliResult(result.exit_code, result.stdout, result.stderr)
 
     return run
 
 
 class _Main:
-    """Adapter so CliRunner can call our ``main`` (which maps errors to exit codes) as a click command."""
+    """Adapter so CliRunner can call our ``run`` (which maps errors to exit codes) as a click command."""
 
     name = "hitrec"
 
-    def __init__(self, main: Callable[[list[str]], None]) -> None:
-        self._main = main
+    def __init__(self, run: Callable[[list[str]], int]) -> None:
+        self._run = run
 
     def main(self, args: list[str], prog_name: str | None = None, **_: object) -> None:
-        self._main(args)
+        code = self._run(args)
+        if code:
+            raise SystemExit(code)
 
 
 class CliResult:

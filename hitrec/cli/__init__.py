@@ -1,66 +1,63 @@
-"""hitrec's command line. The only package that prints; it maps errors to exit codes in one place."""
+"""hitrec's command line. The only package that prints; it maps errors to exit codes in one place.
 
-from __future__ import annotations
+``main`` is the process entry point (the ``hitrec`` console script and ``python -m hitrec``): it installs
+the Ctrl-C handling before anything heavy is imported, runs ``hitrec.cli.dispatch.run`` (which registers
+the commands and maps errors to exit codes) and exits. Importing this package imports nothing else.
+"""
 
-import sqlite3
 import sys
 
-from hitrec.cli import credits as _credits  # noqa: F401  (registers commands)
-from hitrec.cli import demo as _demo  # noqa: F401
-from hitrec.cli import fragments as _fragments  # noqa: F401
-from hitrec.cli import hub as _hub  # noqa: F401
-from hitrec.cli import render as _render  # noqa: F401
-from hitrec.cli import repo as _repo  # noqa: F401
-from hitrec.cli import sync as _sync  # noqa: F401
-from hitrec.cli.app import State, app
-from hitrec.cli.output import error
-from hitrec.errors import HitrecError
+from hitrec.cli import signals  # first, and builtins only: nothing to load before Ctrl-C is handled
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NoReturn
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the app, turning known errors into one red line and an exit code."""
-    import typer
-
-    try:  # typer >= 0.20 vendors its own click
-        from typer._click.exceptions import ClickException
-    except ImportError:  # pragma: no cover - older typer uses click itself
-        from click.exceptions import ClickException
-
-    State.debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+def main(argv: "list[str] | None" = None) -> "NoReturn":
+    """Run one command and exit with its code: 130 and one line for Ctrl-C, whenever it comes."""
+    signals.install()
     try:
-        code = app(args=argv, standalone_mode=False, prog_name="hitrec")
-        if code == 130:  # typer turns Ctrl-C into Exit(130), returned when not standalone
-            sys.stderr.write("interrupted\n")
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except HitrecError as exc:
-        if State.debug:
-            import traceback
+        from hitrec.cli.dispatch import run
 
-            traceback.print_exc()
-        error(str(exc))
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):  # Ctrl-C: one short line, no traceback
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
-    except ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except sqlite3.Error as exc:  # the index is a cache; fsck rebuilds it
-        error(f"the repo index failed ({exc}); run `hitrec fsck` to rebuild it")
-        sys.exit(1)
-    except BrokenPipeError:
-        import os
+        code = run(argv)
+        signals.stop()  # the work is done: a Ctrl-C from here on changes nothing
+    except BaseException as exc:  # a Ctrl-C while the CLI loaded, or between the work and stop()
+        signals.stop()
+        if isinstance(exc, SystemExit):
+            raise
+        if not signals.interrupted_by(exc):
+            raise
+        code = signals.report()
+    _exit(code)
 
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(141)
-    except OSError as exc:  # a full disk, a permission problem: one readable line
-        if State.debug:
-            import traceback
 
-            traceback.print_exc()
-        error(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}")
-        sys.exit(1)
+def _exit(code: int) -> "NoReturn":
+    import os
+
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader went away: like git, quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = code or 141
+    except (OSError, ValueError):
+        pass
+    if code == signals.INTERRUPTED:
+        # CPython 3.11 remembers a KeyboardInterrupt raised inside any exec() of a string (dataclasses and
+        # namedtuples build their methods that way) as "unhandled", even once caught, and then kills the
+        # process with SIGINT after it finalizes: exit code -2 instead of 130. So an interrupted command
+        # runs the exit handlers itself and leaves without finalizing (nothing is lost: files are closed
+        # by the code that opened them; the OS releases the rest).
+        import atexit
+        import contextlib
+
+        atexit._run_exitfuncs()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    if code:  # a failed command may leave open packs to the collector: let it close them while the
+        import gc  # interpreter still works (at shutdown their finalizers cannot even import)
+
+        gc.collect()
+    sys.exit(code)

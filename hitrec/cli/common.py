@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,12 @@ def open_repo(start: Path | None = None) -> Iterator[Repo]:
     repo = Repo.find(start)
     try:
         yield repo
+    except BaseException as exc:
+        # The frames the error passed through may hold views of the repo's pack mappings (dulwich reads
+        # packs through memoryviews): closing a mapping under a live view raises BufferError, which would
+        # replace the real error (a Ctrl-C during `fsck`). The frames are done; drop their locals first.
+        traceback.clear_frames(exc.__traceback__)
+        raise
     finally:
         repo.close()
 
