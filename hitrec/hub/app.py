@@ -29,10 +29,10 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
 from hitrec.errors import HubError, MissingMediaError
 from hitrec.hub import actions, files, git, lfs, repos
@@ -465,7 +465,7 @@ class HubApp:
             if ranged == "unsatisfiable":
                 raise Reply(416, f"the range asked for is not within this media's {size} bytes",
                             headers=[(b"content-range", f"bytes */{size}".encode())], lfs_json=True)
-            if ranged is not None:
+            if isinstance(ranged, tuple):
                 start, end = ranged
                 status = 206
                 headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
@@ -478,7 +478,8 @@ class HubApp:
             if remaining <= _CHUNK:  # small media: one read, no thread hop
                 await request.body(os.pread(fh.fileno(), remaining, start))
                 return
-            blocks = files.read_blocks(fh.fileno(), start, end)  # big media: see hitrec.hub.files
+            # big media: see hitrec.hub.files (an async generator: closed here, whatever happens)
+            blocks = cast(AsyncGenerator[bytes, None], files.read_blocks(fh.fileno(), start, end))
             try:
                 async for data in blocks:
                     remaining -= len(data)
@@ -537,7 +538,7 @@ def _token(header: str) -> str | None:
     return None if not header.strip() else ""
 
 
-def byte_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+def byte_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
     """The ``[start, end)`` a ``Range`` header asks of ``size`` bytes (RFC 9110 14.1.2): ``bytes=N-M``,
     ``bytes=N-`` or the last S bytes ``bytes=-S``; ``"unsatisfiable"`` (a 416) when none of it is
     there; None to send the whole: no header, one we do not parse (RFC 9110: a server may ignore

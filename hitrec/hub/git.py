@@ -23,7 +23,6 @@ from typing import IO
 import hitrec
 
 SERVICES = ("git-upload-pack", "git-receive-pack")
-ZERO = "0" * 40
 _PROTOCOL = re.compile(r"[A-Za-z0-9=:.,_-]{1,64}")
 _INFLATE_STEP = 1 << 20
 _PACKAGE_PARENT = str(Path(hitrec.__file__).resolve().parent.parent)
@@ -102,7 +101,7 @@ async def spool(body: AsyncIterator[bytes], folder: Path, memory: int = 8 << 20)
 
     A push holds its collaboration's lock only while git works, never while a slow client uploads.
     """
-    spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=memory, dir=folder)  # noqa: SIM115
+    spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=memory, dir=str(folder))  # noqa: SIM115
     try:
         async for chunk in body:
             spooled.write(chunk)

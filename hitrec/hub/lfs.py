@@ -431,7 +431,7 @@ def batch_response(
             item["error"] = {"code": 413, "message": f"media is larger than this hub's limit of {max_size} bytes"}
         elif request.operation == "upload":
             present = repo is not None and have_media(repo, oid)
-            if present and not have_media(repo, oid, size):
+            if present and repo is not None and not have_media(repo, oid, size):
                 item["error"] = {"code": 422, "message": "size does not match the media the hub has"}
             elif not present:
                 item["actions"] = {"upload": _action(object_url, oid, "upload", action_headers, ttl)}

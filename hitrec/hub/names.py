@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 
 from hitrec.errors import HubError
+from hitrec.store.format import is_oid  # the one definition of a Git LFS oid
+
+__all__ = ["check_collaboration_name", "check_email", "check_user_name", "is_collaboration_name",
+           "is_email", "is_oid", "is_user_name"]
 
 _COLLABORATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\.[A-Za-z0-9_-]{1,63}){0,3}")
 _USER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _EMAIL = re.compile(r"[^\s<>@]{1,128}@[^\s<>@]{1,255}")
-_OID = re.compile(r"[0-9a-f]{64}")
 
 
 def is_collaboration_name(name: str) -> bool:
@@ -27,11 +30,6 @@ def is_user_name(name: str) -> bool:
 
 def is_email(email: str) -> bool:
     return bool(_EMAIL.fullmatch(email))
-
-
-def is_oid(oid: str) -> bool:
-    """A Git LFS oid: 64 lowercase hex digits (SHA-256)."""
-    return bool(_OID.fullmatch(oid))
 
 
 def check_collaboration_name(name: str) -> str:

@@ -23,6 +23,11 @@ still in step; on any other trouble the connection closes after the response.
 
 TLS connections, chunked bodies and any other server simply do not offer the extension; the app falls
 back to ``receive()``.
+
+All this leans on uvicorn's private httptools protocol, so pyproject.toml accepts only the uvicorn
+releases it was tested with, and ``uvicorn_mismatches`` lists what changed in the installed one (the
+hub checks it at start and, if anything did, serves with uvicorn's own protocol and says so;
+tests/test_hub_protocol_contract.py fails on it).
 """
 
 from __future__ import annotations
@@ -57,6 +62,61 @@ class BodyTarget(Protocol):
     def when_free(self, callback: Callable[[BaseException | None], None]) -> None:
         """Call ``callback(None)`` once ``view()`` has space again, or ``callback(error)`` if the
         target failed (a write error: the upload cannot go on)."""
+
+
+# What HubHttpProtocol and _Receiver use of uvicorn's private classes: methods (with the parameters they
+# are called with) and the attributes their __init__ / connection_made assign.
+_PROTOCOL_METHODS = {
+    "connection_made": ["transport"], "connection_lost": ["exc"], "data_received": ["data"],
+    "eof_received": [], "on_message_complete": [], "on_headers_complete": [], "on_body": ["body"],
+    "send_400_response": ["msg"], "pause_writing": [], "resume_writing": [],
+}
+_PROTOCOL_ATTRIBUTES = ("loop", "transport", "flow", "cycle", "scope", "scheme", "headers", "parser")
+_CYCLE_ATTRIBUTES = ("scope", "transport", "flow", "disconnected", "keep_alive", "waiting_for_100_continue",
+                     "body", "more_body", "response_complete")
+_FLOW_MEMBERS = ("read_paused", "pause_reading", "resume_reading")
+
+
+def uvicorn_mismatches() -> list[str]:
+    """What the installed uvicorn no longer has of the private internals this module relies on
+    (empty: all there, with the expected parameters)."""
+    import inspect
+    import re
+
+    try:
+        from uvicorn.protocols.http import flow_control, httptools_impl
+    except ImportError as exc:  # pragma: no cover - only on an incompatible uvicorn
+        return [f"cannot import uvicorn's httptools protocol: {exc}"]
+    problems: list[str] = []
+    protocol = getattr(httptools_impl, "HttpToolsProtocol", None)
+    cycle = getattr(httptools_impl, "RequestResponseCycle", None)
+    if protocol is None or cycle is None:
+        return ["uvicorn.protocols.http.httptools_impl has no HttpToolsProtocol / RequestResponseCycle"]
+    for name, params in _PROTOCOL_METHODS.items():
+        method = getattr(protocol, name, None)
+        if not callable(method):
+            problems.append(f"HttpToolsProtocol.{name} is gone")
+            continue
+        got = [p for p in inspect.signature(method).parameters if p != "self"]
+        if got != params:
+            problems.append(f"HttpToolsProtocol.{name} takes ({', '.join(got)}), not ({', '.join(params)})")
+
+    def assigned(cls: type) -> set[str]:
+        try:
+            source = inspect.getsource(cls)
+        except (OSError, TypeError):
+            return set()
+        return set(re.findall(r"self\.(\w+)\s*(?::[^=\n]+)?=", source))
+
+    for cls, wanted in ((protocol, _PROTOCOL_ATTRIBUTES), (cycle, _CYCLE_ATTRIBUTES)):
+        have = assigned(cls)
+        problems += [f"{cls.__name__} no longer sets self.{name}" for name in wanted if name not in have]
+    flow = getattr(flow_control, "FlowControl", None)
+    flow_have = assigned(flow) | set(dir(flow)) if flow is not None else set()
+    problems += [f"FlowControl has no {name}" for name in _FLOW_MEMBERS if name not in flow_have]
+    if not hasattr(httptools_impl, "HIGH_WATER_LIMIT"):
+        problems.append("httptools_impl.HIGH_WATER_LIMIT is gone")
+    return problems
 
 
 def _plain_asyncio_transport(transport: Any) -> bool:
@@ -159,9 +219,9 @@ class HubHttpProtocol(HttpToolsProtocol):
         async def receive_into(target: BodyTarget) -> int:
             return await self._receive_into(cycle, int(length), target)
 
-        extensions = dict(self.scope.get("extensions") or {})
+        extensions: dict[str, Any] = dict(self.scope.get("extensions") or {})
         extensions[EXTENSION] = receive_into
-        self.scope["extensions"] = extensions  # type: ignore[typeddict-unknown-key]
+        self.scope["extensions"] = extensions
 
     def on_body(self, body: bytes) -> None:
         self._body_seen += len(body)
@@ -301,7 +361,8 @@ class _Receiver(asyncio.BufferedProtocol):
         # uvicorn closes on EOF; say so before the app hears of it, or it would answer a 500
         self.cycle.disconnected = True
         self._fail()
-        return self.http.eof_received()
+        self.http.eof_received()
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._fail()

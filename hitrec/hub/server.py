@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from hitrec.errors import HubError
 from hitrec.hub.app import HubApp, HubConfig
@@ -67,6 +69,29 @@ def _buffer_more_of_each_body() -> None:
         httptools_impl.HIGH_WATER_LIMIT = max(httptools_impl.HIGH_WATER_LIMIT, _BODY_BUFFER)
 
 
+log = logging.getLogger("hitrec.hub")
+
+
+def http_protocol() -> Any:
+    """The hub's HTTP protocol class (hitrec.hub.protocol), or uvicorn's own ``"httptools"`` with a
+    warning when the installed uvicorn's private internals it builds on changed: then the hub still
+    serves, without the direct body path and without its limits on request heads and slow bodies."""
+    try:
+        from hitrec.hub.protocol import HubHttpProtocol, uvicorn_mismatches
+    except ImportError as exc:
+        problems = [str(exc)]
+    else:
+        problems = uvicorn_mismatches()
+        if not problems:
+            return HubHttpProtocol
+    import uvicorn
+
+    log.warning("uvicorn %s is not one the hub was tested with (%s): serving with uvicorn's own "
+                "protocol, WITHOUT the hub's limits on request heads and slow bodies; install a uvicorn "
+                "that pyproject.toml accepts", getattr(uvicorn, "__version__", "?"), "; ".join(problems[:5]))
+    return "httptools"
+
+
 def url_of(sock: socket.socket, scheme: str = "http") -> str:
     host, port = sock.getsockname()[:2]
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
@@ -98,13 +123,13 @@ def serve(config: HubConfig, host: str = "127.0.0.1", port: int = 8642,
 
     keep_freed_memory()
     _buffer_more_of_each_body()
-    from hitrec.hub.protocol import HubHttpProtocol
+    protocol = http_protocol()
 
     app = HubApp(config)
     sock = bind(host, port)
     uv_config = uvicorn.Config(
         app,
-        http=HubHttpProtocol,  # uvicorn's httptools protocol + big bodies received into our buffers
+        http=protocol,  # uvicorn's httptools protocol + big bodies received into our buffers
         loop="asyncio",  # direct bodies switch asyncio's own transports (uvloop measured no faster)
         log_config=None,
         access_log=False,  # the app logs each request itself, without query strings or userinfo

@@ -98,7 +98,7 @@ LFS_SPEC = "https://git-lfs.github.com/spec/v1"
 # Versions that some Git LFS client still reads as a pointer (git-lfs accepts the pre-release names).
 LFS_SPECS_READ = frozenset({LFS_SPEC, "https://hawser.github.com/spec/v1", "http://git-media.io/v/2"})
 MAX_POINTER = 1024  # git-lfs reads nothing larger as a pointer
-OID_RE = re.compile(r"^[0-9a-f]{64}$")
+OID_RE = re.compile(r"^[0-9a-f]{64}\Z")  # \Z: "$" would let an oid end in a newline
 _OID = re.compile(r"[0-9a-f]{64}")
 POINTER_EXACT = re.compile(rb"version https://git-lfs\.github\.com/spec/v1\noid sha256:([0-9a-f]{64})\n"
                            rb"size (0|[1-9][0-9]{0,18})\n")
