@@ -102,11 +102,17 @@ def uvicorn_mismatches() -> list[str]:
             problems.append(f"HttpToolsProtocol.{name} takes ({', '.join(got)}), not ({', '.join(params)})")
 
     def assigned(cls: type) -> set[str]:
-        try:
-            source = inspect.getsource(cls)
-        except (OSError, TypeError):
-            return set()
-        return set(re.findall(r"self\.(\w+)\s*(?::[^=\n]+)?=", source))
+        # from each method's own source: inspect.getsource of a class parses its module with ast,
+        # which CPython 3.11 can fail with "AST constructor recursion depth mismatch" in a busy thread
+        names: set[str] = set()
+        for value in vars(cls).values():
+            if inspect.isfunction(value):
+                try:
+                    source = inspect.getsource(value)
+                except (OSError, TypeError):
+                    continue
+                names |= set(re.findall(r"self\.(\w+)\s*(?::[^=\n]+)?=", source))
+        return names
 
     for cls, wanted in ((protocol, _PROTOCOL_ATTRIBUTES), (cycle, _CYCLE_ATTRIBUTES)):
         have = assigned(cls)
