@@ -537,3 +537,53 @@ def test_a_refused_ref_update_is_reported_at_once_not_retried(tmp_path: Path, mo
     assert len(hub_fragment_ids(hub.collaboration_path("film"))) == 1
     assert push(repo).fragments == 1  # and once the hub can, the same push lands
     repo.close()
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_random_moments_of_a_pull_is_one_line(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
+    """SIGINT at random moments of a real `hitrec pull` of 300 fragments (its fetch, its media, its merge
+    reading fragments from the fetched pack): always exit 130 and one line, never dulwich's
+    `BufferError: cannot close exported pointers exist`; the repo stays fsck clean and a re-run finishes."""
+    import random
+
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    url = hub.collaboration_url("film")
+    a = client_repo(tmp_path, "a", url)
+    ids = set(record(a, tmp_path / "in", 300, size=2000))
+    push(a)
+    a.close()
+    env = user_env(*ADA, hub.tokens["ada"])
+
+    def started(root: Path) -> bool:  # past start-up: its fetch has written the incoming ref
+        return (root / ".hitrec" / "refs" / "hitrec" / "incoming" / "origin").exists()
+
+    client_repo(tmp_path, "timing", url).close()
+    proc = _spawn(["pull"], tmp_path / "timing", env)
+    while not started(tmp_path / "timing") and proc.poll() is None:
+        time.sleep(0.002)
+    began = time.monotonic()
+    assert proc.wait(timeout=120) == 0
+    working = time.monotonic() - began  # from the fetch to the end: media, then the merge
+    rng = random.Random(11)
+    interrupted = 0
+    for trial in range(8):
+        root = tmp_path / f"b{trial}"
+        client_repo(tmp_path, root.name, url).close()
+        proc = subprocess.Popen([sys.executable, "-m", "hitrec", "pull"], cwd=root, env={**os.environ, **env},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        while not started(root) and proc.poll() is None:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 0.9 * working))
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            continue  # it had finished
+        interrupted += 1
+        assert proc.returncode == 130 and err.strip() == "interrupted", (proc.returncode, err[-3000:])
+        assert run_hitrec("fsck", cwd=root).returncode == 0
+        done = run_hitrec("pull", cwd=root, env=env)
+        assert done.returncode == 0, done.stderr
+        repo = Repo(root)
+        assert {f.id for f in repo.fragments()} == ids
+        repo.close()
+    assert interrupted >= 4

@@ -58,8 +58,10 @@ class Session:
     def __enter__(self) -> Session:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         self.http.close()
+        if exc is not None:
+            release_frames(exc)
 
     @property
     def tracking_ref(self) -> str:
@@ -150,6 +152,27 @@ def _lfsconfig(repo: Repo, commit: str | None) -> bytes | None:
         return bytes(repo.git_object(sha).data)
     except Exception:  # no such file (or an unusual tree): git-lfs then derives the URL
         return None
+
+
+def release_frames(exc: BaseException) -> None:
+    """Drop the local variables of the finished frames an exception passed through (its chain's too).
+
+    dulwich reads packs through ``mmap`` and hands out ``memoryview``s of it: interrupted mid-read (Ctrl-C
+    in a merge of a few hundred fragments), those views stay alive in the traceback's frames, and closing
+    the repo on the way out fails with ``BufferError: cannot close exported pointers exist`` and a hundred
+    lines of traceback. With the frames cleared the views go, the pack closes, and the interrupt stays one
+    line. The traceback itself (files and lines, for --debug) is kept."""
+    import traceback
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        todo += [current.__cause__, current.__context__]
 
 
 def is_catalog_commit(repo: Repo, sha: str) -> bool:
