@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import mmap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from hitrec.store import direct
@@ -59,7 +59,7 @@ async def settled(futures: list[asyncio.Future[Any]]) -> None:
         raise asyncio.CancelledError
 
 
-async def read_blocks(fd: int, start: int, end: int) -> AsyncIterator[bytes]:
+async def read_blocks(fd: int, start: int, end: int) -> AsyncGenerator[bytes, None]:
     """Yield the bytes of the file open as ``fd`` (left open, switched to O_DIRECT) from ``start`` to
     ``end`` in order, reading ahead on threads."""
     direct.try_direct(fd)

@@ -345,8 +345,10 @@ def _sync_all(stores: list[LocalMediaStore]) -> None:
             synced.add(device)
 
 
-def have_media(repo: Path, oid: str, size: int | None = None) -> bool:
-    """Whether the collaboration has the media (of that size, when given)."""
+def have_media(repo: Path | None, oid: str, size: int | None = None) -> bool:
+    """Whether the collaboration (None: one not created yet) has the media (of that size, when given)."""
+    if repo is None:
+        return False
     try:
         stored = media_store(repo).size(oid)
     except MissingMediaError:

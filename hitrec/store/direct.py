@@ -18,9 +18,11 @@ import hashlib
 import mmap
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from hitrec.progress import ProgressFn
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -45,7 +47,7 @@ def open_direct(path: Path, mode: int = 0o444) -> int | None:
         return None
 
 
-def copy_direct(fd: int, fill: Fill, progress: Callable[..., None] | None = None) -> tuple[str, int]:
+def copy_direct(fd: int, fill: Fill, progress: ProgressFn | None = None) -> tuple[str, int]:
     """Write everything ``fill`` yields to ``fd`` (opened by ``open_direct``), hashing it on the way.
     Returns (sha256 hex, size). The caller fsyncs and closes ``fd``.
 
@@ -97,9 +99,9 @@ def copy_direct(fd: int, fill: Fill, progress: Callable[..., None] | None = None
     return digest.hexdigest(), size
 
 
-def file_filler(source: object) -> Fill:
+def file_filler(source: Any) -> Fill:
     """Fill buffers straight from a file (readinto: no extra copy)."""
-    readinto = source.readinto  # type: ignore[attr-defined]
+    readinto = source.readinto
 
     def fill(buffer: mmap.mmap) -> int:
         view = memoryview(buffer)
@@ -115,9 +117,9 @@ def file_filler(source: object) -> Fill:
     return fill
 
 
-def chunk_filler(chunks: object) -> Fill:
+def chunk_filler(chunks: Iterable[Any]) -> Fill:
     """Fill buffers from an iterator of byte chunks (a download)."""
-    iterator = iter(chunks)  # type: ignore[call-overload]
+    iterator = iter(chunks)
     leftover = memoryview(b"")
 
     def fill(buffer: mmap.mmap) -> int:

@@ -22,7 +22,8 @@ def _libc_syncfs() -> Callable[[int], int] | None:
     try:
         import ctypes
 
-        return ctypes.CDLL(None, use_errno=True).syncfs  # type: ignore[no-any-return]
+        syncfs: Callable[[int], int] = ctypes.CDLL(None, use_errno=True).syncfs
+        return syncfs
     except (OSError, AttributeError):  # not Linux
         return None
 

@@ -144,8 +144,8 @@ class Index:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('catalog', ?)", (sha or "",))
 
     def insert(self, fragments: Iterable[Fragment]) -> None:
-        rows = []
-        edges = []
+        rows: list[tuple[Any, ...]] = []
+        edges: list[tuple[str, str]] = []
         for f in fragments:
             offset = f.created.utcoffset()
             rows.append((

@@ -295,7 +295,7 @@ class FileRange(io.RawIOBase):
         self.close()
 
 
-def _read_chunks(src: Any, progress: ProgressFn | None) -> Iterator[bytes]:
+def _read_chunks(src: Any, progress: ProgressFn | None) -> Iterator[Any]:
     size = os.fstat(src.fileno()).st_size
     buf = bytearray(min(CHUNK, size + 1))  # small files: no 1 MiB allocation each
     view = memoryview(buf)
@@ -303,7 +303,7 @@ def _read_chunks(src: Any, progress: ProgressFn | None) -> Iterator[bytes]:
     while n := readinto(buf):
         if progress:
             progress(n)
-        yield view[:n]  # type: ignore[misc]  # a view of the reused buffer, like bytes to the writer
+        yield view[:n]  # a view of the reused buffer: the writer takes it like bytes
 
 
 @functools.cache
@@ -315,7 +315,8 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     except (OSError, AttributeError):  # not Linux
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-    return fn  # type: ignore[no-any-return]
+    sync_range: Callable[[int, int, int, int], int] = fn
+    return sync_range
 
 
 def _start_writeback(fd: int, offset: int, length: int) -> None:

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from hitrec.progress import ProgressFn
 
 CHUNK = 1 << 20
@@ -56,7 +58,8 @@ class MediaReader(Protocol):
 
     def __enter__(self) -> MediaReader: ...
 
-    def __exit__(self, *exc: object) -> None: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None, /) -> None: ...
 
 
 class MediaStore(Protocol):

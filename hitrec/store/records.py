@@ -13,10 +13,10 @@ import stat
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from dulwich.objects import Blob, Commit, ShaFile, Tree, TreeEntry
+from dulwich.objects import Blob, Commit, ObjectID, ShaFile, Tree, TreeEntry
 
 from hitrec.errors import CorruptRepoError
 from hitrec.store.format import (
@@ -36,6 +36,7 @@ FRAGMENT_TRAILER = "hitrec-fragment: 1"
 CATALOG_DIR = _CATALOG_DIR.encode()
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
 
+_Obj = TypeVar("_Obj", Commit, Tree, Blob)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -142,7 +143,8 @@ def _read_own_yaml(text: str) -> dict[str, Any]:
             raise _NotOurs
         target = levels[-1][1]
         if value is None:
-            target[key] = child = {}
+            child: dict[str, Any] = {}
+            target[key] = child
             opened.append((target, key))
             levels.append((indent + 2, child))
             continue
@@ -203,7 +205,7 @@ def build_fragment(*, yaml_bytes: bytes, media: MediaInfo, filename: str, title:
         tree.add(name.encode(), stat.S_IFREG | 0o644, blob.id)
     commit = Commit()
     commit.tree = tree.id
-    commit.parents = [p.encode() for p in parents]
+    commit.parents = [ObjectID(p.encode()) for p in parents]
     commit.author = commit.committer = str(author).encode()
     commit.author_time = commit.commit_time = when
     commit.author_timezone = commit.commit_timezone = tz
@@ -217,6 +219,26 @@ def now_and_tz() -> tuple[int, int]:
 
 
 # --- the catalog -------------------------------------------------------------------------------
+
+def read_commit(store: Any, sha: bytes) -> Commit:
+    """The commit ``sha`` from a dulwich object store (KeyError if absent)."""
+    return _typed(store[sha], Commit, sha)
+
+
+def read_tree(store: Any, sha: bytes) -> Tree:
+    return _typed(store[sha], Tree, sha)
+
+
+def read_blob(store: Any, sha: bytes) -> Blob:
+    return _typed(store[sha], Blob, sha)
+
+
+def _typed(obj: ShaFile, kind: type[_Obj], sha: bytes) -> _Obj:
+    if not isinstance(obj, kind):
+        raise CorruptRepoError(f"git object {sha.decode()[:12]} is a {obj.type_name.decode()} where a "
+                               f"{kind.type_name.decode()} belongs; run `hitrec fsck`")
+    return obj
+
 
 def catalog_entries(store: Any, root_tree_id: bytes | None) -> dict[bytes, Tree]:
     """Shard name -> shard tree of a catalog root tree."""
@@ -253,7 +275,7 @@ def catalog_tree_with(store: Any, base_root: bytes | None, additions: Mapping[st
         if key not in touched:
             old = shards.get(key)
             touched[key] = Tree.from_string(old.as_raw_string()) if old is not None else Tree()
-        touched[key].add(fragment_id.encode(), stat.S_IFDIR, tree_id)
+        touched[key].add(fragment_id.encode(), stat.S_IFDIR, ObjectID(tree_id))
     shards.update(touched)
     new_objects.extend(touched.values())
     fragments = Tree()
@@ -265,7 +287,7 @@ def catalog_tree_with(store: Any, base_root: bytes | None, additions: Mapping[st
             top[entry.path] = (entry.mode, entry.sha)
     root = Tree()
     for name, (mode, sha) in top.items():
-        root.add(name, mode, sha)
+        root.add(name, mode, ObjectID(sha))
     root.add(CATALOG_DIR, stat.S_IFDIR, fragments.id)
     new_objects += [fragments, root]
     return root.id, new_objects
@@ -275,7 +297,7 @@ def build_catalog_commit(*, tree_id: bytes, parents: Iterable[bytes], author: Pe
                          tz: int, message: str) -> Commit:
     commit = Commit()
     commit.tree = tree_id
-    commit.parents = list(parents)
+    commit.parents = [ObjectID(p) for p in parents]
     commit.author = commit.committer = str(author).encode()
     commit.author_time = commit.commit_time = when
     commit.author_timezone = commit.commit_timezone = tz

@@ -37,6 +37,7 @@ from hitrec.store.stale import clear_stale_locks
 if TYPE_CHECKING:
     import dulwich.repo
 
+
 REPO_DIR = ".hitrec"
 INDEX_FILE = "index.sqlite"
 MIN_PREFIX = 4
@@ -103,12 +104,14 @@ class Repo:
 
     def git_object(self, sha: bytes) -> Any:
         """The parsed git object ``sha`` (KeyError if absent)."""
+        from dulwich.objects import ObjectID  # loaded with dulwich.repo already: a dict lookup
+
         remembered = self._remembered
         if remembered is None:
-            return self.dulwich.object_store[sha]
+            return self.dulwich.object_store[ObjectID(sha)]
         found = remembered.get(sha)
         if found is None:
-            found = remembered[sha] = self.dulwich.object_store[sha]
+            found = remembered[sha] = self.dulwich.object_store[ObjectID(sha)]
         return found
 
     # --- finding and creating ------------------------------------------------------------------
@@ -138,7 +141,9 @@ class Repo:
             raise RepoExistsError(git_dir)
         git_dir.mkdir(parents=True)
         repo = GitRepo.init_bare(str(git_dir))
-        repo.refs.set_symbolic_ref(b"HEAD", CATALOG_REF.encode())
+        from dulwich.refs import Ref
+
+        repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(CATALOG_REF.encode()))
         (git_dir / "description").write_text("hitrec fragments\n")
         LocalMediaStore.init(git_dir / LFS_DIR)
         repo.close()
@@ -297,12 +302,16 @@ class Repo:
 
     # --- reading fragments ------------------------------------------------------------------
     def _has_object(self, sha: str) -> bool:
-        return sha.encode() in self.dulwich.object_store
+        from dulwich.objects import ObjectID
+
+        return ObjectID(sha.encode()) in self.dulwich.object_store
 
     def _catalog_tree(self, catalog: str | None) -> bytes | None:
         if catalog is None:
             return None
-        return self.dulwich[catalog.encode()].tree
+        from hitrec.store.records import read_commit
+
+        return read_commit(self.dulwich.object_store, catalog.encode()).tree
 
     def fragment_ids_between(self, new: str | None, old: str | None) -> list[str]:
         """Fragments in catalog ``new`` and not in catalog ``old``, by comparing shard trees."""
@@ -331,14 +340,14 @@ class Repo:
         return fragment, pointer
 
     def _load_fragment(self, fragment_id: str, *, with_pointer: bool) -> tuple[Fragment, bytes | None]:
-        from hitrec.store.records import parse_fragment_yaml
+        from hitrec.store.records import parse_fragment_yaml, read_blob
 
         store = self.dulwich.object_store
         try:
             commit = self.git_object(fragment_id.encode())
             tree = self.git_object(commit.tree)
             _, yaml_id = tree[FRAGMENT_YAML.encode()]
-            record = parse_fragment_yaml(store[yaml_id].data, f"fragment {fragment_id[:12]}")
+            record = parse_fragment_yaml(read_blob(store, yaml_id).data, f"fragment {fragment_id[:12]}")
         except KeyError as exc:
             raise CorruptRepoError(f"fragment {fragment_id[:12]} is missing from the git objects; "
                                    "run `hitrec fsck`") from exc
@@ -401,13 +410,19 @@ class Repo:
         return self.index.children(fragment_id)
 
     def read_fragment_file(self, fragment_id: str, name: str) -> bytes | None:
+        from hitrec.store.records import read_blob, read_commit, read_tree
+
         store = self.dulwich.object_store
-        tree = store[store[fragment_id.encode()].tree]
+        try:
+            tree = read_tree(store, read_commit(store, fragment_id.encode()).tree)
+        except KeyError as exc:
+            raise CorruptRepoError(f"fragment {fragment_id[:12]} is missing from the git objects; "
+                                   "run `hitrec fsck`") from exc
         try:
             _, blob_id = tree[name.encode()]
         except KeyError:
             return None
-        return store[blob_id].data
+        return read_blob(store, blob_id).data
 
     def media_path(self, oid: str) -> Path:
         return self.media.path(oid)

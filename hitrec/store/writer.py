@@ -28,6 +28,8 @@ from hitrec.store.records import (
     catalog_tree_with,
     fragment_yaml,
     now_and_tz,
+    read_commit,
+    read_tree,
     safe_filename,
 )
 
@@ -96,13 +98,13 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
 
         head = repo.catalog_head()
         store = repo.dulwich.object_store
-        base_tree = store[head.encode()].tree if head else None
+        base_tree = read_commit(store, head.encode()).tree if head else None
         tree_id, catalog_objects = catalog_tree_with(store, base_tree,
                                                      {b.id: b.commit.tree for b in built_fragments})
         catalog = build_catalog_commit(
             tree_id=tree_id,
             parents=([head.encode()] if head else []) + [b.commit.id for b in built_fragments],
-            author=default_author or specs[0].author, when=when, tz=tz,
+            author=_author_of(default_author, specs), when=when, tz=tz,
             message=f"catalog: record {len(built)} fragment{'s' if len(built) != 1 else ''}\n",
         )
         objects: list[ShaFile] = [obj for b in built_fragments for obj in b.objects] + catalog_objects + [catalog]
@@ -145,6 +147,12 @@ def _build(spec: FragmentSpec, probe: Any, stored: tuple[str, int], default_auth
     return built
 
 
+def _author_of(default: Person | None, specs: Sequence[FragmentSpec]) -> Person:
+    author = default or specs[0].author
+    assert author is not None  # record_batch reads the identity when any spec has no author
+    return author
+
+
 def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
     """Bring the fetched catalog ``other`` into ours: fast-forward or a union merge commit.
 
@@ -181,8 +189,8 @@ def _checked_fragment(repo: Repo, fragment_id: str, require_media: bool) -> Frag
 
 def is_catalog_commit(repo: Repo, commit: Any) -> bool:
     """A catalog commit is one whose tree has a ``fragments/`` folder (hitrec.store.format)."""
-    tree = repo.dulwich.object_store[commit.tree]
-    return is_catalog_tree((e.path, stat.S_ISDIR(e.mode)) for e in tree.iteritems())
+    tree = read_tree(repo.dulwich.object_store, commit.tree)
+    return is_catalog_tree((e.path, stat.S_ISDIR(e.mode)) for e in tree.items())
 
 
 def is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
@@ -198,8 +206,8 @@ def is_catalog_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
         if sha in seen:
             continue
         seen.add(sha)
-        for parent in store[sha].parents:
-            if parent not in seen and parent in store and is_catalog_commit(repo, store[parent]):
+        for parent in read_commit(store, sha).parents:
+            if parent not in seen and parent in store and is_catalog_commit(repo, read_commit(store, parent)):
                 todo.append(parent)
     return False
 
@@ -214,9 +222,9 @@ def union_commit(repo: Repo, ours: str, theirs: str) -> str:
         return ours
     store = repo.dulwich.object_store
     added = repo.fragment_ids_between(theirs, ours)
-    tree_id, objects = catalog_tree_with(store, store[ours.encode()].tree,
-                                         {fid: store[fid.encode()].tree for fid in added},
-                                         beside=store[store[theirs.encode()].tree].items())
+    tree_id, objects = catalog_tree_with(store, read_commit(store, ours.encode()).tree,
+                                         {fid: read_commit(store, fid.encode()).tree for fid in added},
+                                         beside=read_tree(store, read_commit(store, theirs.encode()).tree).items())
     when, tz = now_and_tz()
     commit = build_catalog_commit(tree_id=tree_id, parents=[ours.encode(), theirs.encode()],
                                   author=repo.identity(), when=when, tz=tz,
