@@ -3,56 +3,21 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import typer
 
 from hitrec.cli.app import app
+from hitrec.cli.demo_hub import share_through_hub
+from hitrec.cli.demo_state import CONTRIBUTORS, DemoState, describe, step
 from hitrec.cli.output import console
 from hitrec.errors import UsageError
-from hitrec.store.model import Fragment, Person
-
-if TYPE_CHECKING:
-    from hitrec.store import Repo
-
-CONTRIBUTORS = {
-    "maya": Person("Maya Okafor", "maya@example.org"),  # voice actor
-    "leo": Person("Leo Brandt", "leo@example.org"),  # musician
-    "sam": Person("Sam Ito", "sam@example.org"),  # camera
-    "ines": Person("Inès Duval", "ines@example.org"),  # illustrator, writer
-    "editor": Person("Jo Editor", "jo@example.org"),  # the editor who remixes
-}
-
-
-@dataclass
-class DemoState:
-    """What each step leaves for the next ones."""
-
-    folder: Path
-    repo: Repo
-    media: dict[str, Path]
-    fragments: dict[str, Fragment] = field(default_factory=dict)
-
-
-_step_number = [0]
-
-
-def step(title: str) -> None:
-    """Print the next numbered step's heading."""
-    from rich.rule import Rule
-
-    _step_number[0] += 1
-    title = f"{_step_number[0]}. {title}"
-    console.print()
-    console.print(Rule(f"[bold]{title}[/]", align="left"))
 
 
 def contribute(state: DemoState) -> None:
     from hitrec.store import FragmentSpec
 
-    step("Contributors record fragments")
+    step(state, "Contributors record fragments")
     plan = [
         ("voice", "maya", "Morgan's big line", ("voice-over",), "CC-BY-4.0"),
         ("chords", "leo", "Three chords in C", ("music",), "CC-BY-4.0"),
@@ -65,7 +30,7 @@ def contribute(state: DemoState) -> None:
     for (key, who, *_), fragment in zip(plan, state.repo.record(specs), strict=True):
         state.fragments[key] = fragment
         console.print(f"  {CONTRIBUTORS[who].name:<12} hitrec add {state.media[key].name:<18} -> "
-                      f"[bold]{fragment.short_id}[/] {fragment.kind} {_describe(fragment)}")
+                      f"[bold]{fragment.short_id}[/] {fragment.kind} {describe(fragment)}")
     drawing, = state.repo.record([FragmentSpec(
         state.media["drawing"], title="Morgan, drawn from page one", tags=("drawing",), license="CC-BY-4.0",
         project="date-with-destiny", parents=(state.fragments["story"].id,), author=CONTRIBUTORS["ines"])])
@@ -75,23 +40,19 @@ def contribute(state: DemoState) -> None:
 
 
 def show_log(state: DemoState) -> None:
-    step("hitrec log")
-    from hitrec.cli.fragments import log
+    step(state, "hitrec log")
+    from hitrec.cli.fragments import print_log
+    from hitrec.ops.log import log
 
-    log(author=None, kind=None, tag=None, project=None, limit=None, json_=False)
+    print_log(log(state.repo).fragments or [])
 
 
 def show_lineage(state: DemoState, key: str = "piece") -> None:
-    step(f"The piece's lineage: hitrec lineage {state.fragments[key].short_id}")
-    from hitrec.cli.fragments import lineage
+    step(state, f"The piece's lineage: hitrec lineage {state.fragments[key].short_id}")
+    from hitrec.cli.fragments import print_lineage
+    from hitrec.ops.lineage import lineage
 
-    lineage(fragment=state.fragments[key].id, depth=None, json_=False)
-
-
-def _describe(fragment: Fragment) -> str:
-    from hitrec.cli.common import describe_media
-
-    return describe_media(fragment)
+    print_lineage(lineage(state.repo, state.fragments[key].id))
 
 
 DEMO_TIMELINE = """\
@@ -122,7 +83,7 @@ tracks:
 
 
 def remix_piece(state: DemoState) -> None:
-    step("The editor remixes them: hitrec remix timeline.yaml")
+    step(state, "The editor remixes them: hitrec remix timeline.yaml")
     from hitrec.ops.remix import remix
     from hitrec.ops.verify import verify
 
@@ -134,7 +95,7 @@ def remix_piece(state: DemoState) -> None:
     assert piece is not None  # not a dry run
     state.fragments["piece"] = piece
     console.print(f"  {CONTRIBUTORS['editor'].name:<12} hitrec remix timeline.yaml -> [bold]{piece.short_id}[/] "
-                  f"{piece.kind} {_describe(piece)}")
+                  f"{piece.kind} {describe(piece)}")
     console.print(f"  {'':<12} remix of {', '.join(p[:10] for p in piece.parents)}; licence {piece.license}")
     checked = verify(state.repo, piece.id)
     console.print(f"  {'':<12} hitrec verify {piece.short_id} -> "
@@ -142,15 +103,13 @@ def remix_piece(state: DemoState) -> None:
 
 
 def show_credits(state: DemoState) -> None:
-    from hitrec.cli.credits import credits
+    from hitrec.cli.credits import print_table
+    from hitrec.ops.credits import credits
 
     piece = state.fragments["piece"]
-    step(f"Credits and payouts: hitrec credits {piece.short_id} --profit 1000")
-    credits(piece=piece.id, profit="1000.00", community_share=None, currency="USD", explain=None, max_paths=200,
-            format_="table", json_=False)
+    step(state, f"Credits and payouts: hitrec credits {piece.short_id} --profit 1000")
+    print_table(credits(state.repo, piece.id, profit="1000.00", currency="USD"))
 
-
-from hitrec.cli.demo_hub import share_through_hub  # noqa: E402
 
 # The demo, in order: contributions, the log, a remix, its lineage, sharing through a hub, who gets what.
 STEPS = [contribute, show_log, remix_piece, show_lineage, share_through_hub, show_credits]
@@ -173,7 +132,6 @@ def demo(
             raise UsageError(f"{directory} exists and is not empty; use --force to replace it")
         shutil.rmtree(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    _step_number[0] = 0
     console.print(f"[bold]hitrec demo[/] in {directory.resolve()}")
     media = generate(directory / "media")
     repo = Repo.init(directory / "studio")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import struct
 import subprocess
@@ -13,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hitrec.cli.common import human_size
+from hitrec.cli.demo_state import CONTRIBUTORS, DemoState, step
 from hitrec.cli.output import console, escape
 from hitrec.errors import HubError
 
 if TYPE_CHECKING:
-    from hitrec.cli.demo import DemoState
+    from hitrec.ops.push import PushResult
 
 COLLABORATION = "date-with-destiny"
 _URL = re.compile(r"at (http://127\.0\.0\.1:[0-9]+)/")
@@ -38,7 +40,7 @@ class EmbeddedHub:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hitrec", "hub", "serve", "--root", str(self.root), "--host", "127.0.0.1",
              "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, env={**__import__("os").environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"})
+            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"})
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 30
         for line in self.proc.stdout:
@@ -84,7 +86,6 @@ def _take(path: Path, freq: float, seconds: float = 1.5) -> Path:
 
 
 def share_through_hub(state: DemoState) -> None:
-    from hitrec.cli.demo import CONTRIBUTORS, step
     from hitrec.hub import repos
     from hitrec.hub.users import UserStore
     from hitrec.ops.clone import clone
@@ -95,7 +96,7 @@ def share_through_hub(state: DemoState) -> None:
     from hitrec.sync.credentials import Auth
     from hitrec.sync.remotes import add_remote
 
-    step("Sharing through a hub: hitrec push / clone / pull")
+    step(state, "Sharing through a hub: hitrec push / clone / pull")
     jo, maya = CONTRIBUTORS["editor"], CONTRIBUTORS["maya"]
     root = state.folder / "hub"
     users = UserStore(root)
@@ -152,7 +153,6 @@ def share_through_hub(state: DemoState) -> None:
     console.print(f"  {'hub':<12} stopped; its collaborations and users are in {escape(root)}", soft_wrap=True)
 
 
-def _sent(result: object) -> str:
-    r = result
-    return (f"sent {r.fragments} fragment(s): {r.media.objects} media ({human_size(r.media.bytes)}), "  # type: ignore[attr-defined]
-            f"{r.git.objects} git objects ({human_size(r.git.bytes)})")  # type: ignore[attr-defined]
+def _sent(result: PushResult) -> str:
+    return (f"sent {result.fragments} fragment(s): {result.media.objects} media ({human_size(result.media.bytes)}), "
+            f"{result.git.objects} git objects ({human_size(result.git.bytes)})")

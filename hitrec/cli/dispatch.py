@@ -27,7 +27,7 @@ from hitrec.errors import HitrecError
 try:  # typer >= 0.20 vendors its own click
     from typer._click.exceptions import ClickException
 except ImportError:  # pragma: no cover - older typer uses click itself
-    from click.exceptions import ClickException  # type: ignore[assignment,no-redef]
+    from click.exceptions import ClickException  # type: ignore[assignment]
 
 
 def run(argv: list[str] | None = None) -> int:

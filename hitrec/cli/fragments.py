@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,6 +12,11 @@ from hitrec.cli.app import app
 from hitrec.cli.common import describe_media, open_repo
 from hitrec.cli.output import console, escape, print_json, print_json_lines, progress, warn
 from hitrec.store import Fragment
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
+
+    from hitrec.ops.lineage import LineageNode, LineageResult
 
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
@@ -32,8 +38,7 @@ def add(
         result = run_add(repo, [Path(f) for f in files], title=title, tags=tag, license=license, project=project,
                          remix_of=remix_of, progress=bar)
     if json_:
-        print_json({"added": [f.to_json() for f in result.added],
-                    "existing": [{"path": str(p), "fragment": f.to_json()} for p, f in result.existing]})
+        print_json(result.to_json())
         return
     # One plain line per fragment, like git: fast for a thousand, and easy to read from a script.
     sys.stdout.write("".join(f"{f.id}  {f.kind:5}  {f.title}\n" for f in result.added))
@@ -45,12 +50,14 @@ def add(
 @app.command()
 def show(fragment: str = typer.Argument(..., help="Fragment id or unique prefix."), json_: bool = JSON) -> None:
     """Show one fragment: its record, media, sources and remixes."""
+    from hitrec.ops.show import show as run_show
+
     with open_repo() as repo:
-        found = repo.fragment(fragment)
-        children = repo.children(found.id)
+        result = run_show(repo, fragment)
     if json_:
-        print_json({**found.to_json(), "remixed_by": children})
+        print_json(result.to_json())
         return
+    found, children = result.fragment, result.remixed_by
     console.print(f"[bold]fragment {found.id}[/]")
     rows = [
         ("title", found.title), ("kind", found.kind), ("author", str(found.author)),
@@ -77,11 +84,17 @@ def log(
     json_: bool = JSON,
 ) -> None:
     """List fragments, newest first."""
+    from hitrec.ops.log import log as run_log
+
     with open_repo() as repo:
-        if json_:
-            print_json_lines(repo.fragments_json(author=author, kind=kind, tag=tag, project=project, limit=limit))
-            return
-        fragments = repo.fragments(author=author, kind=kind, tag=tag, project=project, limit=limit)
+        result = run_log(repo, author=author, kind=kind, tag=tag, project=project, limit=limit, encoded=json_)
+    if json_:
+        print_json_lines(result.json_documents())
+        return
+    print_log(result.fragments or [])
+
+
+def print_log(fragments: list[Fragment]) -> None:
     if not fragments:
         console.print("[dim]no fragments[/]")
         return
@@ -107,8 +120,6 @@ def lineage(
     json_: bool = JSON,
 ) -> None:
     """Show what a fragment was made from (sources) and what was made from it (remixed by)."""
-    from rich.tree import Tree
-
     from hitrec.ops.lineage import lineage as run_lineage
 
     with open_repo() as repo:  # text draws _LINEAGE_SHOWN generations unless told otherwise
@@ -116,12 +127,17 @@ def lineage(
     if json_:
         print_json(result.to_json())
         return
+    print_lineage(result)
+
+
+def print_lineage(result: LineageResult) -> None:
+    from rich.tree import Tree
 
     def label(f: Fragment, repeated: bool = False) -> str:
         more = " [dim](shown above)[/]" if repeated else ""
         return f"[bold]{f.short_id}[/] {f.kind} [italic]{escape(f.title)}[/] by {escape(f.author.name)}{more}"
 
-    def grow(tree: Tree, nodes: list) -> None:
+    def grow(tree: Tree, nodes: list[LineageNode]) -> None:
         stack = [(tree, nodes)]  # a stack, not recursion: a chain may be thousands deep
         while stack:
             branch, level_nodes = stack.pop()
@@ -142,12 +158,12 @@ def lineage(
 @app.command()
 def cat(fragment: str = typer.Argument(..., help="Fragment id or unique prefix.")) -> None:
     """Write a fragment's media bytes to standard output."""
-    from hitrec.ops.checkout import media_chunks
+    from hitrec.ops.cat import cat as run_cat
 
     with open_repo() as repo:
-        found = repo.fragment(fragment)
+        result = run_cat(repo, fragment)
         out = sys.stdout.buffer
-        for chunk in media_chunks(repo, found):
+        for chunk in result.chunks():
             out.write(chunk)
         out.flush()
 
@@ -162,5 +178,6 @@ def checkout(
     from hitrec.ops.checkout import checkout as run_checkout
 
     with open_repo() as repo:
-        found, target = run_checkout(repo, fragment, path, force=force)
-    console.print(f"wrote {escape(target)} ({found.media.size} bytes) from fragment {found.short_id}")
+        result = run_checkout(repo, fragment, path, force=force)
+    found = result.fragment
+    console.print(f"wrote {escape(result.path)} ({found.media.size} bytes) from fragment {found.short_id}")

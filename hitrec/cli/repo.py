@@ -9,16 +9,15 @@ import typer
 from hitrec.cli.app import app
 from hitrec.cli.common import open_repo
 from hitrec.cli.output import console, err_console, escape, print_json, progress
-from hitrec.errors import NotARepoError, UsageError
 
 
 @app.command()
 def init(directory: Path = typer.Argument(Path("."), help="Project folder (created if missing).")) -> None:
     """Create an empty hitrec repo (.hitrec/) in DIRECTORY."""
-    from hitrec.store import Repo
+    from hitrec.ops.init import init as run_init
 
-    repo = Repo.init(directory)
-    console.print(f"Initialised an empty hitrec repo in {escape(repo.git_dir)}")
+    result = run_init(directory)
+    console.print(f"Initialised an empty hitrec repo in {escape(result.git_dir)}")
 
 
 @app.command()
@@ -30,48 +29,20 @@ def config(
     list_: bool = typer.Option(False, "--list", "-l", help="List the known settings and their values."),
 ) -> None:
     """Read or set a setting. Identity works like git's: HITREC_AUTHOR_NAME/EMAIL, then hitrec, then git."""
-    from hitrec.store import Repo
-    from hitrec.store import config as cfg
+    from hitrec.ops.config import config as run_config
 
-    path = cfg.user_config_path()
-    repo_path = None
-    if not global_:
-        try:
-            repo = Repo.find()
-            path = repo_path = repo.config_path
-        except NotARepoError:
-            if value is not None or unset:
-                raise
+    result = run_config(key, value, global_=global_, unset=unset, list_=list_)
     if list_ or key is None:
-        for known, meaning in cfg.KNOWN_KEYS.items():
-            current = cfg.lookup(known, repo_path)
-            shown = escape(current) if current is not None else "(unset)"
-            console.print(f"{known} = {shown}  [dim]# {meaning}[/]")
+        for setting in result.settings:
+            shown = escape(setting.value) if setting.value is not None else "(unset)"
+            console.print(f"{setting.key} = {shown}  [dim]# {setting.meaning}[/]")
         return
-    if key not in cfg.KNOWN_KEYS and not key.startswith("remote."):
-        import difflib
-
-        close = difflib.get_close_matches(key, cfg.KNOWN_KEYS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(cfg.KNOWN_KEYS)}"
-        raise UsageError(f"unknown setting {key!r}{hint}")
-    if unset:
-        cfg.write_value(path, key, None)
-    elif value is not None:
-        if key.startswith("credits.") and not _is_fraction(value):
-            raise UsageError(f"{key} must be a number between 0 and 1, not {value!r}")
-        cfg.write_value(path, key, value)
-    else:
-        current = cfg.lookup(key, repo_path) if not global_ else cfg.read_value(path, key)
-        if current is None:
-            raise typer.Exit(1)
-        console.print(current, markup=False)
-
-
-def _is_fraction(value: str) -> bool:
-    try:
-        return 0 <= float(value) <= 1
-    except ValueError:
-        return False
+    if result.written is not None:
+        return
+    current = result.settings[0].value
+    if current is None:
+        raise typer.Exit(1)
+    console.print(current, markup=False)
 
 
 @app.command()
@@ -80,7 +51,7 @@ def fsck(
     json_: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Check the repo: git objects, fragment records, media hashes, the index."""
-    from hitrec.store.fsck import fsck as run_fsck
+    from hitrec.ops.fsck import fsck as run_fsck
 
     with open_repo() as repo, progress("checking fragments") as bar:
         result = run_fsck(repo, hash_media=not quick, progress=bar)

@@ -13,13 +13,15 @@ Builtin modules only (no module file to load): a Ctrl-C before :func:`install` g
 so the path to it is kept as short as it can be.
 """
 
-import _signal  # the C module: `signal` itself takes milliseconds to import (its enums)
 import sys
 import time
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import signal as _signal
     from types import FrameType
+else:
+    import _signal  # the C module: `signal` itself takes a millisecond to import (its enums)
 
 INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 GRACE = 2.0  # seconds after the first Ctrl-C during which more are ignored

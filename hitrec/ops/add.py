@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hitrec.errors import MediaError, UsageError
 from hitrec.licenses import normalize as normalize_license
+from hitrec.progress import ProgressFn
 from hitrec.store import Fragment, FragmentSpec, Repo
 
 
@@ -16,10 +18,14 @@ class AddResult:
     added: list[Fragment]
     existing: list[tuple[Path, Fragment]]  # files whose media was already recorded, and by which fragment
 
+    def to_json(self) -> dict[str, Any]:
+        return {"added": [f.to_json() for f in self.added],
+                "existing": [{"path": str(p), "fragment": f.to_json()} for p, f in self.existing]}
+
 
 def add(repo: Repo, paths: Sequence[Path], *, title: str | None = None, tags: Sequence[str] = (),
         license: str | None = None, project: str | None = None, remix_of: Sequence[str] = (),
-        progress: Callable[..., None] | None = None) -> AddResult:
+        progress: ProgressFn | None = None) -> AddResult:
     """Probe every file first (so bad input records nothing), then record them as one batch."""
     from hitrec.media.probe import probe
 

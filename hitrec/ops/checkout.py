@@ -1,28 +1,31 @@
-"""`hitrec checkout` and `hitrec cat`: get a fragment's media back out."""
+"""`hitrec checkout`: write a fragment's media to a file."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hitrec.errors import CorruptRepoError, HitrecError
 from hitrec.store import Fragment, Repo
 
 
-def media_chunks(repo: Repo, fragment: Fragment, chunk: int = 1 << 20) -> Iterator[bytes]:
-    path = _present(repo, fragment)
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            yield block
+@dataclass
+class CheckoutResult:
+    fragment: Fragment
+    path: Path  # the file written
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fragment": self.fragment.id, "path": str(self.path), "bytes": self.fragment.media.size}
 
 
-def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = False) -> tuple[Fragment, Path]:
+def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = False) -> CheckoutResult:
     """Copy a fragment's media to ``dest`` (default: its file name in the current folder)."""
     fragment = repo.fragment(ref)
-    source = _present(repo, fragment)
+    source = present_media(repo, fragment)
     name = fragment.media.filename
     if not name or Path(name).name != name or name in (".", ".."):  # never let a record pick the folder
         raise CorruptRepoError(f"fragment {fragment.short_id} names its media {name!r}, which is not a plain "
@@ -42,10 +45,11 @@ def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = Fa
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return fragment, target
+    return CheckoutResult(fragment, target)
 
 
-def _present(repo: Repo, fragment: Fragment) -> Path:
+def present_media(repo: Repo, fragment: Fragment) -> Path:
+    """The local file holding the fragment's media, or a CorruptRepoError saying how to fetch it."""
     path = repo.media_path(fragment.media.oid)
     if not path.is_file():
         raise CorruptRepoError(

@@ -35,7 +35,9 @@ def flatten(roots: list[LineageNode]) -> list[dict[str, Any]]:
 
 
 @dataclass
-class Lineage:
+class LineageResult:
+    """A fragment's lineage as two trees (credits has its own lineage graph: hitrec.credits.graph)."""
+
     fragment: Fragment
     sources: list[LineageNode]  # up the tree: parents, their parents, ...
     remixed_by: list[LineageNode]  # down the tree: children, their children, ...
@@ -45,7 +47,7 @@ class Lineage:
                 "remixed_by": flatten(self.remixed_by)}
 
 
-def lineage(repo: Repo, ref: str, *, depth: int | None = None) -> Lineage:
+def lineage(repo: Repo, ref: str, *, depth: int | None = None) -> LineageResult:
     """The fragment's sources and remixes, ``depth`` levels each way (all when None). A fragment met
     again (a diamond) is listed with ``repeated`` and not expanded twice."""
     fragment = repo.fragment(ref)
@@ -84,4 +86,4 @@ def lineage(repo: Repo, ref: str, *, depth: int | None = None) -> Lineage:
         found = index.get(fid)
         return found.parents if found else ()
 
-    return Lineage(fragment, walk(fragment.id, parents), walk(fragment.id, index.children))
+    return LineageResult(fragment, walk(fragment.id, parents), walk(fragment.id, index.children))

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from hitrec.errors import HitrecError
+from hitrec.progress import ProgressFn
 from hitrec.store.format import parse_pointer
 
 if TYPE_CHECKING:
-    from hitrec.store.repo import Repo
+    from hitrec.store import Repo
 
 
 @dataclass
@@ -41,11 +41,11 @@ class FsckResult:
                 "notes": self.notes}
 
 
-def fsck(repo: Repo, *, hash_media: bool = True, progress: Callable[..., None] | None = None) -> FsckResult:
+def fsck(repo: Repo, *, hash_media: bool = True, progress: ProgressFn | None = None) -> FsckResult:
     from hitrec.store.records import catalog_fragment_trees
 
     result = FsckResult()
-    store = repo.dulwich.object_store
+    store: Any = repo.dulwich.object_store  # dulwich's objects are read by kind below
     result.git_objects = _check_git_objects(store, result)
     head = repo.catalog_head()
     if head is None:
@@ -107,7 +107,7 @@ def _check_git_objects(store: Any, result: FsckResult) -> int:
 
 
 def _check_fragment(repo: Repo, fragment_id: str, tree_id: bytes, result: FsckResult) -> tuple[str, int] | None:
-    store = repo.dulwich.object_store
+    store: Any = repo.dulwich.object_store
     try:
         commit = store[fragment_id.encode()]
         if commit.tree != tree_id:
