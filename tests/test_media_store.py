@@ -331,3 +331,33 @@ def test_a_killed_hub_leaves_no_temp_bytes_and_a_second_hub_spares_a_live_upload
         assert _oid(again.media_path("crash", oid).read_bytes()) == oid
         assert list(tmp.iterdir()) == []
         assert httpx.get(again.url + "/").status_code == 200
+
+
+@pytest.mark.slow
+def test_a_killed_pull_leaves_no_temp_bytes_after_the_next_pull(tmp_path: Path, monkeypatch, hub) -> None:
+    from conftest import run_hitrec
+    from sync_helpers import ADA, client_repo, noise_wav, set_env, user_env
+
+    from hitrec.ops.push import push
+    from hitrec.store import FragmentSpec
+
+    env = user_env(*ADA, hub.tokens["ada"])
+    set_env(monkeypatch, env)
+    url = hub.collaboration_url("pulled")
+    a = client_repo(tmp_path, "a", url)
+    a.record([FragmentSpec(noise_wav(tmp_path / "big.wav", 40 << 20, seed=11))])
+    push(a)
+    a.close()
+    b = client_repo(tmp_path, "b", url)
+    tmp_dir = b.media.tmp_dir
+    b.close()
+    proc = subprocess.Popen([sys.executable, "-m", "hitrec", "pull"], cwd=tmp_path / "b",
+                            env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_temp(tmp_dir, proc, min_size=4 << 20)
+    assert proc.poll() is None, "the pull finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert sum(p.stat().st_size for p in tmp_dir.iterdir()) >= 4 << 20  # the killed pull's debris
+    again = run_hitrec("pull", cwd=tmp_path / "b", env=env)
+    assert again.returncode == 0, again.stderr
+    assert list(tmp_dir.iterdir()) == []
