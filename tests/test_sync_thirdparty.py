@@ -17,6 +17,7 @@ from conftest import run_hitrec
 from sync_helpers import noise_wav
 from thirdparty_host import ThirdPartyHost, available, thirdparty  # noqa: F401 - the module's host
 
+from hitrec.errors import AuthError, RemoteError
 from hitrec.sync.credentials import Auth
 from hitrec.sync.lfs import LfsClient
 
@@ -58,10 +59,10 @@ def test_a_token_without_a_user_uses_the_urls_user_or_bearer_never_a_made_up_nam
         host: ThirdPartyHost, tmp_path: Path) -> None:
     """HITREC_TOKEN without HITREC_USER sent Basic with the user name 'hitrec', which a Git host refuses."""
     host.create_repo("team/who")
-    root = project(tmp_path, "a", host.url("team/who"))
-    done = run_hitrec("push", host.url("team/who", with_user=True), cwd=root,  # http://alice@host/...
-                      env=login_env(host, user=False))
+    root = project(tmp_path, "a", host.url("team/who", with_user=True))  # http://alice@host/...
+    done = run_hitrec("push", cwd=root, env=login_env(host, user=False))
     assert done.returncode == 0, done.stderr
+    assert host.url("team/who") in run_hitrec("remote", "list", cwd=root).stdout  # printed without the user
     users = {line.split(" user=")[1].split(" ")[0] for line in host.access_log() if "/team/who.git/" in line}
     assert "hitrec" not in users and host.user in users
     # no user anywhere: the token goes as a bearer token (nginx's Basic auth refuses it, and says so)
@@ -217,14 +218,48 @@ def test_expiring_addresses_are_asked_for_again_before_use(tmp_path: Path) -> No
         assert stats.objects == 6 and got == {oid: oid for oid in blobs}
         batches = [line for line in host.access_log() if "objects/batch" in line]
         assert len(batches) > 2  # asked again as addresses neared their end
+        # an address used after it expired: said so, with no "log in" hint (the login was fine)
+        from hitrec.sync.lfs import ADAPTERS, _Reporter
+
+        with LfsClient(url, auth) as lfs:
+            stale = lfs.compare("download", [(next(iter(blobs)), 300_000)]).missing[0]
+            time.sleep(2.5)
+            with pytest.raises(RemoteError) as refused:
+                ADAPTERS["basic"].download(lfs, stale, ingest, _Reporter(None, "downloading", 1, 0))
+        assert "may have expired" in str(refused.value) and "login" not in str(refused.value)
+        assert not isinstance(refused.value, AuthError)
 
 
 def test_retry_after_is_honoured_and_bounded() -> None:
     from hitrec.sync.http import Retries
 
     retries = Retries(max_delay=10)
-    assert retries.delay(429, {"retry-after": "3"}, 0) == 3
+    assert 3 <= retries.delay(429, {"retry-after": "3"}, 0) <= 4.5
     assert retries.delay(429, {"retry-after": "3600"}, 0) == 10
     assert 0 < retries.delay(503, {}, 0) <= 0.25 * 1.25
     assert retries.delay(503, {}, 10) == 10
     assert sys.modules["hitrec.sync.http"].MAX_RETRIES == 8
+
+
+def test_one_object_refused_for_good_does_not_stop_the_others(host: ThirdPartyHost, tmp_path: Path) -> None:
+    """git-lfs pushes every object it can and reports the ones refused; hitrec aborted on the first."""
+    from hitrec.sync.http import Http, Retries
+
+    host.create_repo("team/partial")
+    blobs = {}
+    for i in range(6):
+        data = os.urandom(5000)
+        (tmp_path / f"o{i}").write_bytes(data)
+        blobs[hashlib.sha256(data).hexdigest()] = tmp_path / f"o{i}"
+    refused = sorted(blobs)[0]
+    host.configure(refuse=[refused])
+    quick = Http(retries=Retries(first_backoff=0.01, max_delay=0.05))
+    with LfsClient(host.url("team/partial"), Auth(host.user, host.password), http=quick) as lfs, \
+            pytest.raises(RemoteError) as failure:
+        lfs.upload({oid: 5000 for oid in blobs}, lambda oid: blobs[oid])
+    quick.close()
+    assert "1 object(s) failed" in str(failure.value) and refused in str(failure.value)
+    assert host.lfs_objects("team/partial") == set(blobs) - {refused}
+    path = f"PUT /team/partial.git/info/lfs/objects/storage/{refused}"
+    tries = [line for line in host.access_log() if line.startswith(path)]
+    assert len(tries) == 9  # the first try and 8 retries, as git-lfs's lfs.transfer.maxretries

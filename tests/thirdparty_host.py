@@ -16,7 +16,8 @@ One origin (``host.origin``) serves both git smart HTTP and the LFS API, behind 
   carries an ``Authorization`` header with 400, and logs what it was sent);
 - ``faults``: ``"rate"`` (nginx ``limit_req``: 429 with ``Retry-After: 1`` above a few LFS requests a
   second) or ``"errors"`` (503 for roughly one LFS object request in four, at random);
-- ``slow``: nginx sends object downloads at this many bytes a second (``limit_rate``).
+- ``slow``: nginx sends object downloads at this many bytes a second (``limit_rate``);
+- ``refuse``: object ids whose transfers always get 500.
 giftless's addresses expire after ``lifetime`` seconds (its action lifetime and the lifetime of the JWT
 it signs them with, no leeway): set at start. giftless also answers on its own origin
 (``host.giftless_origin``), as a separate LFS server for ``lfs.url``.
@@ -238,8 +239,10 @@ PRE_AUTHORIZED_ACTION_PROVIDER: "__main__:preauth"
         }}"""
         limit = ""
         if opts.get("faults") == "rate":
-            limit = "limit_req zone=lfs burst=2 nodelay;"
+            limit = "limit_req zone=lfs burst=4 nodelay;"
         errors = 'if ($fail = "1") { return 503 "try later"; }' if opts.get("faults") == "errors" else ""
+        for oid in opts.get("refuse") or ():  # type: ignore[attr-defined]
+            errors += f' if ($oid = "{oid}") {{ return 500 "refused"; }}'
         cdn = ""
         if opts.get("cdn"):
             cdn = (f'if ($request_method = GET) {{ return 302 {self.cdn_origin}/objects/$org/$repo/$oid; }}')
@@ -263,7 +266,7 @@ http {{
     scgi_temp_path {tmp}/scgi;
     client_max_body_size 0;
     log_format who '$request_method $uri $status user=$remote_user auth=$http_authorization';
-    limit_req_zone $binary_remote_addr zone=lfs:1m rate=4r/s;
+    limit_req_zone $binary_remote_addr zone=lfs:1m rate=8r/s;
     limit_req_status 429;
     split_clients "$request_id" $fail {{ 25% "1"; * "0"; }}
 

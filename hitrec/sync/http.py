@@ -20,7 +20,8 @@ Rules (``Http.open``):
   method and body (303: GET). ``Authorization`` goes only to the origin it was meant for: a redirect to
   another origin is followed only when the caller allows it (object downloads), without it; a
   redirect from https:// to http:// is never followed.
-- 429 (after ``Retry-After``, seconds or a date) and 500/502/503/504 (exponential backoff from 0.25 s)
+- 429 (after ``Retry-After``, seconds or a date, plus up to half again so that workers told the same
+  wait do not come back together) and 500/502/503/504 (exponential backoff from 0.25 s)
   are retried up to 8 times, each wait at most 10 s (git-lfs's ``lfs.transfer.maxretries`` and
   ``maxretrydelay`` defaults), when the body can be sent again.
 """
@@ -347,7 +348,9 @@ class Retries:
 
     def delay(self, status: int, headers: Mapping[str, str], attempt: int) -> float:
         after = _retry_after(headers.get("retry-after", ""))
-        if after is None or status != 429:
+        if after is not None and status == 429:  # at least what the server asked, spread so that many
+            after *= random.uniform(1.0, 1.5)    # workers told the same do not all come back at once
+        else:
             after = self.first_backoff * 2 ** attempt * random.uniform(0.75, 1.25)
         return max(0.0, min(self.max_delay, after))
 

@@ -362,6 +362,10 @@ class _Group:
 class _Refused(RemoteError):
     """One object's transfer was refused (after retries): reported with the others at the end."""
 
+    def __init__(self, message: str, *, address: bool = False) -> None:
+        super().__init__(message)
+        self.address = address  # the address itself was refused (401/403): asking again may help
+
 
 class LfsClient:
     def __init__(self, url: str, auth: Auth | None, *, http: Http | None = None,
@@ -447,7 +451,7 @@ class LfsClient:
         if status in (401, 403) and (not own_auth or "?" in str(action.get("href", ""))):
             return _Refused(f"{what}: the server refused the address it gave ({status}{self._detail(response)}); "
                             "it may have expired. Run the same command again; finished objects are not "
-                            "sent twice.")
+                            "sent twice.", address=True)
         error = self._fail(response, what)
         if isinstance(error, AuthError):
             return error
@@ -590,8 +594,8 @@ class LfsClient:
                     return
                 try:
                     nbytes = move(planned, reporter)
-                except _Refused:
-                    if planned.deadline is None:
+                except _Refused as refused:
+                    if not refused.address or planned.deadline is None:
                         raise
                     with group.lock:  # an address refused past its life: ask for it once more
                         planned.deadline = 0.0

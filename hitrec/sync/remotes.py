@@ -89,12 +89,18 @@ def check_name(name: str) -> str:
 
 
 def add_remote(git_dir: Path, name: str, url: str, *, replace: bool = False) -> Remote:
-    """Record a remote; the URL is stored without credentials."""
+    """Record a remote; the URL is stored without its token. A user name in it is kept, as git keeps
+    it (``http://alice@host/x.git``): a token given without a user is sent for that user."""
     check_name(name)
-    clean, _ = split_url(url)
+    clean, creds = split_url(url)
     if not replace and get_remote_url(git_dir, name) is not None:
         raise UsageError(f"remote {name!r} already exists. Use `--replace` to point it elsewhere.")
-    done = _git_config(git_dir, f"remote.{name}.url", clean)
+    stored = clean
+    if creds.user:
+        parts = urlsplit(clean)
+        stored = urlunsplit((parts.scheme, f"{quote(creds.user, safe='')}@{parts.netloc}", parts.path,
+                             parts.query, ""))
+    done = _git_config(git_dir, f"remote.{name}.url", stored)
     if done.returncode != 0:
         raise RemoteError(f"could not write remote {name!r} to {_config_path(git_dir)}: "
                           f"{done.stderr.strip()}")
@@ -135,13 +141,26 @@ def resolve_remote(git_dir: Path, remote: str | None) -> tuple[str, str, UrlCred
             if known.url == clean:
                 return known.name, clean, creds
         return _url_ref_name(clean), clean, creds
-    url = get_remote_url(git_dir, remote)
+    url = _stored_url(git_dir, remote)
     if url is None:
         names = ", ".join(r.name for r in list_remotes(git_dir)) or "none"
         raise UsageError(f"no remote named {remote!r} (known: {names}). "
                          f"Add one with `hitrec remote add {remote} URL`.")
     clean, creds = split_url(url)
     return remote, clean, creds
+
+
+def _stored_url(git_dir: Path, name: str) -> str | None:
+    """A remote's URL as stored (a user name in it included), or None."""
+    from dulwich.config import ConfigFile
+
+    path = _config_path(git_dir)
+    if not path.exists():
+        return None
+    try:
+        return ConfigFile.from_path(str(path)).get((b"remote", name.encode()), b"url").decode()
+    except KeyError:
+        return None
 
 
 def _url_ref_name(url: str) -> str:
