@@ -587,3 +587,22 @@ def test_ctrl_c_at_random_moments_of_a_pull_is_one_line(tmp_path: Path, monkeypa
         assert {f.id for f in repo.fragments()} == ids
         repo.close()
     assert interrupted >= 4
+
+
+def test_remote_remove_and_add_give_one_line_when_git_cannot_write(tmp_path: Path, cli, monkeypatch) -> None:
+    """`remote remove` ran git itself and let its CalledProcessError out as a traceback; now a config git
+    cannot write is one line, and a config.lock a killed writer left is cleared first."""
+    repo = client_repo(tmp_path, "a", "http://127.0.0.1:9/film.git")
+    repo.close()
+    monkeypatch.chdir(tmp_path / "a")
+    assert cli("remote", "add", "backup", "http://127.0.0.1:9/other.git").exit_code == 0
+    (tmp_path / "a" / ".hitrec" / "config.lock").write_text("")  # a killed `git config`
+    r = cli("remote", "remove", "backup")
+    assert r.exit_code == 0, r
+    with _unwritable(tmp_path / "a" / ".hitrec"):
+        r = cli("remote", "remove", "origin")
+        assert r.exit_code == 1 and "could not remove remote 'origin'" in r.stderr, r
+        assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.output
+        r = cli("remote", "add", "up", "http://127.0.0.1:9/up.git")
+        assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r
+    assert cli("remote", "list", "--json").json() == [{"name": "origin", "url": "http://127.0.0.1:9/film.git"}]

@@ -11,12 +11,10 @@ import typer
 from hitrec.cli.app import app
 from hitrec.cli.common import human_size, open_repo
 from hitrec.cli.output import console, err_console, escape, print_json, progress, warn
-from hitrec.errors import UsageError
 
 if TYPE_CHECKING:
     from hitrec.ops.pull import PullResult
     from hitrec.ops.push import PushResult
-    from hitrec.sync.credentials import Auth
 
 remote_app = typer.Typer(help="Name the hubs this repo syncs with.", no_args_is_help=True)
 app.add_typer(remote_app, name="remote")
@@ -71,29 +69,16 @@ def login(
     user: str = typer.Option(..., "--user", "-u", help="Your user name on the hub."),
 ) -> None:
     """Save a hub token (from HITREC_TOKEN or a prompt) in ~/.config/hitrec/credentials (0600)."""
-    from hitrec.sync import credentials
+    from hitrec.ops.login import login
     from hitrec.sync.remotes import split_url
 
     clean, in_url = split_url(url)
     token = os.environ.get("HITREC_TOKEN") or in_url.token
     if not token:
         token = typer.prompt(f"token for {user} at {clean}", hide_input=True, err=True)
-    token = (token or "").strip()
-    if not token:
-        raise UsageError("no token given: paste the one `hitrec hub user add` printed, or set HITREC_TOKEN")
-    if clean.endswith(".git"):
-        _check_token(clean, credentials.Auth(user, token))
-    path = credentials.store(clean, user, token)
-    console.print(f"logged in to {escape(clean)} as {escape(user)} (saved in {escape(path)})", soft_wrap=True)
-
-
-def _check_token(url: str, auth: Auth) -> None:
-    """Fail early on a token the hub refuses (a missing collaboration is fine: push creates it)."""
-    from hitrec.sync.git import list_refs
-    from hitrec.sync.http import Http
-
-    with Http() as http:
-        list_refs(http, url, auth)
+    result = login(clean, user, token)
+    console.print(f"logged in to {escape(result.url)} as {escape(result.user)} (saved in {escape(result.path)})",
+                  soft_wrap=True)
 
 
 def _summary(verb: str, result: PushResult | PullResult) -> str:

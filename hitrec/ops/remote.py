@@ -29,7 +29,8 @@ def add(repo: Repo, name: str, url: str, *, replace: bool = False) -> RemoteResu
     from hitrec.sync.remotes import add_remote
 
     _, creds = split_url(url)
-    remote = add_remote(repo.git_dir, name, url, replace=replace)
+    with repo.lock():  # taking it clears a config.lock a killed writer left
+        remote = add_remote(repo.git_dir, name, url, replace=replace)
     return RemoteResult([remote], dropped_token=bool(creds.token))
 
 
@@ -46,8 +47,9 @@ def remove(repo: Repo, name: str) -> RemoteResult:
         raise UsageError(f"no remote named {name!r}")
     config = repo.git_dir / "config"
     try:
-        done = subprocess.run([git_exe(), "config", "--file", str(config), "--remove-section", f"remote.{name}"],
-                              capture_output=True, text=True, check=False)
+        with repo.lock():  # taking it clears a config.lock a killed writer left
+            done = subprocess.run([git_exe(), "config", "--file", str(config), "--remove-section",
+                                   f"remote.{name}"], capture_output=True, text=True, check=False)
     except OSError as exc:
         raise SyncError(f"could not run git to remove remote {name!r}: {exc.strerror or exc}") from exc
     if done.returncode != 0:
