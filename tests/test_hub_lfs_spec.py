@@ -328,3 +328,16 @@ def test_another_hash_algorithm_is_a_409_per_object(hub: HubProcess) -> None:
     assert _batch(hub, "schema", "upload", [], hash_algo=256).status_code == 422  # not even a string
     same = _batch(hub, "schema", "upload", [{"oid": "b" * 64, "size": 4}], hash_algo="sha256").json()
     assert "upload" in same["objects"][0]["actions"]
+
+
+def test_action_tokens_parse_any_user_name_and_refuse_garbage(hub: HubProcess) -> None:
+    key, scope = b"k" * 32, actions.Scope("film", "a" * 64, "upload")
+    token = actions.mint(key, "a_b.c-d", "digest", scope, 2_000_000_000)
+    assert actions.parse(token) == (2_000_000_000, "a_b.c-d", token.rsplit("_", 1)[1])
+    assert actions.check(key, token, scope, "digest", now=1_999_999_999)
+    assert not actions.check(key, token, scope, "other digest", now=1_999_999_999)
+    assert not actions.check(key, token, scope, "digest", now=2_000_000_001)
+    url = f"{hub.collaboration_url('garbage')}/info/lfs/objects/{'a' * 64}"
+    for bad in ("hra_", "hra_1_ada_", "hra_x_ada_" + "0" * 64, "hra_99_../x_" + "0" * 64, "hra_" + "9" * 40):
+        assert actions.parse(bad) is None
+        assert httpx.get(url, headers={"Authorization": f"Bearer {bad}"}).status_code == 401

@@ -22,7 +22,6 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,17 +97,19 @@ def parse(token: str) -> tuple[int, str, str] | None:
     return int(expiry), user, mac
 
 
-def check(key: bytes, token: str, scope: Scope, digest_for: Callable[[str], str | None],
-          now: float | None = None) -> str | None:
-    """The user an action token speaks for, if it is valid for exactly ``scope`` now; else None.
-    ``digest_for(user)`` is the digest of an active user's current token (None once revoked)."""
+def user_of(token: str) -> str | None:
+    """The user a well-formed action token names (not yet verified), or None."""
+    parsed = parse(token)
+    return parsed[1] if parsed is not None else None
+
+
+def check(key: bytes, token: str, scope: Scope, digest: str, now: float | None = None) -> bool:
+    """Whether an action token is valid for exactly ``scope`` now, for the user it names, whose current
+    token hashes to ``digest``."""
     parsed = parse(token)
     if parsed is None:
-        return None
+        return False
     expiry, user, mac = parsed
     if expiry < (time.time() if now is None else now):
-        return None
-    digest = digest_for(user)
-    if digest is None or not hmac.compare_digest(mac, _mac(key, user, digest, scope, expiry)):
-        return None
-    return user
+        return False
+    return hmac.compare_digest(mac, _mac(key, user, digest, scope, expiry))

@@ -266,9 +266,9 @@ class HubApp:
             raise Reply(401, "authentication required: log in with your hub user name and token",
                         headers=ask, lfs_json=lfs_json)
         if actions.is_action_token(token):
-            name = None if action is None else actions.check(self.action_key, token, action, self._digest_of)
+            name = actions.user_of(token) if action is not None else None
             found = self.users.active(name) if name is not None else None
-            if found is None:
+            if found is None or action is None or not actions.check(self.action_key, token, action, found[1]):
                 raise Reply(401, "this address has expired or is not for this object: ask the batch API "
                                  "again", headers=ask, lfs_json=lfs_json)
             request.user = found[0]
@@ -280,10 +280,6 @@ class HubApp:
         request.user = user
         request.token_digest = hash_token(token)
         return user
-
-    def _digest_of(self, name: str) -> str | None:
-        found = self.users.active(name)
-        return found[1] if found is not None else None
 
     def _repo(self, name: str, *, lfs_json: bool = False) -> Path:
         path = repos.collaboration_path(self.root, name)
