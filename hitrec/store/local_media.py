@@ -15,7 +15,7 @@ import io
 import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hitrec.errors import DamagedMediaError, MediaError, MissingMediaError
 from hitrec.progress import ProgressFn
@@ -23,7 +23,7 @@ from hitrec.store import direct, tempfiles
 from hitrec.store.durable import fsync_dir, sync_filesystem
 from hitrec.store.faults import crash_point
 from hitrec.store.format import LFS_DIR, is_oid, media_relpath
-from hitrec.store.media_store import CHUNK, MediaBatch, Readable, check_range, durable_batch, sha256_file
+from hitrec.store.media_store import CHUNK, MediaBatch, MediaStore, Readable, check_range, durable_batch, sha256_file
 
 SMALL = 4 << 20  # media up to this size is read whole when stored in a batch
 WRITEBACK_STEP = 16 << 20
@@ -325,3 +325,7 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
     fn = _sync_file_range()
     if fn is not None:
         fn(fd, offset, length, 2)  # SYNC_FILE_RANGE_WRITE: start writeback, do not wait
+
+
+if TYPE_CHECKING:
+    _is_a_store: type[MediaStore] = LocalMediaStore  # mypy checks that it keeps the protocol

@@ -11,11 +11,12 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hitrec.errors import DamagedMediaError, MediaError, MissingMediaError
 from hitrec.progress import ProgressFn
 from hitrec.store.format import is_oid
-from hitrec.store.media_store import CHUNK, MediaBatch, Readable, check_range, durable_batch
+from hitrec.store.media_store import CHUNK, MediaBatch, MediaStore, Readable, check_range, durable_batch
 
 
 class MemoryMediaStore:
@@ -107,3 +108,7 @@ class BytesRange(io.BytesIO):
     def __init__(self, data: bytes, size: int) -> None:
         super().__init__(data)
         self.size = size
+
+
+if TYPE_CHECKING:
+    _is_a_store: type[MediaStore] = MemoryMediaStore  # mypy checks that it keeps the protocol
