@@ -310,6 +310,8 @@ def test_clone_of_a_plain_git_repo_says_so_and_leaves_nothing(tmp_path: Path, cl
     r = cli("pull", url)
     assert r.exit_code == 1 and "not a hitrec collaboration" in r.stderr, r
     assert Repo(tmp_path / "mine").catalog_head() == head
+    incoming = tmp_path / "mine" / ".hitrec" / "refs" / "hitrec" / "incoming"
+    assert not incoming.exists() or list(incoming.iterdir()) == []  # no ref kept to the plain commit
 
 
 def test_a_readme_plain_git_put_on_main_survives_hitrec_commits(tmp_path: Path, cli, monkeypatch,

@@ -122,6 +122,8 @@ class Session:
         if fetched is None:
             raise RemoteError(f"fetching from {self.url} left no commit at {self.incoming_ref}")
         if not is_catalog_commit(self.repo, fetched):
+            with write_refs(self.repo):  # keep no ref to what is not a catalog
+                (self.repo.git_dir / self.incoming_ref).unlink(missing_ok=True)
             raise NotACollaborationError(self.url, f"its main branch ({fetched[:12]}) has no fragments/ catalog")
         self.use_lfs_url(fetched)
         return fetched, stats
