@@ -583,7 +583,7 @@ class LfsClient:
         reporter = _Reporter(progress, verb, 0, 0)
         lock = threading.Lock()
         wanted = [0, 0]  # objects, bytes
-        slots = threading.Semaphore(self.batch_size + 2 * self.workers)  # batches asked for ahead of need
+        slots = threading.Semaphore(2 * self.batch_size + 2 * self.workers)  # one batch asked ahead
 
         def job(group: _Group, oid: str) -> None:
             try:
