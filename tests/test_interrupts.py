@@ -8,7 +8,6 @@ in its run, and around its end (after the work is done, while the process exits)
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -68,7 +67,7 @@ def _check_interrupts(args: list[str], cwd: Path, runs: int, prepare=None) -> di
         assert (code, lines) in ((130, ["interrupted"]), (0, [])), \
             f"{args} interrupted after {delay:.3f} s: exit {code}\n" + "\n".join(lines)
         seen["finished" if code == 0 else "interrupted"] += 1
-    assert seen["interrupted"] >= 2, seen  # the test really interrupted work
+    assert seen["interrupted"] >= 1, seen  # the test really interrupted hitrec at work
     return seen
 
 
@@ -102,8 +101,8 @@ def test_ctrl_c_during_fsck_of_a_packed_repo(packed: Path) -> None:
 
 @pytest.mark.slow
 def test_ctrl_c_during_log(packed: Path) -> None:
-    _check_interrupts(["log", "--json"], packed, runs=12)
-    _check_interrupts(["log"], packed, runs=6)
+    _check_interrupts(["log", "--json"], packed, runs=15)
+    _check_interrupts(["log"], packed, runs=9)
     _assert_clean(packed)
 
 
@@ -129,4 +128,4 @@ def test_ctrl_c_during_add(project: Path) -> None:
     _assert_clean(project)
     leftovers = [p for p in (project / ".hitrec").rglob("*") if p.name.startswith(("tmp", "ingest-"))
                  and p.is_file()]
-    assert leftovers == [] or os.environ.get("HITREC_KEEP_TMP"), leftovers
+    assert leftovers == [], leftovers  # an interrupted add removes its temp files on the way out

@@ -65,6 +65,7 @@ def write_pack(pack_dir: Path, objects: Sequence[ShaFile]) -> str:
     entries: list[tuple[bytes, int, int]] = []  # (binary sha, offset, crc32)
     pack_sha = hashlib.sha1()
     fd, pack_tmp = tempfile.mkstemp(dir=pack_dir, prefix="tmp_pack_")
+    idx_tmp = pack_dir / f"tmp_idx_{os.getpid()}"
     try:
         with os.fdopen(fd, "wb") as out:
             header = b"PACK" + struct.pack(">II", 2, len(unique))
@@ -83,13 +84,13 @@ def write_pack(pack_dir: Path, objects: Sequence[ShaFile]) -> str:
             out.flush()
             os.fsync(out.fileno())
         name = f"pack-{checksum.hex()}"
-        idx_tmp = pack_dir / f"tmp_idx_{os.getpid()}"
         _write_index(idx_tmp, entries, checksum)
         os.replace(pack_tmp, pack_dir / f"{name}.pack")
         os.replace(idx_tmp, pack_dir / f"{name}.idx")
         return name
-    except BaseException:
+    except BaseException:  # a Ctrl-C while the index is written leaves neither temp file
         Path(pack_tmp).unlink(missing_ok=True)
+        idx_tmp.unlink(missing_ok=True)
         raise
 
 
