@@ -126,6 +126,21 @@ def test_identity_precedence(project: Path, cli, monkeypatch, isolated_env: Path
     assert r.exit_code == 2 and "did you mean 'user.email'" in r.stderr
 
 
+def test_identity_follows_git_config_global(project: Path, cli, monkeypatch, isolated_env: Path) -> None:
+    """git reads only GIT_CONFIG_GLOBAL when it is set, and so does hitrec's fallback to git's identity."""
+    monkeypatch.delenv("HITREC_AUTHOR_NAME")
+    monkeypatch.delenv("HITREC_AUTHOR_EMAIL")
+    (isolated_env / ".gitconfig").write_text("[user]\n\tname = Home Person\n\temail = home@example.org\n")
+    chosen = isolated_env / "chosen.gitconfig"
+    chosen.write_text("[user]\n\tname = Chosen Person\n\temail = chosen@example.org\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(chosen))
+    r = cli("add", str(make_wav(project / "a.wav", freq=110)), "--json")
+    assert r.json()["added"][0]["author"] == {"name": "Chosen Person", "email": "chosen@example.org"}
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", "/dev/null")
+    r = cli("add", str(make_wav(project / "b.wav", freq=120)))
+    assert r.exit_code == 1 and "who are you?" in r.stderr
+
+
 def test_help_everywhere(cli) -> None:
     for command in ("init", "config", "add", "show", "log", "lineage", "cat", "checkout", "fsck", "demo"):
         r = cli(command, "--help")

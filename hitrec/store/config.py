@@ -78,6 +78,11 @@ def write_value(path: Path, key: str, value: str | None) -> None:
 
 
 def git_config_paths() -> list[Path]:
+    """git's global config files, most important first, as git finds them: ``GIT_CONFIG_GLOBAL`` alone
+    when it is set (``/dev/null`` or an empty value: none), else ``~/.gitconfig`` then the XDG file."""
+    forced = os.environ.get("GIT_CONFIG_GLOBAL")
+    if forced is not None:
+        return [Path(forced)] if forced and forced != os.devnull else []
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return [Path.home() / ".gitconfig", Path(base) / "git" / "config"]
 
