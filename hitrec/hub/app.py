@@ -29,10 +29,10 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from hitrec.errors import HubError, MissingMediaError
 from hitrec.hub import actions, files, git, lfs, repos
@@ -475,7 +475,7 @@ class HubApp:
                 await request.body(os.pread(fh.fileno(), remaining, start))
                 return
             # big media: see hitrec.hub.files (an async generator: closed here, whatever happens)
-            blocks = cast(AsyncGenerator[bytes, None], files.read_blocks(fh.fileno(), start, end))
+            blocks = files.read_blocks(fh.fileno(), start, end)
             try:
                 async for data in blocks:
                     remaining -= len(data)
