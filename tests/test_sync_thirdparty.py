@@ -100,6 +100,7 @@ def test_downloads_follow_302_to_object_storage_without_our_credentials(host: Th
     assert run_hitrec("fsck", cwd=tmp_path / "b").returncode == 0
 
 
+@pytest.mark.slow
 def test_429_and_5xx_are_retried_and_the_push_goes_through(host: ThirdPartyHost, tmp_path: Path) -> None:
     host.create_repo("team/busy")
     host.configure(faults="rate")

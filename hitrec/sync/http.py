@@ -306,7 +306,7 @@ class _HttpxStream:
         return len(block)
 
     def read(self) -> bytes:
-        parts = [self._pending]
+        parts: list[bytes] = []
         while block := self.read1(CHUNK):
             parts.append(block)
         return b"".join(parts)
