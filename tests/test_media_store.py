@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -361,3 +362,47 @@ def test_a_killed_pull_leaves_no_temp_bytes_after_the_next_pull(tmp_path: Path, 
     again = run_hitrec("pull", cwd=tmp_path / "b", env=env)
     assert again.returncode == 0, again.stderr
     assert list(tmp_dir.iterdir()) == []
+
+
+# --- operations read media only through the store -----------------------------------------------------
+def test_checkout_cat_render_and_remix_read_media_through_the_store(tmp_path: Path) -> None:
+    """checkout and cat read a fragment's media with ``open_read``; render, remix and verify get a file for ffmpeg
+    from ``local_path``: backed by the in-memory store (an object store later), with the local store's
+    objects gone, they still work, and the materialised copies are gone once they return."""
+    from media import make_wav
+
+    from hitrec.ops.cat import cat
+    from hitrec.ops.checkout import checkout
+    from hitrec.ops.remix import remix
+    from hitrec.ops.render import render
+    from hitrec.ops.verify import verify
+    from hitrec.store import FragmentSpec, Person, Repo
+
+    repo = Repo.init(tmp_path / "project")
+    me = Person("Ada", "ada@example.org")
+    specs = [FragmentSpec(path=make_wav(tmp_path / f"{n}.wav", 0.5, f), title=n, license="CC0-1.0", author=me)
+             for n, f in (("low", 220.0), ("high", 880.0))]
+    low, high = repo.record(specs)
+    memory = MemoryMediaStore()
+    for f in (low, high):
+        with repo.media.open_read(f.media.oid) as src:
+            memory.put_verified(src, f.media.oid, f.media.size)
+    for oid in list(repo.media.oids()):
+        repo.media.path(oid).unlink()
+    repo.media = memory  # type: ignore[assignment]
+    temp_before = set(Path(tempfile.gettempdir()).glob("hitrec-media-*"))
+
+    written = checkout(repo, low.id[:10], tmp_path / "out.wav").path
+    assert _oid(written.read_bytes()) == low.media.oid
+    assert _oid(b"".join(cat(repo, high.id[:10]).chunks())) == high.media.oid
+    timeline = tmp_path / "t.yaml"
+    timeline.write_text(f"hitrec: 1\ntitle: both\noutput: {{format: wav}}\ntracks:\n  - kind: audio\n    clips:\n"
+                        f"      - {{fragment: {low.id[:10]}}}\n      - {{fragment: {high.id[:10]}, at: 0.25}}\n")
+    rendered = render(repo, timeline, tmp_path / "both.wav")
+    assert rendered.output.stat().st_size > 0
+    made = remix(repo, timeline, author=me)
+    assert made.fragment is not None and tuple(made.fragment.parents) == (low.id, high.id)
+    assert memory.has(made.fragment.media.oid)
+    assert verify(repo, made.fragment.id).ok
+    assert set(Path(tempfile.gettempdir()).glob("hitrec-media-*")) == temp_before
+    repo.close()

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from hitrec.ops.checkout import present_media
+from hitrec.ops.checkout import check_media_present
 from hitrec.store import Fragment, Repo
+from hitrec.store.media_store import MediaStore
 
 
 @dataclass
 class CatResult:
     fragment: Fragment
-    path: Path  # the media object in the repo's store
+    media: MediaStore  # the store holding the fragment's media
 
     def chunks(self, size: int = 1 << 20) -> Iterator[bytes]:
-        with open(self.path, "rb") as f:
+        with self.media.open_read(self.fragment.media.oid) as f:
             while block := f.read(size):
                 yield block
 
@@ -26,6 +26,7 @@ class CatResult:
 
 
 def cat(repo: Repo, ref: str) -> CatResult:
-    """The fragment ``ref`` names and where its media is (present, or a CorruptRepoError)."""
+    """The fragment ``ref`` names, its media present in the repo's store (or a CorruptRepoError)."""
     fragment = repo.fragment(ref)
-    return CatResult(fragment, present_media(repo, fragment))
+    check_media_present(repo, fragment)
+    return CatResult(fragment, repo.media)

@@ -25,7 +25,7 @@ class CheckoutResult:
 def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = False) -> CheckoutResult:
     """Copy a fragment's media to ``dest`` (default: its file name in the current folder)."""
     fragment = repo.fragment(ref)
-    source = present_media(repo, fragment)
+    check_media_present(repo, fragment)
     name = fragment.media.filename
     if not name or Path(name).name != name or name in (".", ".."):  # never let a record pick the folder
         raise CorruptRepoError(f"fragment {fragment.short_id} names its media {name!r}, which is not a plain "
@@ -38,7 +38,7 @@ def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = Fa
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+        with os.fdopen(fd, "wb") as out, repo.media.open_read(fragment.media.oid) as src:
             shutil.copyfileobj(src, out, 1 << 20)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
@@ -48,12 +48,10 @@ def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = Fa
     return CheckoutResult(fragment, target)
 
 
-def present_media(repo: Repo, fragment: Fragment) -> Path:
-    """The local file holding the fragment's media, or a CorruptRepoError saying how to fetch it."""
-    path = repo.media_path(fragment.media.oid)
-    if not path.is_file():
+def check_media_present(repo: Repo, fragment: Fragment) -> None:
+    """A CorruptRepoError saying how to fetch it when the fragment's media is not in the repo's store."""
+    if not repo.media.has(fragment.media.oid):
         raise CorruptRepoError(
             f"the media of fragment {fragment.short_id} ({fragment.media.oid[:12]}) is not in this repo; "
             "`hitrec pull` fetches it from a hub"
         )
-    return path

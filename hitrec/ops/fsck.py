@@ -82,7 +82,7 @@ def fsck(repo: Repo, *, hash_media: bool = True, progress: ProgressFn | None = N
                             "interrupted add or pull; harmless)")
     leftovers = repo.media.temp_files()
     if leftovers:
-        result.notes.append(f"{len(leftovers)} temporary file(s) in {repo.media.tmp_dir} from interrupted "
+        result.notes.append(f"{len(leftovers)} temporary file(s) in {leftovers[0].parent} from interrupted "
                             "writes (harmless)")
     return result
 

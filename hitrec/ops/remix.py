@@ -60,19 +60,22 @@ def remix(repo: Repo, timeline_path: Path, title: str | None = None, dry_run: bo
 
     ``author`` defaults to the repo's identity: the editor who made the remix.
     """
-    result = prepare_remix(RepoResolver(repo), timeline_path, title)
-    if dry_run:
-        return result
-    with scratch_dir("remix") as work:
-        media = work / f"{slugify(result.title)}.{result.plan.format}"
-        render_plan(result.plan, media, progress, engine)
-        spec = FragmentSpec(path=media, title=result.title, parents=result.parents, license=result.license,
-                            extra_files={"timeline.yaml": result.normalized}, author=author)
-        try:
-            (fragment,) = repo.record([spec])
-        except DuplicateMediaError as exc:
-            raise FragmentError(f"this remix renders to exactly the media of fragment {exc.fragment_id[:12]}; "
-                                "it is already recorded (change the timeline to make a new remix)") from exc
+    with RepoResolver(repo) as resolver:
+        result = prepare_remix(resolver, timeline_path, title)
+        if dry_run:
+            return result
+        with scratch_dir("remix") as work:
+            media = work / f"{slugify(result.title)}.{result.plan.format}"
+            render_plan(result.plan, media, progress, engine)
+            resolver.close()  # the sources are rendered: recording reads only the result
+            spec = FragmentSpec(path=media, title=result.title, parents=result.parents, license=result.license,
+                                extra_files={"timeline.yaml": result.normalized}, author=author)
+            try:
+                (fragment,) = repo.record([spec])
+            except DuplicateMediaError as exc:
+                raise FragmentError(f"this remix renders to exactly the media of fragment "
+                                    f"{exc.fragment_id[:12]}; it is already recorded (change the timeline "
+                                    "to make a new remix)") from exc
     result.fragment = fragment
     result.dry_run = False
     return result

@@ -28,6 +28,7 @@ def render(repo: Repo, timeline_path: Path, out: Path, progress: ProgressFn | No
            engine: str = "ffmpeg") -> RenderResult:
     """Render a timeline to ``out`` without recording anything."""
     timeline = load_timeline(timeline_path)
-    plan = plan_timeline(RepoResolver(repo), timeline, Path(out))
-    render_plan(plan, Path(out), progress, engine)
+    with RepoResolver(repo) as resolver:
+        plan = plan_timeline(resolver, timeline, Path(out))
+        render_plan(plan, Path(out), progress, engine)
     return RenderResult(Path(out), plan, engine)

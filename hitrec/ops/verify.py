@@ -46,8 +46,8 @@ def verify(repo: Repo, ref: str, progress: ProgressFn | None = None) -> VerifyRe
         raise FragmentError(f"fragment {fragment.id[:10]} is not a remix (it has no timeline.yaml); only "
                             "remixes recorded by `hitrec remix` can be verified")
     timeline = parse_timeline(data.decode("utf-8", "replace"), f"{fragment.id[:10]}:timeline.yaml")
-    plan = make_plan(timeline, RepoResolver(repo), timeline.output.format)
-    with scratch_dir("verify") as work:
+    with RepoResolver(repo) as resolver, scratch_dir("verify") as work:
+        plan = make_plan(timeline, resolver, timeline.output.format)
         out = render_plan(plan, work / f"verify.{plan.format}", progress)
         actual = sha256_file(out)
     return VerifyResult(fragment.id, actual == fragment.media.oid, fragment.media.oid, actual,

@@ -9,6 +9,7 @@ numeric ``at`` and ``duration``).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,18 +49,35 @@ class Resolver(Protocol):
 
 
 class RepoResolver:
-    """Resolve fragment references in a hitrec repo."""
+    """Resolve fragment references in a hitrec repo. The media files it hands out (``Input.path``) come
+    from the repo's media store (``MediaStore.local_path``) and stay valid until the resolver is closed:
+    use it as a context manager around planning and rendering."""
 
     def __init__(self, repo: Repo) -> None:
         self.repo = repo
+        self._paths: dict[str, Path] = {}
+        self._held = contextlib.ExitStack()
 
     def resolve(self, ref: str) -> Input:
         fragment = self.repo.fragment(ref)
-        path = Path(self.repo.media_path(fragment.media.oid))
-        if not self.repo.has_media(fragment.media.oid):
-            raise FragmentError(f"the media of fragment {fragment.id[:10]} is not in this repo; "
-                                "run `hitrec pull` to fetch it")
+        oid = fragment.media.oid
+        path = self._paths.get(oid)
+        if path is None:
+            if not self.repo.media.has(oid):
+                raise FragmentError(f"the media of fragment {fragment.id[:10]} is not in this repo; "
+                                    "run `hitrec pull` to fetch it")
+            path = self._paths[oid] = self._held.enter_context(self.repo.media.local_path(oid))
         return Input(fragment.id, fragment.kind, fragment.license, fragment.media, path, fragment.title)
+
+    def close(self) -> None:
+        self._held.close()
+        self._paths.clear()
+
+    def __enter__(self) -> RepoResolver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class InputsResolver:

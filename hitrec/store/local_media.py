@@ -51,6 +51,11 @@ class LocalMediaStore:
         store.tmp_dir.mkdir()
         return store
 
+    @classmethod
+    def init_of_repo(cls, git_dir: Path) -> LocalMediaStore:
+        """Create the empty store of a new repo or collaboration whose git folder is ``git_dir``."""
+        return cls.init(Path(git_dir) / LFS_DIR)
+
     def _ensure_dir(self, folder: Path) -> None:
         """mkdir is a slow metadata operation even when the folder exists: remember what exists."""
         if folder not in self._made_dirs:

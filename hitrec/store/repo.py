@@ -27,7 +27,7 @@ from hitrec.errors import (
 from hitrec.progress import ProgressFn
 from hitrec.store import config as config_mod
 from hitrec.store.durable import fsync_dir
-from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, LFS_DIR, TIMELINE_YAML, read_ref
+from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, TIMELINE_YAML, read_ref
 from hitrec.store.index import Index, IndexUnavailable
 from hitrec.store.local_media import LocalMediaStore
 from hitrec.store.lock import write_lock
@@ -145,7 +145,7 @@ class Repo:
 
         repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(CATALOG_REF.encode()))
         (git_dir / "description").write_text("hitrec fragments\n")
-        LocalMediaStore.init(git_dir / LFS_DIR)
+        LocalMediaStore.init_of_repo(git_dir)
         repo.close()
         return cls(root)
 
