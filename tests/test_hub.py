@@ -509,3 +509,17 @@ def test_lfs_addresses_follow_the_host_and_a_local_tls_proxy(hub: HubProcess) ->
                           auth=("ada", hub.tokens["ada"]), headers={**LFS, "Host": "evil/../x@y"},
                           json={"operation": "upload", "objects": [{"oid": oid, "size": 1}]})
     assert bad_host.json()["objects"][0]["actions"]["upload"]["href"].startswith("http://127.0.0.1:")
+
+
+def test_hub_commands_print_their_operation_results_as_json(tmp_path: Path, cli) -> None:
+    """`hub create`, `hub user token` and `hub user revoke` print what hitrec.ops.hub returns, in the JSON
+    the CLI has always printed."""
+    root = tmp_path / "hubroot"
+    created = cli("hub", "create", "film", "--no-author-check", "--root", str(root), "--json").json()
+    assert created == {"name": "film", "path": str(root / "film.git"), "author_check": False}
+    cli("hub", "user", "add", "ada", "--email", "ada@example.org", "--root", str(root))
+    token = cli("hub", "user", "token", "ada", "--root", str(root), "--json").json()
+    assert set(token) == {"name", "token"} and token["name"] == "ada"
+    assert UserStore(root).authenticate(token["token"]).name == "ada"
+    revoked = cli("hub", "user", "revoke", "ada", "--root", str(root), "--json").json()
+    assert revoked["name"] == "ada" and revoked["revoked"] is True and "token" not in revoked

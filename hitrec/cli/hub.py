@@ -81,13 +81,13 @@ def create(
     json_out: bool = _JSON,
 ) -> None:
     """Create an empty collaboration (a first push by a hub user creates one too)."""
-    from hitrec.hub import repos
+    from hitrec.ops import hub
 
-    path = repos.create(root, name, author_check=author_check)
+    result = hub.create(root, name, author_check=author_check)
     if json_out:
-        print_json({"name": name, "path": str(path), "author_check": author_check})
+        print_json(result.to_json())
     else:
-        console.print(f"created collaboration {name} at {path}")
+        console.print(f"created collaboration {name} at {result.collaboration.path}")
 
 
 @hub_app.command("set")
@@ -98,24 +98,23 @@ def set_option(
                                       help="Refuse fragments not authored by the pusher."),
 ) -> None:
     """Change a collaboration's rules."""
-    from hitrec.hub import repos
+    from hitrec.ops import hub
 
-    repos.set_author_check(root, name, author_check)
+    hub.set_author_check(root, name, author_check)
     console.print(f"{name}: author check {'on' if author_check else 'off'}")
 
 
 @hub_app.command("list")
 def list_collaborations(root: Path = _ROOT, json_out: bool = _JSON) -> None:
     """List the hub's collaborations."""
-    from hitrec.hub import repos
+    from hitrec.ops import hub
 
-    names = repos.list_collaborations(root)
+    result = hub.list_collaborations(root)
     if json_out:
-        print_json([{"name": n, "author_check": repos.author_check(repos.collaboration_path(root, n))}
-                    for n in names])
+        print_json(result.to_json())
     else:
-        for name in names:
-            console.print(name)
+        for collaboration in result.collaborations:
+            console.print(collaboration.name)
 
 
 @user_app.command("add")
@@ -126,39 +125,40 @@ def user_add(
     json_out: bool = _JSON,
 ) -> None:
     """Add a user and print their new token (shown once; the hub keeps only its hash)."""
-    from hitrec.hub.users import UserStore
+    from hitrec.ops import hub
 
-    user, token = UserStore(root).add(name, email)
+    result = hub.add_user(root, name, email)
     if json_out:
-        print_json({**user.to_json(), "token": token})
+        print_json(result.to_json())
     else:
+        user = result.user
         console.print(f"added hub user {user.name} <{user.email}>; their token (shown once):")
-        console.print(token, soft_wrap=True)
+        console.print(result.token, soft_wrap=True)
 
 
 @user_app.command("token")
 def user_token(name: str = typer.Argument(...), root: Path = _ROOT, json_out: bool = _JSON) -> None:
     """Give a user a new token; the old one stops working at once."""
-    from hitrec.hub.users import UserStore
+    from hitrec.ops import hub
 
-    token = UserStore(root).new_token(name)
+    result = hub.new_token(root, name)
     if json_out:
-        print_json({"name": name, "token": token})
+        print_json(result.to_json())
     else:
         console.print(f"new token for {name} (shown once):")
-        console.print(token, soft_wrap=True)
+        console.print(result.token, soft_wrap=True)
 
 
 @user_app.command("list")
 def user_list(root: Path = _ROOT, json_out: bool = _JSON) -> None:
     """List users (never their tokens)."""
-    from hitrec.hub.users import UserStore
+    from hitrec.ops import hub
 
-    users = UserStore(root).list()
+    result = hub.list_users(root)
     if json_out:
-        print_json([u.to_json() for u in users])
+        print_json(result.to_json())
         return
-    for u in users:
+    for u in result.users:
         state = " (revoked)" if u.revoked else ""
         console.print(f"{u.name}  <{u.email}>  since {u.created}{state}")
 
@@ -166,10 +166,10 @@ def user_list(root: Path = _ROOT, json_out: bool = _JSON) -> None:
 @user_app.command("revoke")
 def user_revoke(name: str = typer.Argument(...), root: Path = _ROOT, json_out: bool = _JSON) -> None:
     """Revoke a user's token: it stops working at once, even on a running hub."""
-    from hitrec.hub.users import UserStore
+    from hitrec.ops import hub
 
-    user = UserStore(root).revoke(name)
+    result = hub.revoke_user(root, name)
     if json_out:
-        print_json(user.to_json())
+        print_json(result.to_json())
     else:
-        console.print(f"revoked {user.name}'s token")
+        console.print(f"revoked {result.user.name}'s token")
