@@ -16,4 +16,5 @@ fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 python3 -m ruff check hitrec tests bench
+python3 -m mypy
 python3 -m pytest -n 2 -p no:cacheprovider -q
