@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -334,6 +335,47 @@ def test_a_live_writers_lock_file_gets_a_clear_message(project: Path, cli, monke
         holder.wait()
     assert cli("add", str(make_wav(project / "b.wav", freq=340))).exit_code == 0  # its writer gone: removed
     assert not lock.exists()
+
+
+def _index_pack_in(git_dir: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """A real ``git index-pack`` (what ``git fetch`` runs for a pull) part-way into a pack: it is
+    writing ``objects/pack/tmp_pack_*``, and waits for the rest of the pack on its stdin."""
+    pack_dir = git_dir / "objects" / "pack"
+    before = set(pack_dir.glob("tmp_pack_*"))
+    proc = subprocess.Popen(["git", "--git-dir", str(git_dir), "index-pack", "--stdin"], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None
+    proc.stdin.write(b"PACK\0\0\0\2\0\0\0\5")  # a header, then it waits for the objects
+    proc.stdin.flush()
+    for _ in range(500):
+        new = set(pack_dir.glob("tmp_pack_*")) - before
+        if new:
+            return proc, new.pop()
+        time.sleep(0.01)
+    raise AssertionError("git index-pack wrote no temp pack")
+
+
+def test_temp_packs_of_killed_fetches_are_removed_by_the_next_writer(project: Path, cli) -> None:
+    """A pull SIGKILLed while git received the pack left ``objects/pack/tmp_pack_*`` for good (found by
+    killing real pulls at random moments). The next writer removes it under the repo lock; a live
+    writer's temp pack (a fetch still running) is kept."""
+    assert cli("add", str(make_wav(project / "a.wav", freq=350))).exit_code == 0
+    git_dir = project / ".hitrec"
+    dead, dead_pack = _index_pack_in(git_dir)
+    dead.kill()
+    dead.wait()
+    live, live_pack = _index_pack_in(git_dir)
+    try:
+        assert dead_pack.exists()
+        assert cli("add", str(make_wav(project / "b.wav", freq=360))).exit_code == 0
+        assert not dead_pack.exists()
+        assert live_pack.exists()  # its writer is still at it
+    finally:
+        live.kill()
+        live.wait()
+    assert cli("add", str(make_wav(project / "c.wav", freq=370))).exit_code == 0
+    assert list((git_dir / "objects" / "pack").glob("tmp*")) == []
+    assert cli("fsck").exit_code == 0
 
 
 def test_repo_open_reads_a_hub_collaboration(tmp_path: Path, monkeypatch, hub) -> None:

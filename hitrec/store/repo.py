@@ -32,7 +32,7 @@ from hitrec.store.index import Index, IndexUnavailable
 from hitrec.store.local_media import LocalMediaStore
 from hitrec.store.lock import write_lock
 from hitrec.store.model import KINDS, Fragment, FragmentSpec, MediaInfo, Person, RecordResult
-from hitrec.store.stale import clear_stale_locks
+from hitrec.store.stale import clear_dead_pack_temps, clear_stale_locks
 
 if TYPE_CHECKING:
     import dulwich.repo
@@ -158,10 +158,11 @@ class Repo:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """The writer lock. Taking it clears what killed writers left: their media temp files and the
-        git lock files no live process holds (see ``clear_stale_locks``)."""
+        """The writer lock. Taking it clears what killed writers left: their media temp files, their
+        temp packs and the git lock files no live process holds (see ``clear_stale_locks``)."""
         with write_lock(self.lock_path):
             self.clear_stale_locks()
+            clear_dead_pack_temps(self.git_dir)
             self.media.remove_stale_temp_files()
             yield
 

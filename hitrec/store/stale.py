@@ -6,6 +6,11 @@ writer killed with SIGKILL leaves it behind, and every later update of that file
 no process holds open is a dead writer's, whatever its age: removed. One that a process holds open is a
 live writer's: waited for a moment, then reported with the process that holds it. (Where /proc cannot
 tell, only a lock file older than ``UNKNOWN_AGE`` is taken for a dead writer's.)
+
+The same goes for the temp packs a killed ``git fetch`` (index-pack), dulwich or hitrec's own pack writer
+leaves in ``objects/pack/`` (``tmp_pack_*``, ``tmp_idx_*``, dulwich's ``tmp*.pack``) and in ``objects/``
+(dulwich's ``tmp_pack_*``): each writer keeps its temp file open while it writes, so one that no process
+holds open is debris (``clear_dead_pack_temps``).
 """
 
 from __future__ import annotations
@@ -88,3 +93,33 @@ def clear_stale_locks(git_dir: Path) -> list[Path]:
     """Remove the ref lock files of dead writers in ``git_dir`` (callers hold the repo lock)."""
     found = ref_lock_files(git_dir)
     return remove_dead(found) if found else []
+
+
+def pack_temp_files(git_dir: Path) -> list[Path]:
+    """Temp packs and pack indexes being written, or left by killed writers (cheap: two listings)."""
+    found: list[Path] = []
+    for folder, patterns in ((git_dir / "objects" / "pack", ("tmp_*", "tmp*.pack")),
+                             (git_dir / "objects", ("tmp_pack_*",))):
+        if folder.is_dir():
+            found.extend(p for pattern in patterns for p in folder.glob(pattern) if p.is_file())
+    return sorted(set(found))
+
+
+def clear_dead_pack_temps(git_dir: Path) -> list[Path]:
+    """Remove the temp packs of writers that died (callers hold the repo lock); a live writer's stay."""
+    found = pack_temp_files(git_dir)
+    if not found:
+        return []
+    held = holders(found)
+    removed = []
+    for path in found:
+        if held is None:
+            with contextlib.suppress(OSError):
+                if time.time() - path.stat().st_mtime < UNKNOWN_AGE:
+                    continue
+        elif path in held:
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed.append(path)
+    return removed
