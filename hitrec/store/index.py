@@ -126,6 +126,20 @@ class Index:
         if self.db.in_transaction:
             self.db.execute("ROLLBACK")
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """``BEGIN IMMEDIATE``, the block, ``COMMIT`` (unless the block rolled back itself); an error rolls
+        back, and a rollback that fails too (a full disk) cannot hide the error that caused it."""
+        self.begin()
+        try:
+            yield
+            if self.db.in_transaction:
+                self.commit()
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+            raise
+
     def reset(self) -> None:
         with self._writing():
             self._reset()

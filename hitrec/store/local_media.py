@@ -196,32 +196,24 @@ class LocalMediaStore:
         temp = self.new_temp(direct_io=True)
         if temp is None:
             return None
-        try:
+        with temp:
             crash_point("media-temp")
             oid, size = direct.copy_direct(temp.fd, fill, progress)
             os.fsync(temp.fd)
             _check(oid, size, expected_oid, expected_size)
             self.publish(temp.path, oid, durable=True)
-            temp.close()
-            return oid, size
-        except BaseException:
-            temp.discard()
-            raise
+        return oid, size
 
     def _store_small(self, data: bytes) -> tuple[str, int]:
         """Store bytes already in memory (a batch's small media; the batch syncs the file system)."""
         oid = hashlib.sha256(data).hexdigest()
         temp = self.new_temp()
         assert temp is not None
-        try:
+        with temp:
             view = memoryview(data)
             while view:  # os.write may write less than asked (a full disk raises on the next call)
                 view = view[os.write(temp.fd, view):]
             self.publish(temp.path, oid, durable=False)
-            temp.close()
-        except BaseException:
-            temp.discard()
-            raise
         return oid, len(data)
 
     def _put_buffered(self, chunks: Iterable[bytes], expected_oid: str | None, expected_size: int | None,
@@ -229,7 +221,7 @@ class LocalMediaStore:
         # Created read-only (objects are immutable); the open descriptor can still write it.
         temp = self.new_temp()
         assert temp is not None
-        try:
+        with temp:
             crash_point("media-temp")
             digest = hashlib.sha256()
             size = 0
@@ -249,11 +241,7 @@ class LocalMediaStore:
             oid = digest.hexdigest()
             _check(oid, size, expected_oid, expected_size)
             self.publish(temp.path, oid, durable=durable)
-            temp.close()
-            return oid, size
-        except BaseException:
-            temp.discard()
-            raise
+        return oid, size
 
 
 def _check(oid: str, size: int, expected_oid: str | None, expected_size: int | None) -> None:

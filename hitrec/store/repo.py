@@ -251,27 +251,19 @@ class Repo:
         same, and the index, a cache, catches up from git on the next read that can write it."""
         index = self._index
         try:
-            index.begin()
-            index.insert(fragments)
-            index.set_catalog(catalog)
-            index.commit()
+            with index.transaction():
+                index.insert(fragments)
+                index.set_catalog(catalog)
         except IndexUnavailable:
-            with contextlib.suppress(sqlite3.Error):
-                index.rollback()
             return False
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                index.rollback()
-            raise
         return not self.index_stale
 
     def _refresh_index(self, index: Index) -> None:
-        index.begin()
-        try:
+        with index.transaction():
             head = self.catalog_head()  # read inside the transaction: a writer may have moved it
             indexed = index.indexed_catalog()
             if indexed == (head or ""):
-                index.rollback()
+                index.rollback()  # nothing to write
                 return
             known_catalog = indexed if indexed and self._has_object(indexed) else None
             if known_catalog is None:
@@ -279,26 +271,16 @@ class Repo:
             new_ids = self.fragment_ids_between(head, known_catalog) if head else []
             index.insert(self.load_fragment(i) for i in new_ids)
             index.set_catalog(head)
-            index.commit()
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                index.rollback()
-            raise
 
     def rebuild_index(self) -> int:
         """Rebuild the index from git in one transaction, under the writer lock."""
         with self.lock():
             index = self._index
-            index.begin()
-            try:
+            with index.transaction():
                 index.reset()
                 head = self.catalog_head()
                 index.insert(self.load_fragment(i) for i in self.fragment_ids_between(head, None))
                 index.set_catalog(head)
-                index.commit()
-            except BaseException:
-                index.rollback()
-                raise
             return index.count()
 
     # --- reading fragments ------------------------------------------------------------------

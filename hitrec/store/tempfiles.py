@@ -42,6 +42,16 @@ class TempFile:
             self.close()
         self.path.unlink(missing_ok=True)
 
+    def __enter__(self) -> TempFile:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        """Closed when the block ends (after the block renamed it into place); discarded on an error."""
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
+
 
 def create(folder: Path, prefix: str, *, mode: int = 0o444, direct: bool = False) -> TempFile | None:
     """A new, locked temp file in ``folder`` (which must exist). With ``direct``, opened with O_DIRECT;
