@@ -383,3 +383,69 @@ def _catalog_fragments(project: Path) -> set[str]:
         return set(repo.fragment_ids_between(head, None)) if head else set()
     finally:
         repo.close()
+
+
+# --- a read-only repo, an index that cannot be opened: the store's foreign errors are one line ----------
+def _read_only(folder: Path) -> object:
+    """Make ``folder`` read-only for real: a read-only bind mount (root ignores permission bits), or,
+    where mounting is refused, no write permission. Returns what undoes it."""
+    done = subprocess.run(["mount", "--bind", str(folder), str(folder)], capture_output=True)
+    if done.returncode == 0 and subprocess.run(["mount", "-o", "remount,ro,bind", str(folder)],
+                                               capture_output=True).returncode == 0:
+        return lambda: subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    if done.returncode == 0:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+    for p in modes:
+        p.chmod(modes[p] & ~0o222)
+    return lambda: [p.chmod(m) for p, m in modes.items()]
+
+
+def _one_line(r: subprocess.CompletedProcess) -> str:
+    lines = r.stderr.strip().splitlines()
+    assert "Traceback" not in r.stderr and len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("index", ["kept", "removed"])
+def test_a_read_only_repo_reads_and_refuses_writes_in_one_line(project: Path, index: str) -> None:
+    """Reads work on a read-only .hitrec (with no index, from git); every write is one line, exit 1,
+    and no traceback; the repo is as it was."""
+    first = make_wav(project / "a.wav", 0.2, 330)
+    make_wav(project / "b.wav", 0.2, 550)
+    assert run_hitrec("add", str(first), cwd=project).returncode == 0
+    if index == "removed":
+        for path in (project / ".hitrec").glob("index.sqlite*"):
+            path.unlink()
+    before = snapshot(project)
+    undo = _read_only(project / ".hitrec")
+    try:
+        log = run_hitrec("log", "--json", cwd=project)
+        assert log.returncode == 0 and len(json.loads(log.stdout)) == 1, log.stderr
+        fid = json.loads(log.stdout)[0]["id"]
+        for args in (["show", fid[:10]], ["lineage", fid[:10]], ["cat", fid[:10]], ["fsck", "--quick"]):
+            r = run_hitrec(*args, cwd=project, text=False)
+            assert r.returncode == 0 and b"Traceback" not in r.stderr, (args, r.stderr)
+        for args in (["add", "b.wav"], ["config", "user.name", "Zed"],
+                     ["remote", "add", "origin", "http://127.0.0.1:9/film.git"]):
+            r = run_hitrec(*args, cwd=project)
+            assert r.returncode == 1, (args, r.stderr)
+            assert "Read-only file system" in _one_line(r) or "Permission denied" in _one_line(r)
+    finally:
+        undo()  # type: ignore[operator]
+    assert snapshot(project) == before
+
+
+def test_an_index_that_cannot_be_opened_is_read_around(project: Path) -> None:
+    """An index.sqlite that is a folder (sqlite cannot open it): reads go to git, a write is one line."""
+    assert run_hitrec("add", str(make_wav(project / "a.wav", 0.2, 330)), cwd=project).returncode == 0
+    for path in (project / ".hitrec").glob("index.sqlite*"):
+        path.unlink()
+    (project / ".hitrec" / "index.sqlite").mkdir()
+    log = run_hitrec("log", "--json", cwd=project)
+    assert log.returncode == 0 and len(json.loads(log.stdout)) == 1, log.stderr
+    r = run_hitrec("add", str(make_wav(project / "b.wav", 0.2, 550)), cwd=project)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == 0 or _one_line(r)
+    log = run_hitrec("log", "--json", cwd=project)
+    assert log.returncode == 0 and len(json.loads(log.stdout)) == (2 if r.returncode == 0 else 1), log.stderr
