@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -449,3 +450,41 @@ def test_an_index_that_cannot_be_opened_is_read_around(project: Path) -> None:
     assert r.returncode == 0 or _one_line(r)
     log = run_hitrec("log", "--json", cwd=project)
     assert log.returncode == 0 and len(json.loads(log.stdout)) == (2 if r.returncode == 0 else 1), log.stderr
+
+
+def test_init_on_a_full_disk_is_one_line_and_leaves_no_half_made_repo(small_disk: SmallDisk) -> None:
+    """`hitrec init` (and so a clone) on a full disk printed dulwich's "Exception ignored in _GitFile.__del__"
+    traceback and left a ``.hitrec`` holding a ``HEAD.lock``, which the re-run took for a repo ("a hitrec
+    repo already exists"). Now: one line naming the folder, nothing left, and the re-run works."""
+    for pages in (0, 1, 3):
+        small_disk.fill(leave=pages * 4096)
+        r = _run(small_disk, "init", "x", cwd=small_disk.path)
+        small_disk.free()
+        if r.returncode == 0:
+            continue
+        assert r.returncode == 1 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+        assert str(small_disk.path / "x" / ".hitrec") in r.stderr, r.stderr
+        assert "the disk is full" in r.stderr or not small_disk.mounted, r.stderr
+        assert sorted(p.name for p in small_disk.path.iterdir()) in ([], ["x"]), list(small_disk.path.rglob("*"))
+        assert not (small_disk.path / "x" / ".hitrec").exists()
+        again = _run(small_disk, "init", "x", cwd=small_disk.path)
+        assert again.returncode == 0, again.stderr
+        assert_fsck_clean(small_disk.path / "x")
+        shutil.rmtree(small_disk.path / "x")
+        break
+    else:
+        assert not small_disk.mounted, "init never ran out of space"
+
+
+def test_an_add_that_finds_the_disk_full_names_the_folder(small_disk: SmallDisk, tmp_path: Path) -> None:
+    """The line said only "No space left on device": now it says which folder's disk is full."""
+    project = small_disk.path / "project"
+    Repo.init(project)
+    source = make_wav(tmp_path / "big.wav", seconds=3.0, freq=250)
+    small_disk.fill(leave=16 * 4096)
+    r = _run(small_disk, "add", str(source), cwd=project)
+    small_disk.free()
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert str(project / ".hitrec") in r.stderr, r.stderr
+    assert "the disk is full: no space left for" in r.stderr or not small_disk.mounted, r.stderr
+    assert_fsck_clean(project)

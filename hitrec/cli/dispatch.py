@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
+from pathlib import Path
 
 import typer
 
@@ -66,7 +67,7 @@ def _exit_code(exc: BaseException) -> int:
         return 141
     if isinstance(exc, OSError):  # a full disk, a permission problem: one readable line
         _debug_traceback(exc)
-        error(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}")
+        error(_full_disk(exc) or f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}")
         return 1
     raise exc
 
@@ -76,3 +77,19 @@ def _debug_traceback(exc: BaseException) -> None:
         import traceback
 
         traceback.print_exception(exc)
+
+
+def _full_disk(exc: OSError) -> str | None:
+    """What to tell about a full disk: where (the folder the store names, else the repo here, else this
+    folder) and what to do."""
+    import errno
+
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    where = exc.filename
+    if where is None:
+        from hitrec.store.repo import REPO_DIR
+
+        here = Path.cwd()
+        where = next((f / REPO_DIR for f in (here, *here.parents) if (f / REPO_DIR / "HEAD").is_file()), here)
+    return f"the disk is full: no space left for {where}; free some space there and run the command again"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -41,3 +43,18 @@ def sync_filesystem(folder: Path) -> None:
             os.sync()
     finally:
         os.close(fd)
+
+
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # a full disk, a quota, a file-size limit
+
+
+@contextlib.contextmanager
+def naming_full_disk(folder: Path) -> Iterator[None]:
+    """A write that finds the disk full (``os.write`` says no more than "No space left on device") is
+    re-raised as the same OSError naming ``folder``, so the one line a user reads says what is full."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in FULL and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(folder)) from exc
+        raise

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from hitrec.errors import DamagedMediaError, MediaError, MissingMediaError
 from hitrec.progress import ProgressFn
 from hitrec.store import direct, tempfiles
-from hitrec.store.durable import fsync_dir, sync_filesystem
+from hitrec.store.durable import fsync_dir, naming_full_disk, sync_filesystem
 from hitrec.store.faults import crash_point
 from hitrec.store.format import LFS_DIR, is_oid, media_relpath
 from hitrec.store.media_store import CHUNK, MediaBatch, MediaStore, Readable, check_range, durable_batch, sha256_file
@@ -121,7 +121,7 @@ class LocalMediaStore:
             src = open(path, "rb")  # noqa: SIM115 - closed below; only opening is a read error
         except OSError as exc:
             raise MediaError(path, f"cannot read: {exc.strerror or exc}") from exc
-        with src:
+        with src, naming_full_disk(self.lfs_dir):
             size = os.fstat(src.fileno()).st_size
             if not durable and size <= SMALL:
                 data = src.read()  # small media in a batch: one read, one write, no generator
@@ -148,10 +148,11 @@ class LocalMediaStore:
         else:
             chunks = iter(stream)
             fill = direct.chunk_filler(chunks)
-        if size >= direct.MIN_SIZE and self._put_direct(fill, oid, size, None):
-            return
-        # small, or O_DIRECT refused before anything was read: the ordinary way
-        self._put_buffered(chunks, oid, size, durable=durable)
+        with naming_full_disk(self.lfs_dir):
+            if size >= direct.MIN_SIZE and self._put_direct(fill, oid, size, None):
+                return
+            # small, or O_DIRECT refused before anything was read: the ordinary way
+            self._put_buffered(chunks, oid, size, durable=durable)
 
     def batch(self) -> contextlib.AbstractContextManager[MediaBatch]:
         return durable_batch(self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
@@ -133,20 +134,31 @@ class Repo:
 
     @classmethod
     def init(cls, root: Path) -> Repo:
-        from dulwich.repo import Repo as GitRepo
-
+        """Create an empty repo in ``root``. It is built aside (``.hitrec-init-<pid>`` beside it) and
+        renamed into place, so a full disk or a crash never leaves a half-made ``.hitrec`` that a re-run
+        takes for a repo; what a failed init wrote is removed, what a killed one wrote goes at the next."""
         root = root.resolve()
         git_dir = root / REPO_DIR
         if git_dir.exists():
             raise RepoExistsError(git_dir)
-        git_dir.mkdir(parents=True)
-        repo = GitRepo.init_bare(str(git_dir))
-        from dulwich.refs import Ref
-
-        repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(CATALOG_REF.encode()))
-        (git_dir / "description").write_text("hitrec fragments\n")
-        LocalMediaStore.init_of_repo(git_dir)
-        repo.close()
+        root.mkdir(parents=True, exist_ok=True)
+        _remove_dead_inits(root)
+        aside = root / f"{INIT_PREFIX}{os.getpid()}"
+        try:
+            with _quiet_unraisable_os_errors():
+                _init_bare(aside)
+            try:
+                os.rename(aside, git_dir)
+            except OSError as exc:
+                if git_dir.exists():
+                    raise RepoExistsError(git_dir) from exc
+                raise
+            fsync_dir(root)
+        except BaseException as exc:
+            shutil.rmtree(aside, ignore_errors=True)
+            if isinstance(exc, OSError) and exc.filename is None:  # say where: a full disk, a read-only one
+                raise OSError(exc.errno, exc.strerror, str(git_dir)) from exc
+            raise
         return cls(root)
 
     # --- raw access --------------------------------------------------------------------------
@@ -445,3 +457,64 @@ class Repo:
             self._index.close()
         if "dulwich" in self.__dict__:
             self.dulwich.close()
+
+
+INIT_PREFIX = ".hitrec-init-"
+
+
+def _init_bare(git_dir: Path) -> None:
+    from dulwich.refs import Ref
+    from dulwich.repo import Repo as GitRepo
+
+    git_dir.mkdir()
+    repo = GitRepo.init_bare(str(git_dir))
+    try:
+        repo.refs.set_symbolic_ref(Ref(b"HEAD"), Ref(CATALOG_REF.encode()))
+        (git_dir / "description").write_text("hitrec fragments\n")
+        LocalMediaStore.init_of_repo(git_dir)
+    finally:
+        repo.close()
+
+
+def _remove_dead_inits(root: Path) -> None:
+    """Remove the folders aside of inits killed in ``root`` (their process is gone)."""
+    for aside in root.glob(f"{INIT_PREFIX}*"):
+        pid = aside.name[len(INIT_PREFIX):]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(aside, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def _quiet_unraisable_os_errors() -> Iterator[None]:
+    """dulwich's lock files retry their close in ``__del__`` after a write failed (a full disk), which
+    prints "Exception ignored in: <function _GitFile.__del__ ...>" and a traceback: the write's own error
+    says it already. The frames of a failure are cleared here, so those objects go while this holds."""
+    import gc
+    import sys
+    import traceback
+
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, OSError):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    except BaseException as exc:
+        traceback.clear_frames(exc.__traceback__)
+        gc.collect()
+        raise
+    finally:
+        sys.unraisablehook = previous

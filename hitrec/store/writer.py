@@ -234,14 +234,16 @@ def union_commit(repo: Repo, ours: str, theirs: str) -> str:
 
 
 def _write_objects(repo: Repo, objects: list[ShaFile]) -> None:
+    from hitrec.store.durable import naming_full_disk
     from hitrec.store.packs import write_loose, write_pack
 
-    if len(objects) >= PACK_THRESHOLD * 4:
-        write_pack(repo.git_dir / "objects" / "pack", objects)
-        return
     objects_dir = repo.git_dir / "objects"
-    for obj in objects:
-        write_loose(objects_dir, obj)
+    with naming_full_disk(objects_dir):
+        if len(objects) >= PACK_THRESHOLD * 4:
+            write_pack(objects_dir / "pack", objects)
+            return
+        for obj in objects:
+            write_loose(objects_dir, obj)
 
 
 def _probe(path: Path) -> Any:
