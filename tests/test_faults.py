@@ -488,3 +488,28 @@ def test_an_add_that_finds_the_disk_full_names_the_folder(small_disk: SmallDisk,
     assert str(project / ".hitrec") in r.stderr, r.stderr
     assert "the disk is full: no space left for" in r.stderr or not small_disk.mounted, r.stderr
     assert_fsck_clean(project)
+
+
+def test_git_objects_a_full_disk_left_half_written_are_removed_by_the_next_writer(small_disk: SmallDisk,
+                                                                                   tmp_path: Path) -> None:
+    """A pull on a full disk: git's ``unpack-objects`` fails and leaves ``objects/ab/tmp_obj_*`` behind
+    (found on a real tmpfs). The next writer removes it, under the repo lock."""
+    project = small_disk.path / "project"
+    Repo.init(project)
+    other = tmp_path / "other.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(other)], check=True)
+    blob = subprocess.run(["git", "--git-dir", str(other), "hash-object", "-w", "--stdin"], input=os.urandom(200_000),
+                          capture_output=True, check=True).stdout.strip()
+    pack = subprocess.run(["git", "--git-dir", str(other), "pack-objects", "--stdout"], input=blob + b"\n",
+                          capture_output=True, check=True).stdout
+    small_disk.fill(leave=4096)
+    unpack = subprocess.run(["git", "--git-dir", str(project / ".hitrec"), "unpack-objects", "-q"], input=pack,
+                            capture_output=True, preexec_fn=small_disk.preexec)
+    small_disk.free()
+    assert unpack.returncode != 0
+    left = list((project / ".hitrec" / "objects").glob("??/tmp_obj_*"))
+    assert left, "git left nothing this time"
+    added = _run(small_disk, "add", str(make_wav(tmp_path / "a.wav", seconds=0.05, freq=410)), cwd=project)
+    assert added.returncode == 0, added.stderr
+    assert [p for p in left if p.exists()] == []
+    assert_fsck_clean(project)

@@ -8,9 +8,9 @@ live writer's: waited for a moment, then reported with the process that holds it
 tell, only a lock file older than ``UNKNOWN_AGE`` is taken for a dead writer's.)
 
 The same goes for the temp packs a killed ``git fetch`` (index-pack), dulwich or hitrec's own pack writer
-leaves in ``objects/pack/`` (``tmp_pack_*``, ``tmp_idx_*``, dulwich's ``tmp*.pack``) and in ``objects/``
-(dulwich's ``tmp_pack_*``): each writer keeps its temp file open while it writes, so one that no process
-holds open is debris (``clear_dead_pack_temps``).
+leaves in ``objects/pack/`` (``tmp_pack_*``, ``tmp_idx_*``, dulwich's ``tmp*.pack``), in ``objects/``
+(dulwich's ``tmp_pack_*``) and in ``objects/ab/`` (git's ``tmp_obj_*``): each writer keeps its temp file
+open while it writes, so one that no process holds open is debris (``clear_dead_pack_temps``).
 """
 
 from __future__ import annotations
@@ -96,13 +96,23 @@ def clear_stale_locks(git_dir: Path) -> list[Path]:
 
 
 def pack_temp_files(git_dir: Path) -> list[Path]:
-    """Temp packs and pack indexes being written, or left by killed writers (cheap: two listings)."""
+    """Temp packs, pack indexes and loose objects being written, or left by killed or failed writers
+    (git's ``objects/ab/tmp_obj_*`` stays when ``unpack-objects`` finds the disk full)."""
+    objects = git_dir / "objects"
     found: list[Path] = []
-    for folder, patterns in ((git_dir / "objects" / "pack", ("tmp_*", "tmp*.pack")),
-                             (git_dir / "objects", ("tmp_pack_*",))):
-        if folder.is_dir():
-            found.extend(p for pattern in patterns for p in folder.glob(pattern) if p.is_file())
-    return sorted(set(found))
+    try:
+        entries = list(os.scandir(objects))
+    except OSError:
+        return []
+    for entry in entries:
+        name = entry.name
+        if name.startswith("tmp_pack_"):
+            found.append(Path(entry.path))
+        elif name == "pack" or (len(name) == 2 and entry.is_dir(follow_symlinks=False)):
+            prefix = "tmp" if name == "pack" else "tmp_obj_"
+            with contextlib.suppress(OSError), os.scandir(entry.path) as inner:
+                found.extend(Path(e.path) for e in inner if e.name.startswith(prefix))
+    return sorted(p for p in found if p.is_file())
 
 
 def clear_dead_pack_temps(git_dir: Path) -> list[Path]:
