@@ -28,7 +28,6 @@ Rules (``Http.open``):
 
 from __future__ import annotations
 
-import email.utils
 import http.client
 import json as jsonlib
 import os
@@ -361,6 +360,8 @@ def _retry_after(value: str) -> float | None:
         return None
     if value.isdigit():
         return float(value)
+    import email.utils  # an HTTP date: rare, and the email package costs ~6 ms to import
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -134,6 +133,8 @@ def _deadline(action: dict[str, Any], received: float) -> float | None:
         found.append(received + float(expires_in))
     expires_at = action.get("expires_at")
     if isinstance(expires_at, str) and expires_at and not expires_at.startswith("0001-01-01"):
+        from datetime import datetime
+
         with contextlib.suppress(ValueError):
             found.append(datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp())
     return min(found) if found else None
@@ -378,12 +379,27 @@ class LfsClient:
         self.workers = workers
         self.batch_size = batch_size
         self._origin = origin_of(self.endpoint)
+        # Where the media lives when it is not <url>/info/lfs (lfs.url): asked once, when media first
+        # moves, so a command that moves none (a pull with nothing new) never reads the config.
+        self.locate: Callable[[], str | None] | None = None
+        self._located = endpoint is not None
 
     def move_to(self, url: str, endpoint: str | None = None) -> None:
-        """Use another remote URL (a renamed collaboration) or a separate LFS server (``lfs.url``)."""
+        """Use another remote URL (a renamed collaboration) or a separate LFS server (``lfs.url``); with
+        no endpoint, ``locate`` is asked again before the next batch."""
         self.url = url
         self.endpoint = endpoint or lfs_endpoint(url)
         self._origin = origin_of(self.endpoint)
+        self._located = endpoint is not None
+
+    def _locate(self) -> None:
+        if self._located:
+            return
+        self._located = True
+        found = self.locate() if self.locate is not None else None
+        if found:
+            self.endpoint = found
+            self._origin = origin_of(found)
 
     def close(self) -> None:
         if self._own_http:
@@ -487,6 +503,7 @@ class LfsClient:
     def batch(self, operation: str, objects: list[tuple[str, int]],
               ref: str = CATALOG_REF) -> dict[str, Any]:
         """One batch request; returns the server's answer (its ``objects``: same oids, any order)."""
+        self._locate()
         payload = {
             "operation": operation,
             "transfers": list(ADAPTERS),

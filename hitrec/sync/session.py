@@ -19,7 +19,7 @@ from hitrec.store.format import CATALOG_REF, SIDE_FILES, incoming_ref, is_catalo
 from hitrec.sync import credentials, git
 from hitrec.sync.credentials import Auth
 from hitrec.sync.http import Http
-from hitrec.sync.lfs import LfsClient, TransferStats, lfs_endpoint
+from hitrec.sync.lfs import LfsClient, TransferStats
 from hitrec.sync.remotes import lfs_url, origin_of, resolve_remote
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ class Session:
         self.auth = auth or credentials.lookup(self.url, url_creds, git_dir=repo.git_dir)
         self.http = Http()
         self.lfs = LfsClient(self.url, self.auth, http=self.http)
-        self.use_lfs_url(repo.catalog_head())
+        self._lfs_commit: str | None = None  # the catalog whose .lfsconfig counts (None: the local one)
+        self.lfs.locate = self._lfs_url
 
     def __enter__(self) -> Session:
         return self
@@ -80,14 +81,15 @@ class Session:
             with write_refs(self.repo):
                 set_ref(self.repo, self.tracking_ref, sha)
 
-    def use_lfs_url(self, commit: str | None) -> None:
-        """Send media to the LFS server the git config or the catalog's ``.lfsconfig`` names (lfs.url),
-        if any; its credentials are its own (a hub token goes to the hub's origin only)."""
+    def _lfs_url(self) -> str | None:
+        """The LFS server the git config or the catalog's ``.lfsconfig`` names (lfs.url), if any (asked
+        by the LFS client when media first moves); its credentials are its own (a hub token goes to
+        the hub's origin only)."""
+        commit = self._lfs_commit or self.repo.catalog_head()
         found = lfs_url(self.repo.git_dir, self.name, _lfsconfig(self.repo, commit))
-        if found and found != self.lfs.endpoint:
-            if origin_of(found) != origin_of(self.url):
-                self.lfs.auth = credentials.lookup(found, git_dir=self.repo.git_dir)
-            self.lfs.move_to(self.url, found)
+        if found and origin_of(found) != origin_of(self.url):
+            self.lfs.auth = credentials.lookup(found, git_dir=self.repo.git_dir)
+        return found
 
     def hub_head(self) -> tuple[bool, str | None]:
         """(collaboration exists, its catalog commit). A collaboration that moved on the same host (a
@@ -96,9 +98,8 @@ class Session:
         if refs is None:
             return False, None
         if refs.url and refs.url != self.url:
-            default = self.lfs.endpoint == lfs_endpoint(self.url)
             self.url = refs.url
-            self.lfs.move_to(refs.url, None if default else self.lfs.endpoint)
+            self.lfs.move_to(refs.url)
         return True, refs.get(CATALOG_REF)
 
     def check_writable(self) -> None:
@@ -125,7 +126,9 @@ class Session:
             with write_refs(self.repo):  # keep no ref to what is not a catalog
                 (self.repo.git_dir / self.incoming_ref).unlink(missing_ok=True)
             raise NotACollaborationError(self.url, f"its main branch ({fetched[:12]}) has no fragments/ catalog")
-        self.use_lfs_url(fetched)
+        if fetched != self._lfs_commit:
+            self._lfs_commit = fetched  # its .lfsconfig, if any, names the LFS server from now on
+            self.lfs.move_to(self.url)
         return fetched, stats
 
     def scrub(self, exc: HitrecError) -> HitrecError:
