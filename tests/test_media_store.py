@@ -389,7 +389,7 @@ def test_checkout_cat_render_and_remix_read_media_through_the_store(tmp_path: Pa
             memory.put_verified(src, f.media.oid, f.media.size)
     for oid in list(repo.media.oids()):
         repo.media.path(oid).unlink()
-    repo.media = memory  # type: ignore[assignment]
+    repo.media = memory
     temp_before = set(Path(tempfile.gettempdir()).glob("hitrec-media-*"))
 
     written = checkout(repo, low.id[:10], tmp_path / "out.wav").path
