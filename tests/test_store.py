@@ -279,6 +279,38 @@ def test_damaged_index_is_rebuilt(project: Path) -> None:
     assert len(again.fragments()) == 1
 
 
+def test_an_index_found_damaged_while_reading_is_one_line_and_fsck_replaces_it(project: Path, cli) -> None:
+    """sqlite can open an index whose pages are damaged and only fail on a query ("database disk image is
+    malformed"): that is the store's CorruptRepoError in one line, and `hitrec fsck`, which the line
+    sends you to, sets the index aside and rebuilds it (it used to fail on the same error)."""
+    import sqlite3
+
+    repo = Repo.find()
+    notes = [project / f"note{i}.txt" for i in range(150)]
+    for i, note in enumerate(notes):
+        note.write_text(f"note {i} " * 30)
+    repo.record_batch([FragmentSpec(n, title=f"a long title for note {i} " * 6) for i, n in enumerate(notes)])
+    repo.close()
+    index = project / ".hitrec" / "index.sqlite"
+    db = sqlite3.connect(index)
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    page = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    assert pages > 40
+    data = bytearray(index.read_bytes())
+    data[pages // 2 * page:] = b"\xff" * (len(data) - pages // 2 * page)  # the second half of the pages
+    index.write_bytes(bytes(data))
+
+    r = cli("log")
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert "index" in r.stderr and "is damaged" in r.stderr and "run `hitrec fsck`" in r.stderr
+    r = cli("fsck", "--quick")
+    assert r.exit_code == 0, r.output
+    assert "set it aside as index.sqlite.damaged and rebuilt it from git (150 fragments)" in r.stdout
+    assert (project / ".hitrec" / "index.sqlite.damaged").exists()
+    assert len(cli("log", "--json").json()) == 150
+
+
 def test_readding_repairs_a_damaged_media_object(project: Path, cli) -> None:
     a = make_wav(project / "a.wav")
     fragment = cli("add", str(a), "--json").json()["added"][0]

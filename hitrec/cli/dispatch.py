@@ -58,7 +58,8 @@ def _exit_code(exc: BaseException) -> int:
         return exc.exit_code
     if isinstance(exc, typer.Exit):
         return exc.exit_code
-    if isinstance(exc, sqlite3.Error):  # the index is a cache; fsck rebuilds it
+    if isinstance(exc, sqlite3.Error):  # the store translates its own; this is the net for any other
+        _debug_traceback(exc)
         error(f"the repo index failed ({exc}); run `hitrec fsck` to rebuild it")
         return 1
     if isinstance(exc, BrokenPipeError):

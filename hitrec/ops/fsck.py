@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from hitrec.errors import HitrecError
 from hitrec.progress import ProgressFn
 from hitrec.store.format import parse_pointer
+from hitrec.store.index import IndexDamaged
 
 if TYPE_CHECKING:
     from hitrec.store import Repo
@@ -133,6 +134,11 @@ def _check_fragment(repo: Repo, fragment_id: str, tree_id: bytes, result: FsckRe
 def _check_index(repo: Repo, fragment_trees: dict[str, bytes], result: FsckResult) -> None:
     try:
         indexed = set(repo.index.all_ids())
+    except IndexDamaged as exc:
+        count = repo.replace_damaged_index()
+        result.notes.append(f"the index was damaged ({exc.__cause__}); set it aside as index.sqlite.damaged "
+                            f"and rebuilt it from git ({count} fragments)")
+        return
     except HitrecError as exc:
         result.problems.append(Problem(f"the index cannot be brought up to date: {exc}"))
         return

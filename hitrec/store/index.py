@@ -8,14 +8,15 @@ disk; when it cannot be written, ``IndexUnavailable`` says so and the repo reads
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
-from hitrec.errors import RepoError
+from hitrec.errors import CorruptRepoError, RepoError
 from hitrec.store.model import Fragment, MediaInfo, Person
 
 SCHEMA_VERSION = "3"
@@ -59,6 +60,44 @@ class IndexUnavailable(RepoError):
         self.path = path
 
 
+class IndexDamaged(CorruptRepoError):
+    """sqlite found the index file damaged; it is only a cache of git: `hitrec fsck` replaces it."""
+
+    def __init__(self, path: Path | None, exc: sqlite3.Error) -> None:
+        super().__init__(f"the repo index {path} is damaged ({exc}); run `hitrec fsck` to rebuild it")
+        self.path = path
+
+
+def _translated(path: Path | None, exc: sqlite3.Error) -> BaseException:
+    """sqlite's error as the store's: "cannot write here now" (IndexUnavailable), a damaged file
+    (IndexDamaged); anything else (a misuse of sqlite) stays what it is."""
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    if "_".join(name.split("_")[:2]) in _UNAVAILABLE:
+        return IndexUnavailable(path, exc)
+    if isinstance(exc, sqlite3.DatabaseError):
+        return IndexDamaged(path, exc)
+    return exc
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _reading(method: _Method) -> _Method:
+    """An index query whose sqlite errors are the store's (see _translated)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Index, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            translated = _translated(self.path, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
+
+    return cast(_Method, wrapper)
+
+
 class Index:
     """The index at ``path``, or in memory when ``path`` is None."""
 
@@ -93,14 +132,14 @@ class Index:
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        """sqlite's "cannot write" errors become IndexUnavailable."""
+        """sqlite's errors become the store's (see _translated)."""
         try:
             yield
         except sqlite3.Error as exc:
-            name = getattr(exc, "sqlite_errorname", None) or ""
-            if "_".join(name.split("_")[:2]) in _UNAVAILABLE:
-                raise IndexUnavailable(self.path, exc) from exc
-            raise
+            translated = _translated(self.path, exc)
+            if translated is exc:
+                raise
+            raise translated from exc
 
     def close(self) -> None:
         self.db.close()
@@ -175,37 +214,45 @@ class Index:
             self.db.executemany("INSERT OR IGNORE INTO edges VALUES (?, ?)", edges)
 
     # --- queries -------------------------------------------------------------------------------
+    @_reading
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM fragments").fetchone()[0]
 
+    @_reading
     def ids_with_prefix(self, prefix: str, limit: int = 11) -> list[str]:
         upper = prefix + "g"  # hex ids: every id with the prefix sorts below prefix + 'g'
         rows = self.db.execute("SELECT id FROM fragments WHERE id >= ? AND id < ? LIMIT ?",
                                (prefix, upper, limit))
         return [r[0] for r in rows]
 
+    @_reading
     def get(self, fragment_id: str) -> Fragment | None:
         row = self.db.execute(f"SELECT {COLUMNS} FROM fragments WHERE id = ?", (fragment_id,)).fetchone()
         return _fragment(row) if row else None
 
+    @_reading
     def by_oid(self, oid: str) -> Fragment | None:
         row = self.db.execute(f"SELECT {COLUMNS} FROM fragments WHERE oid = ? ORDER BY created LIMIT 1",
                               (oid,)).fetchone()
         return _fragment(row) if row else None
 
+    @_reading
     def children(self, fragment_id: str) -> list[str]:
         rows = self.db.execute("SELECT DISTINCT child FROM edges WHERE parent = ? ORDER BY child",
                                (fragment_id,))
         return [r[0] for r in rows]
 
+    @_reading
     def all_ids(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT id FROM fragments")]
 
+    @_reading
     def query(self, *, author: str | None = None, kind: str | None = None, tag: str | None = None,
               project: str | None = None, limit: int | None = None) -> list[Fragment]:
         sql, args = _select(COLUMNS, author=author, kind=kind, tag=tag, project=project, limit=limit)
         return [_fragment(row) for row in self.db.execute(sql, args)]
 
+    @_reading
     def query_json(self, *, author: str | None = None, kind: str | None = None, tag: str | None = None,
                    project: str | None = None, limit: int | None = None) -> list[str]:
         """The same fragments as ``query``, as stored JSON documents (fast listing)."""

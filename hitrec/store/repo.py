@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
@@ -29,7 +28,7 @@ from hitrec.progress import ProgressFn
 from hitrec.store import config as config_mod
 from hitrec.store.durable import fsync_dir
 from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, TIMELINE_YAML, read_ref
-from hitrec.store.index import Index, IndexUnavailable
+from hitrec.store.index import Index, IndexDamaged, IndexUnavailable
 from hitrec.store.local_media import LocalMediaStore
 from hitrec.store.lock import write_lock
 from hitrec.store.model import KINDS, Fragment, FragmentSpec, MediaInfo, Person, RecordResult
@@ -221,18 +220,32 @@ class Repo:
             return Index(path)
         except IndexUnavailable:
             return self._memory_index()  # a full disk or a read-only folder: read git into memory
-        except sqlite3.DatabaseError:
-            # The index is only a cache of git: a damaged one is set aside and rebuilt.
-            for suffix in ("", "-wal", "-shm"):
-                damaged = path.with_name(path.name + suffix)
-                if damaged.exists():
-                    os.replace(damaged, damaged.with_name(damaged.name + ".damaged"))
+        except IndexDamaged:
+            self._set_aside_index()  # the index is only a cache of git: a damaged one is rebuilt
             try:
                 return Index(path)
             except IndexUnavailable:
                 return self._memory_index()
-            except sqlite3.Error as exc:
-                raise CorruptRepoError(f"cannot open the index {path}: {exc}") from exc
+            except IndexDamaged as exc:
+                raise CorruptRepoError(f"cannot open the index {path}: {exc.__cause__}") from exc
+
+    def _set_aside_index(self) -> None:
+        path = self.git_dir / INDEX_FILE
+        for suffix in ("", "-wal", "-shm"):
+            damaged = path.with_name(path.name + suffix)
+            if damaged.exists():
+                os.replace(damaged, damaged.with_name(damaged.name + ".damaged"))
+
+    def replace_damaged_index(self) -> int:
+        """Set a damaged index aside (``index.sqlite.damaged``) and build a new one from git, under the
+        writer lock. Returns how many fragments it holds."""
+        with self.lock():
+            index = self.__dict__.pop("_index", None)
+            if index is not None:
+                index.close()
+            self._set_aside_index()
+            self.index_stale = False
+            return self.index.count()
 
     def _memory_index(self) -> Index:
         """An index in memory, rebuilt from git, for when the one on disk cannot be written."""
