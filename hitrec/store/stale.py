@@ -67,16 +67,7 @@ def remove_dead(paths: list[Path], *, wait: float | None = None) -> list[Path]:
     pending = [p for p in paths if p.exists()]
     while pending:
         held = holders(pending)
-        for path in pending:
-            if held is None:
-                with contextlib.suppress(OSError):
-                    if time.time() - path.stat().st_mtime < UNKNOWN_AGE:
-                        continue
-            elif path in held:
-                continue
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed.append(path)
+        removed += _remove_unheld(pending, held)
         pending = [p for p in pending if p.exists()]
         if not pending:
             break
@@ -118,11 +109,14 @@ def pack_temp_files(git_dir: Path) -> list[Path]:
 def clear_dead_pack_temps(git_dir: Path) -> list[Path]:
     """Remove the temp packs of writers that died (callers hold the repo lock); a live writer's stay."""
     found = pack_temp_files(git_dir)
-    if not found:
-        return []
-    held = holders(found)
+    return _remove_unheld(found, holders(found)) if found else []
+
+
+def _remove_unheld(paths: list[Path], held: dict[Path, int] | None) -> list[Path]:
+    """Remove the files among ``paths`` no process holds (``held``; None: who holds what is unknown, so
+    only files older than ``UNKNOWN_AGE`` go). Returns what was removed."""
     removed = []
-    for path in found:
+    for path in paths:
         if held is None:
             with contextlib.suppress(OSError):
                 if time.time() - path.stat().st_mtime < UNKNOWN_AGE:
