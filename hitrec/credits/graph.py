@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from hitrec.credits.numbers import parse_share, to_fraction
 from hitrec.errors import AmbiguousFragmentError, CorruptRepoError, CreditsError, UnknownFragmentError
+from hitrec.store.format import TIMELINE_YAML
 from hitrec.store.model import Person
 
 if TYPE_CHECKING:
@@ -235,7 +236,7 @@ class RepoGraph:
                 if data is not None:
                     return data
         try:
-            data = self.repo.read_fragment_file(fragment_id, "timeline.yaml")
+            data = self.repo.read_fragment_file(fragment_id, TIMELINE_YAML)
         except KeyError as exc:  # dulwich: an object is missing
             data = None
             cause: BaseException | None = exc

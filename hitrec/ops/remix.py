@@ -14,6 +14,7 @@ from hitrec.render.engine import plan_timeline, render_plan
 from hitrec.render.plan import Plan, RepoResolver, Resolver, make_plan
 from hitrec.render.scratch import scratch_dir
 from hitrec.store import Fragment, FragmentSpec, Repo
+from hitrec.store.format import TIMELINE_YAML
 from hitrec.store.model import Person
 from hitrec.timeline import load_timeline, parse_timeline
 
@@ -69,7 +70,7 @@ def remix(repo: Repo, timeline_path: Path, title: str | None = None, dry_run: bo
             render_plan(result.plan, media, progress, engine)
             resolver.close()  # the sources are rendered: recording reads only the result
             spec = FragmentSpec(path=media, title=result.title, parents=result.parents, license=result.license,
-                                extra_files={"timeline.yaml": result.normalized}, author=author)
+                                extra_files={TIMELINE_YAML: result.normalized}, author=author)
             try:
                 (fragment,) = repo.record([spec])
             except DuplicateMediaError as exc:

@@ -11,6 +11,7 @@ from hitrec.render.engine import render_plan
 from hitrec.render.plan import RepoResolver, make_plan
 from hitrec.render.scratch import scratch_dir
 from hitrec.store import Fragment, Repo
+from hitrec.store.format import TIMELINE_YAML
 from hitrec.store.media_store import sha256_file
 from hitrec.timeline import parse_timeline
 
@@ -32,7 +33,7 @@ def stored_timeline(repo: Repo, fragment: Fragment) -> bytes | None:
     """The ``timeline.yaml`` a remix's commit holds (None: not a remix); a missing git object is a
     CorruptRepoError, not dulwich's KeyError."""
     try:
-        return repo.read_fragment_file(fragment.id, "timeline.yaml")
+        return repo.read_fragment_file(fragment.id, TIMELINE_YAML)
     except KeyError as exc:
         raise CorruptRepoError(f"fragment {fragment.id[:12]} is missing from the git objects (its commit or "
                                "tree is gone); run `hitrec fsck`, and `hitrec pull` to fetch it again") from exc
