@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from pathlib import Path
 
 import typer
 
@@ -81,16 +80,12 @@ def _debug_traceback(exc: BaseException) -> None:
 
 
 def _full_disk(exc: OSError) -> str | None:
-    """What to tell about a full disk: where (the folder the store names, else the repo here, else this
-    folder) and what to do."""
+    """What to tell about a full disk: where (the folder the writer named: the media store, the object
+    writer, init) and what to do. A write that named nothing is not guessed at."""
     import errno
 
     if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
         return None
-    where = exc.filename
-    if where is None:
-        from hitrec.store.repo import REPO_DIR
-
-        here = Path.cwd()
-        where = next((f / REPO_DIR for f in (here, *here.parents) if (f / REPO_DIR / "HEAD").is_file()), here)
-    return f"the disk is full: no space left for {where}; free some space there and run the command again"
+    if exc.filename:
+        return f"the disk is full: no space left for {exc.filename}; free some space there and run the command again"
+    return f"the disk is full ({exc.strerror}); free some space and run the command again"
