@@ -513,3 +513,38 @@ def test_git_objects_a_full_disk_left_half_written_are_removed_by_the_next_write
     assert added.returncode == 0, added.stderr
     assert [p for p in left if p.exists()] == []
     assert_fsck_clean(project)
+
+
+@pytest.mark.slow
+def test_a_killed_checkout_leaves_nothing_the_next_one_does_not_remove(project: Path, tmp_path: Path) -> None:
+    """A checkout SIGKILLed mid-copy left its ``.<name>.<random>`` temp file (the size of the media) in the
+    output folder for good (2 of 20 kills). It is a locked ``.hitrec.part`` now: the next checkout into
+    that folder removes it."""
+    from sync_helpers import noise_wav
+
+    source = noise_wav(tmp_path / "big.wav", 48 << 20, seed=5)
+    added = run_hitrec("add", str(source), "--json", cwd=project)
+    assert added.returncode == 0, added.stderr
+    fid = json.loads(added.stdout)["added"][0]["id"]
+    out = tmp_path / "out"
+    out.mkdir()
+    left: list[Path] = []
+    for _ in range(10):
+        proc = subprocess.Popen([sys.executable, "-m", "hitrec", "checkout", fid[:10], str(out / "x.wav")],
+                                cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            if [p for p in out.iterdir() if p.name.startswith(".x.wav.")]:
+                break
+            time.sleep(0.001)
+        proc.kill()
+        proc.wait()
+        left = [p for p in out.iterdir() if p.name.startswith(".x.wav.")]
+        (out / "x.wav").unlink(missing_ok=True)
+        if left:
+            break
+    assert left, "no checkout was killed mid-copy"
+    again = run_hitrec("checkout", fid[:10], str(out / "y.wav"), cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["y.wav"]
+    assert (out / "y.wav").stat().st_size == source.stat().st_size

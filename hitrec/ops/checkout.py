@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hitrec.errors import CorruptRepoError, HitrecError
+from hitrec.render.scratch import part_file
 from hitrec.store import Fragment, Repo
 
 
@@ -36,15 +36,13 @@ def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = Fa
     if target.exists() and not force:
         raise HitrecError(f"{target} already exists; use --force to overwrite it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out, repo.media.open_read(fragment.media.oid) as src:
+    # A locked ``.<name>.*.hitrec.part`` beside the target: a checkout killed mid-copy leaves it, and the
+    # next checkout or render into that folder removes it (its lock is free), never a live writer's.
+    with part_file(target) as tmp:
+        with open(tmp, "wb") as out, repo.media.open_read(fragment.media.oid) as src:
             shutil.copyfileobj(src, out, 1 << 20)
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return CheckoutResult(fragment, target)
 
 
