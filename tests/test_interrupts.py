@@ -37,12 +37,15 @@ def _before_hitrec_ran(code: int, lines: list[str]) -> bool:
     """What CPython itself does with a SIGINT before it runs hitrec's entry point (no program can handle
     these): dies of the signal before installing its handler; fails to import `site` or `runpy`; or a
     traceback, or a KeyboardInterrupt "ignored" in an import-lock callback, with no hitrec code in it
-    (runpy or site still at work). Anything from hitrec's own files counts as hitrec's."""
+    (runpy or site still at work); `site` reporting the .pth file it was running (then the command runs).
+    Anything from hitrec's own files counts as hitrec's."""
     if code == SIGINT_DEATH and not lines:
         return True
     text = "\n".join(lines)
     if lines and lines[0].startswith(("Fatal Python error: init_", "Could not import runpy module")):
         return True
+    if lines and lines[0].startswith("Error processing line ") and lines[0].rstrip(":").endswith(".pth"):
+        return True  # `site` running a .pth file (an editable install's finder): it says so and goes on
     return "KeyboardInterrupt" in text and "/hitrec/" not in text
 
 
