@@ -394,6 +394,31 @@ def test_killed_clone_is_finished_by_running_it_again(tmp_path: Path, monkeypatc
     _assert_finished_clone(base, "c", ids)
 
 
+def test_a_clone_killed_once_in_place_is_finished_by_running_it_again(tmp_path: Path, monkeypatch,
+                                                                     hub: HubProcess) -> None:
+    """SIGKILLed after the clone was moved into place (before it said so), the re-run said "already holds
+    a clone ... run `hitrec pull`" and exited 2 (3 of 30 random kills). It finishes it now, as a pull."""
+    set_env(monkeypatch, user_env(*ADA, hub.tokens["ada"]))
+    url = hub.collaboration_url("film")
+    a = client_repo(tmp_path, "a", url)
+    ids = set(record(a, tmp_path / "in", 4, size=20_000))
+    push(a)
+    a.close()
+    base = tmp_path / "work"
+    base.mkdir()
+    killed = run_hitrec("clone", url, "c", cwd=base, env=_clone_env(hub, "clone-moved"))
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    again = run_hitrec("clone", url, "c", "--json", cwd=base, env=_clone_env(hub))
+    assert again.returncode == 0, again.stderr
+    import json
+
+    summary = json.loads(again.stdout)
+    assert summary["path"] == str((base / "c").resolve()) and summary["media"]["objects"] == 0
+    _assert_finished_clone(base, "c", ids)
+    other = run_hitrec("clone", hub.collaboration_url("other"), "c", cwd=base, env=_clone_env(hub))
+    assert other.returncode == 2 and "already exists" in other.stderr  # a clone of another URL: refused
+
+
 def test_interrupted_clone_resumes_into_an_empty_folder(tmp_path: Path, monkeypatch, hub: HubProcess) -> None:
     """Stopped halfway through its media, a clone into an existing empty folder leaves that folder empty;
     the re-run fetches only the rest."""

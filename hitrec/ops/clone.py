@@ -60,7 +60,8 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
         shutil.rmtree(aside, ignore_errors=True)  # a clone that died before its repo existed, or just after moving
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         if (dest / REPO_DIR).is_dir() and get_remote_url(dest / REPO_DIR, "origin") == clean:
-            raise UsageError(f"{dest} already holds a clone of {clean}: run `hitrec pull` inside it to update it.")
+            # a clone killed once it was in place (before it could say so), or run twice: finish it
+            return _finish_in_place(dest, progress, auth or credentials.lookup(clean, url_creds))
         raise UsageError(f"{dest} already exists and is not empty: choose another folder.")
     auth = auth or credentials.lookup(clean, url_creds)
     # Check the collaboration exists and we may read it before creating anything.
@@ -94,7 +95,19 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
     repo.close()
     crash_point("clone-pulled")
     _move_into_place(aside, dest)
+    crash_point("clone-moved")
     return CloneResult(dest.resolve(), result, resumed)
+
+
+def _finish_in_place(dest: Path, progress: ProgressFn | None, auth: Auth | None) -> CloneResult:
+    """The clone at ``dest`` is whole (it is moved there only then): a pull brings it up to date."""
+    from hitrec.store import Repo
+
+    repo = Repo(dest)
+    try:
+        return CloneResult(dest.resolve(), pull(repo, "origin", progress, auth=auth), resumed=True)
+    finally:
+        repo.close()
 
 
 def _aside_repo(aside: Path, url: str) -> tuple[Repo, bool]:
