@@ -68,3 +68,35 @@ def test_a_full_hub_logs_one_line_per_refusal_and_no_traceback(small_root: Path,
         # nothing half-written is kept, and the hub still serves what it has
         assert list((hub.collaboration_path("film") / "lfs" / "tmp").iterdir()) == []
         assert git("ls-remote", url, cwd=work, token=token).returncode == 0
+
+
+def test_a_hub_first_started_on_a_full_disk_says_so_and_leaves_nothing(small_root: Path) -> None:
+    """The first start makes the hub's action key: on a full disk that failed with "No space left on
+    device" naming nothing, and left its half-written ``.action-key.<pid>.<random>`` behind."""
+    import sys
+
+    root = small_root / "root"
+    root.mkdir()
+    filler = small_root / "filler"
+    with open(filler, "wb") as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+        except OSError:
+            pass
+    # the rest, a page at a time, so that nothing is left but the root's own folder entries
+    fd = os.open(filler, os.O_WRONLY | os.O_APPEND)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    done = subprocess.run([sys.executable, "-m", "hitrec", "hub", "serve", "--root", str(root), "--port", "0"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the disk is full: no space left for ") and str(root) in last, done.stderr
+    assert "Traceback" not in done.stderr
+    assert [p.name for p in root.iterdir() if p.name.startswith(".action-key")] == []

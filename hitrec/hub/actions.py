@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hitrec.hub.names import is_user_name
+from hitrec.store.durable import naming_full_disk
 
 PREFIX = "hra_"
 KEY_FILE = "action-key"
@@ -47,18 +48,18 @@ def load_key(root: Path) -> bytes:
     with contextlib.suppress(FileNotFoundError):
         return _read_key(path)
     tmp = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, secrets.token_bytes(32))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # never replaces a key another process made meanwhile
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
+    with naming_full_disk(Path(root)):  # a first start on a full disk says which disk
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            try:
+                os.write(fd, secrets.token_bytes(32))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)  # never replaces a key another process made meanwhile
+        finally:
+            tmp.unlink(missing_ok=True)  # written or not: a failed first start leaves nothing
     return _read_key(path)
 
 
