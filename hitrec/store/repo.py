@@ -433,6 +433,9 @@ class Repo:
         return read_blob(store, blob_id).data
 
     def media_path(self, oid: str) -> Path:
+        """Where the local store keeps an object: for hitrec.store and the tests. Everything else reads
+        media through ``self.media`` (``open_read``, or ``local_path`` for a file ffmpeg reads), so any
+        MediaStore can back it (tests/test_architecture.py holds that)."""
         return self.media.path(oid)
 
     def has_media(self, oid: str) -> bool:
