@@ -4,6 +4,7 @@ lfs.url, credentials), not only against hitrec's own hub."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
@@ -204,7 +205,7 @@ def test_expiring_addresses_are_asked_for_again_before_use(tmp_path: Path) -> No
             blobs[hashlib.sha256(data).hexdigest()] = path
         auth = Auth(host.user, host.password)
         with LfsClient(url, auth, workers=4) as lfs:
-            sent = lfs.upload({oid: 300_000 for oid in blobs}, lambda oid: blobs[oid])
+            sent = lfs.upload({oid: 300_000 for oid in blobs}, lambda oid: contextlib.nullcontext(blobs[oid]))
         assert sent.objects == 6
         host.configure(slow=300_000)  # 300 KB in ~1 s each, 2 at a time: ~3 s in all
         got: dict[str, str] = {}
@@ -257,7 +258,7 @@ def test_one_object_refused_for_good_does_not_stop_the_others(host: ThirdPartyHo
     quick = Http(retries=Retries(first_backoff=0.01, max_delay=0.05))
     with LfsClient(host.url("team/partial"), Auth(host.user, host.password), http=quick) as lfs, \
             pytest.raises(RemoteError) as failure:
-        lfs.upload({oid: 5000 for oid in blobs}, lambda oid: blobs[oid])
+        lfs.upload({oid: 5000 for oid in blobs}, lambda oid: contextlib.nullcontext(blobs[oid]))
     quick.close()
     assert "1 object(s) failed" in str(failure.value) and refused in str(failure.value)
     assert host.lfs_objects("team/partial") == set(blobs) - {refused}

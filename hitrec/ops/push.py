@@ -111,7 +111,7 @@ def _push(session: Session, progress: ProgressFn | None, max_attempts: int) -> P
         result.created = result.created or not exists
         new_ids = repo.fragment_ids_between(target, base)
         result.fragments = max(result.fragments, len(new_ids))
-        sent = session.lfs.upload(repo.media_oids(new_ids), repo.media_path, progress)  # from the index
+        sent = session.lfs.upload(repo.media_oids(new_ids), repo.media.local_path, progress)  # from the index
         _add_media(result.media, sent)
         if progress:
             progress(0, description="sending commits")

@@ -664,13 +664,16 @@ class LfsClient:
 
     # -- upload / download --------------------------------------------------------------------------
 
-    def upload(self, objects: dict[str, int], path_of: Callable[[str], Path],
+    def upload(self, objects: dict[str, int], local_path: Callable[[str], contextlib.AbstractContextManager[Path]],
                progress: ProgressFn | None = None) -> TransferStats:
-        """Upload the objects the LFS server lacks; ``path_of(oid)`` is where the bytes are."""
+        """Upload the objects the LFS server lacks; ``local_path(oid)`` holds a file with the bytes for
+        the length of its block (a ``MediaStore.local_path``: the local store's own file, read with
+        O_DIRECT where it is large)."""
         adapter = ADAPTERS["basic"]
 
         def move(planned: Planned, reporter: _Reporter) -> int:
-            return adapter.upload(self, planned, path_of(planned.oid), reporter)
+            with local_path(planned.oid) as path:
+                return adapter.upload(self, planned, path, reporter)
 
         return self._run("upload", objects, move, progress)
 
