@@ -281,13 +281,13 @@ class HubApp:
         request.token_digest = hash_token(token)
         return user
 
-    def _repo(self, name: str, *, lfs_json: bool = False) -> Path:
+    def _git_dir(self, name: str, *, lfs_json: bool = False) -> Path:
         path = repos.collaboration_path(self.root, name)
         if not (path / "HEAD").is_file():
             raise Reply(404, f"no collaboration named {name!r} on this hub", lfs_json=lfs_json)
         return path
 
-    async def _repo_or_create(self, name: str) -> Path:
+    async def _git_dir_or_create(self, name: str) -> Path:
         path = repos.collaboration_path(self.root, name)
         if (path / "HEAD").is_file():
             return path
@@ -304,15 +304,15 @@ class HubApp:
             raise Reply(403, "this hub speaks the smart HTTP protocol only: use git 1.6.6 or newer")
         write = service == "git-receive-pack"
         self._authorize(request, write=write)
-        repo = await self._repo_or_create(name) if write else self._repo(name)
-        body = await git.advertise(repo, service, request.headers.get("git-protocol"))
+        git_dir = await self._git_dir_or_create(name) if write else self._git_dir(name)
+        body = await git.advertise(git_dir, service, request.headers.get("git-protocol"))
         await self._send_bytes(request, 200, body, f"application/x-{service}-advertisement".encode(),
                                [(b"cache-control", b"no-cache")])
 
     async def _service(self, request: Request, name: str, service: str) -> None:
         write = service == "git-receive-pack"
         user = self._authorize(request, write=write)
-        repo = await self._repo_or_create(name) if write else self._repo(name)
+        git_dir = await self._git_dir_or_create(name) if write else self._git_dir(name)
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > self.config.max_push_size:
             raise Reply(413, f"request body is larger than this hub's limit of {self.config.max_push_size} bytes")
@@ -338,7 +338,7 @@ class HubApp:
         body = git.spooled_chunks(spooled)
         if write:
             assert user is not None
-            check = await asyncio.to_thread(repos.author_check, repo)
+            check = await asyncio.to_thread(repos.author_check, git_dir)
             hook_env = {"HITREC_HUB_USER": user.name, "HITREC_HUB_EMAIL": user.email,
                         "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0"}
             # Pushes to one collaboration run one at a time, so the catalog cannot move between this
@@ -354,9 +354,9 @@ class HubApp:
                 assert hook_env is not None
                 # ... and each holds the collaboration's push lock, which its receive-pack inherits: so
                 # what a killed receive-pack left (main.lock, a quarantine folder) is known dead and goes
-                push_lock = await _lock_and_clear(repo)
-                hook_env["HITREC_HUB_MAIN"] = read_ref(repo) or ZERO_SHA
-            code, stderr = await git.run_service(repo, service, body, start, send,
+                push_lock = await _lock_and_clear(git_dir)
+                hook_env["HITREC_HUB_MAIN"] = read_ref(git_dir) or ZERO_SHA
+            code, stderr = await git.run_service(git_dir, service, body, start, send,
                                                  git_protocol=request.headers.get("git-protocol"),
                                                  hook_env=hook_env,
                                                  pass_fds=(push_lock,) if push_lock is not None else ())
@@ -390,11 +390,11 @@ class HubApp:
         write = batch.operation == "upload"
         if write and request.user is None:
             self._authorize(request, write=True, lfs_json=True)
-        repo: Path | None
+        git_dir: Path | None
         if write:
-            repo = await self._repo_or_create(name)
+            git_dir = await self._git_dir_or_create(name)
         else:
-            repo = self._repo(name, lfs_json=True)
+            git_dir = self._git_dir(name, lfs_json=True)
         action_headers = None
         if request.user is not None:  # each action its own token, never the client's (GIT_TRACE shows them)
             user, digest, ttl = request.user.name, request.token_digest, self.config.action_ttl
@@ -405,20 +405,20 @@ class HubApp:
                 return {"Authorization": actions.basic_header(user, token)}
 
         answer = await asyncio.to_thread(
-            lfs.batch_response, repo, batch, object_url=f"{self._base_url(request)}/{name}.git/info/lfs/objects",
+            lfs.batch_response, git_dir, batch, object_url=f"{self._base_url(request)}/{name}.git/info/lfs/objects",
             action_headers=action_headers, max_size=self.config.max_object_size, ttl=self.config.action_ttl)
         await self._send_bytes(request, 200, json.dumps(answer).encode(), lfs.LFS_JSON.encode())
 
     async def _upload(self, request: Request, name: str, oid: str) -> None:
         self._authorize(request, write=True, lfs_json=True, action=actions.Scope(name, oid, "upload"))
-        repo = await self._repo_or_create(name)
+        git_dir = await self._git_dir_or_create(name)
         length = request.headers.get("content-length")
         expected = int(length) if length and length.isdigit() else None
         if expected is not None and expected > self.config.max_object_size:
             raise Reply(413, f"media is larger than this hub's limit of {self.config.max_object_size} bytes",
                         lfs_json=True)
-        lfs.sweep_if_due(repo)
-        sink = lfs.MediaSink(lfs.media_store(repo), oid, expected, self.config.max_object_size)  # no thread hop
+        lfs.sweep_if_due(git_dir)
+        sink = lfs.MediaSink(lfs.media_store(git_dir), oid, expected, self.config.max_object_size)  # no thread hop
         receive_into = request.scope.get("extensions", {}).get(DIRECT_BODY) if sink.direct else None
         buffer: list[bytes] = []
         buffered = 0
@@ -447,9 +447,9 @@ class HubApp:
 
     async def _download(self, request: Request, name: str, oid: str) -> None:
         self._authorize(request, write=False, lfs_json=True, action=actions.Scope(name, oid, "download"))
-        repo = self._repo(name, lfs_json=True)
+        git_dir = self._git_dir(name, lfs_json=True)
         try:
-            fh = lfs.media_store(repo).open_read(oid)
+            fh = lfs.media_store(git_dir).open_read(oid)
         except MissingMediaError:
             raise Reply(404, "the hub does not have this media", lfs_json=True) from None
         with fh:
@@ -499,18 +499,18 @@ class HubApp:
         await request.body(b"" if request.method == "HEAD" else body)
 
 
-async def _lock_and_clear(repo: Path) -> int:
-    """The push lock of ``repo`` (see repos.lock_pushes), once every earlier receive-pack is gone, and
+async def _lock_and_clear(git_dir: Path) -> int:
+    """The push lock of ``git_dir`` (see repos.lock_pushes), once every earlier receive-pack is gone, and
     their debris cleared. Polled, not waited for on a thread: a cancelled wait must not leave a thread
     that takes the lock later and holds it for ever. Inline, so no cleanup outlives a cancelled push."""
     waited = 0.0
-    while (fd := repos.lock_pushes(repo, wait=False)) is None:
+    while (fd := repos.lock_pushes(git_dir, wait=False)) is None:
         if waited == 0:
-            log.info("push to %s waits for an earlier git receive-pack (or gc) to end", repo.name)
+            log.info("push to %s waits for an earlier git receive-pack (or gc) to end", git_dir.name)
         await asyncio.sleep(0.05)
         waited += 0.05
     try:
-        repos.clear_dead_push_state(repo)
+        repos.clear_dead_push_state(git_dir)
     except BaseException:
         os.close(fd)
         raise

@@ -54,10 +54,10 @@ def protocol_v2(git_protocol: str | None) -> bool:
     return bool(git_protocol) and "version=2" in (git_protocol or "").split(":")
 
 
-async def advertise(repo: Path, service: str, git_protocol: str | None) -> bytes:
+async def advertise(git_dir: Path, service: str, git_protocol: str | None) -> bytes:
     """The body of ``info/refs?service=...``."""
     proc = await asyncio.create_subprocess_exec(
-        "git", service[len("git-"):], "--stateless-rpc", "--advertise-refs", str(repo),
+        "git", service[len("git-"):], "--stateless-rpc", "--advertise-refs", str(git_dir),
         stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=service_env(git_protocol),
     )
@@ -118,7 +118,7 @@ async def spooled_chunks(spooled: IO[bytes]) -> AsyncIterator[bytes]:
 
 
 async def run_service(
-    repo: Path,
+    git_dir: Path,
     service: str,
     body: AsyncIterator[bytes],
     start: Callable[[], Awaitable[None]],
@@ -135,7 +135,7 @@ async def run_service(
     ``pass_fds`` stay open in git and its hooks (the push lock: see hitrec.hub.repos.lock_pushes).
     """
     proc = await asyncio.create_subprocess_exec(
-        "git", service[len("git-"):], "--stateless-rpc", str(repo),
+        "git", service[len("git-"):], "--stateless-rpc", str(git_dir),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         env=service_env(git_protocol, hook_env), pass_fds=pass_fds,
     )

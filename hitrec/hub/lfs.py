@@ -53,20 +53,20 @@ SWEEP_EVERY = 60.0  # seconds between two sweeps of a collaboration's temp files
 
 
 @functools.lru_cache(maxsize=4096)
-def media_store(repo: Path) -> LocalMediaStore:
-    """The media store of the collaboration whose git folder is ``repo``."""
-    return LocalMediaStore.of_repo(repo)
+def media_store(git_dir: Path) -> LocalMediaStore:
+    """The media store of the collaboration whose git folder is ``git_dir``."""
+    return LocalMediaStore.of_repo(git_dir)
 
 
 _last_sweep: dict[Path, float] = {}
 
 
-def sweep_if_due(repo: Path) -> None:
+def sweep_if_due(git_dir: Path) -> None:
     """Remove dead writers' temp files from a collaboration's store, at most once a ``SWEEP_EVERY``."""
     now = time.monotonic()
-    if now - _last_sweep.get(repo, -SWEEP_EVERY) >= SWEEP_EVERY:
-        _last_sweep[repo] = now
-        media_store(repo).remove_stale_temp_files()
+    if now - _last_sweep.get(git_dir, -SWEEP_EVERY) >= SWEEP_EVERY:
+        _last_sweep[git_dir] = now
+        media_store(git_dir).remove_stale_temp_files()
 
 
 class MediaSink:
@@ -345,12 +345,12 @@ def _sync_all(stores: list[LocalMediaStore]) -> None:
             synced.add(device)
 
 
-def have_media(repo: Path | None, oid: str, size: int | None = None) -> bool:
+def have_media(git_dir: Path | None, oid: str, size: int | None = None) -> bool:
     """Whether the collaboration (None: one not created yet) has the media (of that size, when given)."""
-    if repo is None:
+    if git_dir is None:
         return False
     try:
-        stored = media_store(repo).size(oid)
+        stored = media_store(git_dir).size(oid)
     except MissingMediaError:
         return False
     return size is None or stored == size
@@ -402,7 +402,7 @@ def _valid_size(size: Any) -> bool:
 
 
 def batch_response(
-    repo: Path | None,
+    git_dir: Path | None,
     request: BatchRequest,
     *,
     object_url: str,
@@ -432,15 +432,15 @@ def batch_response(
         elif size > max_size:
             item["error"] = {"code": 413, "message": f"media is larger than this hub's limit of {max_size} bytes"}
         elif request.operation == "upload":
-            present = repo is not None and have_media(repo, oid)
-            if present and repo is not None and not have_media(repo, oid, size):
+            present = git_dir is not None and have_media(git_dir, oid)
+            if present and git_dir is not None and not have_media(git_dir, oid, size):
                 item["error"] = {"code": 422, "message": "size does not match the media the hub has"}
             elif not present:
                 item["actions"] = {"upload": _action(object_url, oid, "upload", action_headers, ttl)}
         else:
-            if repo is None or not have_media(repo, oid):
+            if git_dir is None or not have_media(git_dir, oid):
                 item["error"] = {"code": 404, "message": "the hub does not have this media"}
-            elif not have_media(repo, oid, size):
+            elif not have_media(git_dir, oid, size):
                 item["error"] = {"code": 422, "message": "size does not match the media the hub has"}
             else:
                 item["actions"] = {"download": _action(object_url, oid, "download", action_headers, ttl)}

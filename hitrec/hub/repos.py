@@ -25,7 +25,7 @@ from pathlib import Path
 from hitrec.errors import HubError
 from hitrec.hub.names import check_collaboration_name, is_collaboration_name
 from hitrec.private import make_private_dirs
-from hitrec.store.format import LFS_DIR
+from hitrec.store.format import CATALOG_REF
 from hitrec.store.local_media import LocalMediaStore
 
 HOOK = """#!/bin/sh
@@ -39,13 +39,13 @@ case "$updates" in
 *"
 "*) ;;
 *)  set -- $updates
-    if [ $# = 3 ] && [ "$3" = refs/heads/main ] && [ -n "$HITREC_HUB_MAIN" ] && [ "$1" != "$HITREC_HUB_MAIN" ]; then
+    if [ $# = 3 ] && [ "$3" = @CATALOG_REF@ ] && [ -n "$HITREC_HUB_MAIN" ] && [ "$1" != "$HITREC_HUB_MAIN" ]; then
         echo "hitrec hub: main is at $HITREC_HUB_MAIN but expected $1: fetch first" >&2
         exit 1
     fi ;;
 esac
 printf '%s\n' "$updates" | "${HITREC_HUB_PYTHON:-python3}" -S -m hitrec.hub.hook
-"""
+""".replace("@CATALOG_REF@", CATALOG_REF)
 
 _CONFIG = """[core]
 \tfsync = committed
@@ -87,7 +87,7 @@ def create(root: Path, name: str, *, author_check: bool = True, exist_ok: bool =
             fh.write(_CONFIG.format(author_check="true" if author_check else "false"))
         (tmp / "description").write_text(f"hitrec collaboration {name}\n", encoding="utf-8")
         install_hook(tmp)
-        LocalMediaStore.init(tmp / LFS_DIR)
+        LocalMediaStore.init_of_repo(tmp)
         try:
             os.rename(tmp, path)
         except OSError:
@@ -102,8 +102,8 @@ def create(root: Path, name: str, *, author_check: bool = True, exist_ok: bool =
     return path
 
 
-def install_hook(repo: Path) -> None:
-    hook = repo / "hooks" / "pre-receive"
+def install_hook(git_dir: Path) -> None:
+    hook = git_dir / "hooks" / "pre-receive"
     hook.parent.mkdir(exist_ok=True)
     if hook.is_file() and hook.read_text(encoding="utf-8") == HOOK:
         return
@@ -137,7 +137,7 @@ _QUARANTINE_PREFIXES = ("tmp_objdir-incoming-", "incoming-")  # git >= 2.11 quar
 log = logging.getLogger("hitrec.hub")
 
 
-def lock_pushes(repo: Path, *, wait: bool = True) -> int | None:
+def lock_pushes(git_dir: Path, *, wait: bool = True) -> int | None:
     """Take the collaboration's push lock: an open file with ``flock(LOCK_EX)``; returns its fd, or
     None if ``wait`` is false and someone holds it.
 
@@ -145,7 +145,7 @@ def lock_pushes(repo: Path, *, wait: bool = True) -> int | None:
     held while *any* of them lives: a receive-pack that outlived a killed hub still holds it. Whoever
     holds the lock knows every earlier receive-pack is gone, so their ref locks and quarantine folders
     are debris (``clear_dead_push_state``). Closing the fd releases it once those processes are gone."""
-    fd = os.open(repo / PUSH_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(git_dir / PUSH_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -157,37 +157,37 @@ def lock_pushes(repo: Path, *, wait: bool = True) -> int | None:
     return fd
 
 
-def clear_dead_push_state(repo: Path) -> list[str]:
+def clear_dead_push_state(git_dir: Path) -> list[str]:
     """Remove what killed receive-packs left: ref lock files (``refs/heads/main.lock``, after which
     every push failed "failed to update ref") and quarantine folders (``objects/tmp_objdir-incoming-*``).
     Call only while holding ``lock_pushes``: then no receive-pack that could own them is alive.
     Returns what was removed (relative paths), for the log."""
     removed: list[str] = []
-    candidates = [p for p in (repo / "refs").rglob("*.lock") if p.is_file()]
-    candidates += [repo / name for name in ("packed-refs.lock", "HEAD.lock") if (repo / name).is_file()]
+    candidates = [p for p in (git_dir / "refs").rglob("*.lock") if p.is_file()]
+    candidates += [git_dir / name for name in ("packed-refs.lock", "HEAD.lock") if (git_dir / name).is_file()]
     for path in candidates:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-            removed.append(str(path.relative_to(repo)))
-    objects = repo / "objects"
+            removed.append(str(path.relative_to(git_dir)))
+    objects = git_dir / "objects"
     with contextlib.suppress(FileNotFoundError):
         for entry in objects.iterdir():
             if entry.name.startswith(_QUARANTINE_PREFIXES) and entry.is_dir():
                 shutil.rmtree(entry, ignore_errors=True)
-                removed.append(str(entry.relative_to(repo)))
+                removed.append(str(entry.relative_to(git_dir)))
     if removed:
-        log.warning("removed what a killed push left in %s: %s", repo.name, ", ".join(sorted(removed)[:20]))
+        log.warning("removed what a killed push left in %s: %s", git_dir.name, ", ".join(sorted(removed)[:20]))
     return removed
 
 
-def clear_dead_push_state_now(repo: Path) -> list[str]:
+def clear_dead_push_state_now(git_dir: Path) -> list[str]:
     """At start: clear a collaboration's push debris if no receive-pack holds its push lock (one
     still running, say under another hub on this root, keeps its files; the next push clears them)."""
-    fd = lock_pushes(repo, wait=False)
+    fd = lock_pushes(git_dir, wait=False)
     if fd is None:
         return []
     try:
-        return clear_dead_push_state(repo)
+        return clear_dead_push_state(git_dir)
     finally:
         os.close(fd)
 
@@ -204,18 +204,18 @@ def list_collaborations(root: Path) -> list[str]:
     return names
 
 
-def author_check(repo: Path) -> bool:
+def author_check(git_dir: Path) -> bool:
     """Whether pushed fragments must be authored by the pusher (``hitrec.authorCheck``, default on)."""
-    out = _git("config", "--file", str(repo / "config"), "--type=bool", "--get", "hitrec.authorcheck",
+    out = _git("config", "--file", str(git_dir / "config"), "--type=bool", "--get", "hitrec.authorcheck",
                check=False)
     return out.strip() != "false"
 
 
 def set_author_check(root: Path, name: str, value: bool) -> None:
-    repo = collaboration_path(root, name)
-    if not (repo / "HEAD").is_file():
+    git_dir = collaboration_path(root, name)
+    if not (git_dir / "HEAD").is_file():
         raise HubError(f"no collaboration named {name!r}. Create it with `hitrec hub create {name}`.")
-    _git("config", "--file", str(repo / "config"), "hitrec.authorCheck", "true" if value else "false")
+    _git("config", "--file", str(git_dir / "config"), "hitrec.authorCheck", "true" if value else "false")
 
 
 def _git(*args: str, check: bool = True) -> str:
