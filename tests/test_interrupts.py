@@ -132,3 +132,25 @@ def test_ctrl_c_during_add(project: Path) -> None:
     leftovers = [p for p in (project / ".hitrec").rglob("*") if p.name.startswith(("tmp", "ingest-"))
                  and p.is_file()]
     assert leftovers == [], leftovers  # an interrupted add removes its temp files on the way out
+
+
+def test_a_ctrl_c_python_ignores_is_delivered_again() -> None:
+    """A Ctrl-C that lands in a weakref callback (importlib's module lock) or a ``__del__`` is "Exception
+    ignored" by Python, and the command ran on to exit 0 with a traceback printed (seen at 44 ms into a
+    `hitrec log`): it is delivered again in ordinary code, so the command stops with the one line."""
+    code = (
+        "import time\n"
+        "from hitrec.cli import signals\n"
+        "signals.install()\n"
+        "class Bomb:\n"
+        "    def __del__(self):\n"
+        "        raise KeyboardInterrupt\n"
+        "try:\n"
+        "    Bomb()\n"
+        "    time.sleep(3)\n"
+        "    print('ran on')\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "interrupted" and done.stderr == "", (done.stdout, done.stderr)

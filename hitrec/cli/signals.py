@@ -42,6 +42,25 @@ def _on_sigint(signum: int, frame: "FrameType | None") -> None:
     raise KeyboardInterrupt
 
 
+def _on_unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    """A Ctrl-C that landed where Python ignores exceptions (a weakref callback such as importlib's module
+    lock, a ``__del__``) printed "Exception ignored" and was lost: the command ran on to exit 0. Deliver
+    it again a millisecond later, back in ordinary code (SIGALRM, so SIGINT's grace is not involved)."""
+    global _first
+    if not isinstance(unraisable.exc_value, KeyboardInterrupt) or _done:
+        _previous_unraisable(unraisable)
+        return
+    _first = None  # not handled yet: the next delivery must raise
+    try:
+        _signal.signal(_signal.SIGALRM, _on_sigint)
+        _signal.setitimer(_signal.ITIMER_REAL, 0.001)
+    except (ValueError, OSError):  # not the main thread: nothing better to do than say so
+        _previous_unraisable(unraisable)
+
+
+_previous_unraisable = sys.unraisablehook
+
+
 def install() -> None:
     """Handle Ctrl-C from now on (main thread only; an inherited SIG_IGN, as for `cmd &`, is kept)."""
     global _first, _done, _reported
@@ -49,6 +68,7 @@ def install() -> None:
     try:
         if _signal.getsignal(_signal.SIGINT) != _signal.SIG_IGN:
             _signal.signal(_signal.SIGINT, _on_sigint)
+            sys.unraisablehook = _on_unraisable
     except ValueError:  # not the main thread: leave signals to whoever owns it
         pass
 
@@ -57,9 +77,10 @@ def stop() -> None:
     """The work is done (or given up): ignore Ctrl-C until the process has exited."""
     global _done
     _done = True
-    try:  # noqa: SIM105 - contextlib would be one more module to load before Ctrl-C is handled
+    try:
         _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
-    except ValueError:
+        _signal.setitimer(_signal.ITIMER_REAL, 0)  # a re-delivery still pending (see _on_unraisable)
+    except (ValueError, OSError):
         pass
 
 
