@@ -42,7 +42,6 @@ from hitrec.store.format import (
     stored_media_size,
 )
 
-ZERO = ZERO_SHA
 _AUTHOR = re.compile(rb"^author (.*) <([^>]*)> ", re.MULTILINE)
 _TREE = re.compile(rb"^tree ([0-9a-f]{40})$", re.MULTILINE)
 _PARENT = re.compile(rb"^parent ([0-9a-f]{40})$", re.MULTILINE)
@@ -142,7 +141,7 @@ def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check:
     for _old, new, ref in updates:
         if ref != MAIN:
             problems.append(f"{ref}: a hitrec hub accepts pushes to {MAIN} only")
-        elif new == ZERO:
+        elif new == ZERO_SHA:
             problems.append(f"{ref}: deleting the catalog is not allowed")
         else:
             tips.append(new)

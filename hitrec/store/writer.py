@@ -19,7 +19,7 @@ from dulwich.objects import ShaFile
 from hitrec.errors import CorruptRepoError, FragmentError
 from hitrec.progress import ProgressFn
 from hitrec.store.faults import crash_point
-from hitrec.store.format import TIMELINE_YAML, is_catalog_tree
+from hitrec.store.format import CATALOG_MESSAGE_PREFIX, TIMELINE_YAML, is_catalog_tree
 from hitrec.store.model import Fragment, FragmentSpec, MediaInfo, Person, RecordResult
 from hitrec.store.records import (
     BuiltFragment,
@@ -105,7 +105,7 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
             tree_id=tree_id,
             parents=([head.encode()] if head else []) + [b.commit.id for b in built_fragments],
             author=_author_of(default_author, specs), when=when, tz=tz,
-            message=f"catalog: record {len(built)} fragment{'s' if len(built) != 1 else ''}\n",
+            message=f"{CATALOG_MESSAGE_PREFIX} record {len(built)} fragment{'s' if len(built) != 1 else ''}\n",
         )
         objects: list[ShaFile] = [obj for b in built_fragments for obj in b.objects] + catalog_objects + [catalog]
         _write_objects(repo, objects)
@@ -228,7 +228,7 @@ def union_commit(repo: Repo, ours: str, theirs: str) -> str:
     when, tz = now_and_tz()
     commit = build_catalog_commit(tree_id=tree_id, parents=[ours.encode(), theirs.encode()],
                                   author=repo.identity(), when=when, tz=tz,
-                                  message=f"catalog: merge {theirs[:12]}\n")
+                                  message=f"{CATALOG_MESSAGE_PREFIX} merge {theirs[:12]}\n")
     _write_objects(repo, [*objects, commit])
     return commit.id.decode()
 
