@@ -4,14 +4,24 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# git and git-lfs: the interop tests drive the real clients; nginx and fcgiwrap (with git's own
-# http-backend) make the third-party Git LFS host of tests/thirdparty_host.py.
-if ! command -v git-lfs >/dev/null 2>&1 || ! command -v git >/dev/null 2>&1 \
-    || ! command -v nginx >/dev/null 2>&1 || ! command -v fcgiwrap >/dev/null 2>&1; then
+# Debian packages: git and git-lfs (the interop tests drive the real clients); nginx and fcgiwrap (with
+# git's own http-backend: the third-party Git LFS host of tests/thirdparty_host.py, and the nginx in front
+# of several hubs); chromium (the gallery's browser tests, driven by Playwright); graphviz (lineage
+# pictures); melt (MLT, a render peer in bench/); wrk (the gallery's load bench); npm (axe-core).
+need=""
+for cmd in git git-lfs nginx fcgiwrap chromium dot melt wrk npm; do
+  command -v "$cmd" >/dev/null 2>&1 || need=1
+done
+if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq git git-lfs nginx fcgiwrap >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq git git-lfs nginx fcgiwrap chromium graphviz \
+    melt wrk npm >/dev/null
+fi
+# axe-core (the accessibility checks of the gallery's browser tests), from npm into tests/.node
+if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ]; then
+  npm install --silent --no-audit --no-fund --prefix tests/.node axe-core@4 >/dev/null
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
