@@ -117,6 +117,19 @@ def test_a_missing_object(store: MediaStore) -> None:
         pass
 
 
+def test_remove_deletes_an_object_and_an_open_reader_keeps_its_bytes(store: MediaStore) -> None:
+    data = os.urandom(5000)
+    oid = _oid(data)
+    store.put_verified([data], oid, len(data))
+    with store.open_read(oid) as reader:
+        assert store.remove(oid) is True
+        assert reader.read(-1) == data
+    assert not store.has(oid) and oid not in list(store.oids())
+    assert store.remove(oid) is False
+    store.put_verified([data], oid, len(data))  # and it can be stored again
+    assert store.has(oid)
+
+
 def test_local_path_holds_the_bytes(store: MediaStore) -> None:
     data = os.urandom(4000)
     store.put_verified([data], _oid(data), len(data))

@@ -115,6 +115,15 @@ class LocalMediaStore:
         return None
 
     # --- writing -----------------------------------------------------------------------------------
+    def remove(self, oid: str) -> bool:
+        path = self.path(oid)
+        try:
+            path.unlink()
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        fsync_dir(path.parent)
+        return True
+
     def put_file(self, path: Path, progress: ProgressFn | None = None, *,
                  durable: bool = True) -> tuple[str, int]:
         try:

@@ -105,6 +105,11 @@ class MediaStore(Protocol):
         """None when the object is present and hashes to its oid, else what is wrong."""
         ...
 
+    def remove(self, oid: str) -> bool:
+        """Delete an object (``hitrec prune``, once another copy is confirmed); False if it was absent.
+        A reader that already opened it keeps reading the whole object."""
+        ...
+
     def temp_files(self) -> list[Path]:
         """Temp files in the store now (writers' in flight and dead writers' debris)."""
         ...

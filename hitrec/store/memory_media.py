@@ -37,6 +37,10 @@ class MemoryMediaStore:
         data = self._get(oid)
         return BytesRange(data[start:check_range(oid, len(data), start, end)], len(data))
 
+    def remove(self, oid: str) -> bool:
+        with self._lock:
+            return self._objects.pop(oid, None) is not None
+
     def put_verified(self, stream: Iterable[bytes] | Readable, oid: str, size: int, *,
                      durable: bool = True) -> None:
         if not is_oid(oid):
