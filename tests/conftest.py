@@ -45,6 +45,7 @@ SESSION_HOME = _isolate_process()
 sys.path.insert(0, str(Path(__file__).parent))
 
 from hub_process import hub  # noqa: E402, F401 - the `hub` fixture: a running hub with user ada
+from seaweed import seaweed  # noqa: E402, F401 - the session's real SeaweedFS (S3 on 127.0.0.1)
 
 
 @pytest.fixture(scope="session", autouse=True)
