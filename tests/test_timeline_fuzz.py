@@ -50,7 +50,11 @@ clip_values: dict[str, Any] = {
     "fit": st.sampled_from(["contain", "cover", "stretch", "fill"]),
     "position": st.one_of(st.sampled_from(POSITIONS), st.lists(numbers, min_size=2, max_size=2)),
     "transition": st.one_of(st.fixed_dictionaries({"duration": numbers}),
-                            st.fixed_dictionaries({"type": st.just("crossfade"), "duration": numbers})),
+                            st.fixed_dictionaries({"type": st.sampled_from(["crossfade", "wipeleft", "zoomin",
+                                                                            "wipe", "revealdown"]),
+                                                   "duration": numbers}),
+                            st.fixed_dictionaries({"duration": numbers,
+                                                   "curve": st.sampled_from(["qsin", "exp", "nofade", 3])})),
     "duck_under": st.sampled_from(["voice", "music", "picture", "nope"]),
     "weight": numbers, "text": st.text(max_size=10), "size": st.integers(-1, 80),
     "color": st.sampled_from(["white", "gold", "#00ff00", "nocolour"]), "font": st.sampled_from(["DejaVu Sans", ""]),
@@ -114,7 +118,10 @@ def valid_clip(draw: st.DrawFn, kind: str) -> dict[str, Any]:
                     "fade_out": st.sampled_from([0, 0.2]), "loop": st.booleans(), "mute": st.booleans(),
                     "fit": st.sampled_from(["contain", "cover", "stretch"]),
                     "position": st.one_of(st.sampled_from(POSITIONS), st.just([10, 5])),
-                    "transition": st.fixed_dictionaries({"duration": st.sampled_from([0.25, 0.5])}),
+                    "transition": st.fixed_dictionaries({"duration": st.sampled_from([0.25, 0.5]),
+                                                         "type": st.sampled_from(["crossfade", "wipeleft",
+                                                                                  "circleopen"]),
+                                                         "curve": st.sampled_from(["tri", "qsin", "log"])}),
                     "duck_under": st.sampled_from(["voice", "music"]), "weight": st.sampled_from([1, 2.5])}
     for key in draw(st.lists(st.sampled_from(sorted(optional)), max_size=4, unique=True)):
         clip[key] = draw(optional[key])

@@ -320,7 +320,7 @@ class _Graph:
                 pending = []
                 out = self.label("xf")
                 offset = self.seconds_of_frames(chain_frames - xfade)
-                self.add(f"[{chain}][{seg}]xfade=transition=fade:duration={self.seconds_of_frames(xfade)}"
+                self.add(f"[{chain}][{seg}]xfade=transition={clip.transition_type}:duration={self.seconds_of_frames(xfade)}"
                          f":offset={offset}[{out}]")
                 chain = out
                 chain_frames += frames - xfade
@@ -500,9 +500,9 @@ class _Graph:
         fade_in = min(samples, self.sample(clip.audio_fade_in))
         fade_out = min(samples, self.sample(clip.audio_fade_out))
         if fade_in > 0:
-            parts.append(f"afade=t=in:ss=0:ns={fade_in}:curve=tri")
+            parts.append(f"afade=t=in:ss=0:ns={fade_in}:curve={clip.curve_in}")
         if fade_out > 0:
-            parts.append(f"afade=t=out:ss={samples - fade_out}:ns={fade_out}:curve=tri")
+            parts.append(f"afade=t=out:ss={samples - fade_out}:ns={fade_out}:curve={clip.curve_out}")
         if start > 0:
             parts.append(f"adelay=delays={start}S:all=1")
         out = self.label("a")

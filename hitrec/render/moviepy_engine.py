@@ -25,8 +25,9 @@ class MoviepyEngine:
     name = "moviepy"
 
     def render(self, plan: Plan, out: Path, progress: ProgressFn | None = None) -> None:
-        if any(c.duck_under for c in plan.clips()):
-            raise RenderError("the moviepy reference engine does not implement duck_under; use --engine ffmpeg")
+        feature = unsupported(plan)
+        if feature:
+            raise RenderError(f"the moviepy reference engine does not implement {feature}; use --engine ffmpeg")
         if progress:
             progress(0, total=plan.length, description="rendering (moviepy)")
         try:
@@ -44,6 +45,18 @@ class MoviepyEngine:
             raise RenderError(f"the moviepy engine failed: {exc}") from exc
         if progress:
             progress(plan.length)
+
+
+def unsupported(plan: Plan) -> str | None:
+    """The first feature of ``plan`` this engine does not implement (named as the timeline spells it)."""
+    for clip in plan.clips():
+        if clip.duck_under:
+            return "duck_under"
+        if clip.transition and clip.transition_type != "fade":
+            return f"the {clip.transition_type} transition (only crossfade)"
+        if clip.curve_in != "tri" or clip.curve_out != "tri":
+            return f"fade curve {clip.curve_in if clip.curve_in != 'tri' else clip.curve_out} (only tri)"
+    return None
 
 
 # --------------------------------------------------------------------------- sound (pydub)

@@ -129,6 +129,10 @@ class PlannedClip:
     audio_fade_in: float = 0.0  # fades plus cross-fades with the neighbours
     audio_fade_out: float = 0.0
     transition: float = 0.0  # seconds of cross-fade from the previous clip on the track
+    transition_type: str = "fade"  # xfade's name for it
+    transition_out: float = 0.0  # seconds of cross-fade into the next clip on the track
+    curve_in: str = "tri"  # afade curves of the sound's fade in and fade out
+    curve_out: str = "tri"
     mute: bool = False
     fit: str = "contain"
     position: Position = "center"
@@ -137,10 +141,22 @@ class PlannedClip:
     size: int | None = None
     color: str | None = None
     font: str | None = None
+    # effects (docs/timeline.md): resolved keyframes of the picture and of the gain, a freeze frame
+    keyframes: tuple[Any, ...] = ()
+    gain_keyframes: tuple[Any, ...] = ()
+    freeze: float | None = None
 
     @property
     def end(self) -> float:
         return self.at + self.duration
+
+    @property
+    def time_dependent(self) -> bool:
+        """Whether the clip renders differently along its length in ways a window starting part-way into it
+        cannot reproduce: a transition in or out, keyframes or Ken Burns motion, gain automation, a freeze
+        frame. A segmenting renderer keeps such a clip whole inside one window."""
+        return bool(self.transition or self.transition_out or self.keyframes or self.gain_keyframes
+                    or self.freeze is not None)
 
     @property
     def has_sound(self) -> bool:
@@ -371,7 +387,11 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Inp
                        "minus the cross-fade); drop `at` or make it match", "at")
         pc.at = max(0.0, expected)
         pc.transition = d
+        pc.transition_type = clip.transition.xfade
+        previous.transition_out = d
         previous.audio_fade_out = max(previous.audio_fade_out, d)
+        if clip.transition.curve is not None:
+            pc.curve_in = previous.curve_out = clip.transition.curve
     else:
         pc.at = clip.at if clip.at is not None else cursor
     if pc.fade_in + pc.fade_out > pc.duration + EPS:

@@ -25,7 +25,23 @@ POSITIONS = (
 )
 VIDEO_FORMATS = ("mp4", "webm")
 AUDIO_FORMATS = ("wav", "mp3", "flac")
-TRANSITIONS = ("crossfade",)
+# ffmpeg's xfade transitions, in the order `ffmpeg -h filter=xfade` lists them (tests check the list against
+# the bundled binary); ``crossfade`` is hitrec's name for xfade's ``fade``
+XFADE_TRANSITIONS = (
+    "fade", "wipeleft", "wiperight", "wipeup", "wipedown", "slideleft", "slideright", "slideup", "slidedown",
+    "circlecrop", "rectcrop", "distance", "fadeblack", "fadewhite", "radial", "smoothleft", "smoothright",
+    "smoothup", "smoothdown", "circleopen", "circleclose", "vertopen", "vertclose", "horzopen", "horzclose",
+    "dissolve", "pixelize", "diagtl", "diagtr", "diagbl", "diagbr", "hlslice", "hrslice", "vuslice", "vdslice",
+    "hblur", "fadegrays", "wipetl", "wipetr", "wipebl", "wipebr", "squeezeh", "squeezev", "zoomin", "fadefast",
+    "fadeslow", "hlwind", "hrwind", "vuwind", "vdwind", "coverleft", "coverright", "coverup", "coverdown",
+    "revealleft", "revealright", "revealup", "revealdown",
+)
+TRANSITIONS = ("crossfade", *XFADE_TRANSITIONS)
+# afade's curves (`ffmpeg -h filter=afade`, without ``nofade``): the shape of a sound's fade
+CURVES = (
+    "tri", "qsin", "esin", "hsin", "log", "ipar", "qua", "cub", "squ", "cbr", "par", "exp", "iqsin", "ihsin",
+    "dese", "desi", "losi", "sinc", "isinc", "quat", "quatr", "qsin2", "hsin2",
+)
 DEFAULT_FPS = 24
 DEFAULT_SAMPLE_RATE = 48000
 MAX_SECONDS = 24 * 3600.0
@@ -35,7 +51,7 @@ TOP_KEYS = ("hitrec", "title", "output", "credits", "tracks")
 OUTPUT_KEYS = ("size", "fps", "sample_rate", "format", "channels")
 CREDITS_KEYS = ("editor_share",)
 TRACK_KEYS = ("kind", "name", "clips")
-TRANSITION_KEYS = ("type", "duration")
+TRANSITION_KEYS = ("type", "duration", "curve")
 MEDIA_CLIP_KEYS = (
     "fragment", "at", "from", "to", "duration", "speed", "gain", "fade_in", "fade_out", "loop", "mute",
     "fit", "position", "transition", "duck_under", "weight",
@@ -67,6 +83,12 @@ class Transition:
     type: str
     duration: float
     type_given: bool = False  # whether the timeline spelled out ``type:`` (written back only then)
+    curve: str | None = None  # the sound's cross-fade curve (afade's names); None: not given (tri)
+
+    @property
+    def xfade(self) -> str:
+        """The name ffmpeg's xfade knows it by."""
+        return "fade" if self.type == "crossfade" else self.type
 
 
 @dataclass

@@ -27,6 +27,7 @@ from hitrec.timeline.model import (
     AUDIO_FORMATS,
     CLIP_KEYS,
     CREDITS_KEYS,
+    CURVES,
     DEFAULT_FPS,
     DEFAULT_SAMPLE_RATE,
     FITS,
@@ -235,6 +236,9 @@ class _Parser:
         if choices is not None and value not in choices:
             hint = difflib.get_close_matches(value, choices, n=1, cutoff=0.5)
             extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            if len(choices) > 12:  # transitions and curves: too many to list in one line
+                raise self.fail(f"unknown {key} {value!r}{extra or '; the names are listed in docs/timeline.md'}",
+                                line, path)
             raise self.fail(f"must be one of {', '.join(choices)}, got {value!r}{extra}", line, path)
         return value
 
@@ -401,7 +405,8 @@ class _Parser:
         duration = self.number(t, "duration", where, positive=True)
         if duration is None:
             raise self.fail("a transition needs `duration:` (seconds)", t.line, _join(where, "duration"))
-        return Transition(kind, duration, type_given="type" in t)
+        curve = self.string(t, "curve", where, choices=CURVES)
+        return Transition(kind, duration, type_given="type" in t, curve=curve)
 
     def position(self, c: _MarkedDict, where: str) -> Position:
         value = c["position"]
@@ -522,7 +527,11 @@ def _clip_value(clip: Clip, key: str) -> Any:
         t = clip.transition
         if t is None:
             return None
-        return {"type": t.type, "duration": t.duration} if t.type_given else {"duration": t.duration}
+        data: dict[str, Any] = {"type": t.type} if t.type_given else {}
+        data["duration"] = t.duration
+        if t.curve is not None:
+            data["curve"] = t.curve
+        return data
     if key == "position":
         return clip.position if isinstance(clip.position, str) else list(clip.position)
     return getattr(clip, "from_" if key == "from" else key)
