@@ -7,9 +7,10 @@
     │   ├── RepoExistsError
     │   ├── LockTimeoutError          another writer holds the repo, or a git lock file, too long
     │   ├── CorruptRepoError
-    │   └── MediaStoreError           a media store's own failure (carries the oid)
-    │       ├── MissingMediaError     no object with that oid
-    │       └── DamagedMediaError     bytes that do not hash to their oid, or not of their size
+    │   ├── MediaStoreError           a media store's own failure (carries the oid)
+    │   │   ├── MissingMediaError     no object with that oid
+    │   │   └── DamagedMediaError     bytes that do not hash to their oid, or not of their size
+    │   └── ObjectStoreError          the S3 object store refused or could not be reached (no credential)
     ├── IdentityError                 no user.name / user.email
     ├── FragmentError
     │   ├── UnknownFragmentError
@@ -103,6 +104,11 @@ class DamagedMediaError(MediaStoreError):
         self.actual_oid = actual_oid
         self.size = size
         self.expected_size = expected_size
+
+
+class ObjectStoreError(RepoError):
+    """An S3-compatible object store (hitrec.store.s3_media) refused a request or could not be reached.
+    The message names the operation, the store's error code and the endpoint, never a credential."""
 
 
 class IdentityError(HitrecError):

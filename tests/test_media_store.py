@@ -27,11 +27,15 @@ def _oid(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(params=["local", "local-tmpfs", "memory"])
+@pytest.fixture(params=["local", "local-tmpfs", "memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MediaStore]:
-    """Every implementation; "local-tmpfs" is a local store where O_DIRECT is refused (the fallback)."""
+    """Every implementation; "local-tmpfs" is a local store where O_DIRECT is refused (the fallback);
+    "s3" is the object store on the session's real SeaweedFS, under a key prefix of its own."""
     if request.param == "memory":
         yield MemoryMediaStore()
+        return
+    if request.param == "s3":
+        yield _s3_store(request.getfixturevalue("seaweed"))
         return
     if request.param == "local":
         yield LocalMediaStore.init(tmp_path / "lfs")
@@ -46,6 +50,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MediaStore
         import shutil
 
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _s3_store(weed) -> MediaStore:
+    import secrets
+
+    from hitrec.store.s3_media import S3Location, S3MediaStore
+
+    location = S3Location.parse(weed.media_url(f"contract-{secrets.token_hex(6)}"), weed.endpoint)
+    return S3MediaStore(location, weed.client())
 
 
 # --- the contract: every store -------------------------------------------------------------------------
