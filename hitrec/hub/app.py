@@ -9,7 +9,8 @@ Routes (``<name>`` is a validated collaboration name):
     PUT  /<name>.git/info/lfs/objects/<oid>     write: streamed, hashed, verified, fsynced
     GET  /<name>.git/info/lfs/objects/<oid>     read (Range: bytes=N-M, N- or -S: 206 / 416)
     *    /<name>.git/info/lfs/locks...          404: this hub has no locks (git-lfs then skips them)
-    GET  /                                       health check
+    GET  /, /-/...                               the gallery (hitrec.hub.gallery); `/` and /-/health
+                                                 answer the plain-text health check to tools
 
 Auth: HTTP Basic (any user name, the token as password) or ``Authorization: Bearer <token>``.
 Writes always need a valid token; reads need one unless the hub runs with ``public_read``. The
@@ -32,11 +33,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from hitrec.errors import HubError, MissingMediaError
 from hitrec.hub import actions, files, git, lfs, repos
+from hitrec.hub.gallery import Gallery, is_gallery_path
+from hitrec.hub.gallery.headers import with_security_headers
 from hitrec.hub.names import is_collaboration_name, is_oid
+from hitrec.hub.ranges import byte_range
 from hitrec.hub.users import User, UserStore, hash_token
 from hitrec.private import make_private_dirs
 from hitrec.store.format import ZERO_SHA, read_ref
@@ -50,7 +54,6 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 _ROUTE = re.compile(r"/(?P<name>[^/]+)\.git/(?P<rest>.*)")
 _OBJECT = re.compile(r"info/lfs/objects/(?P<oid>[^/]+)")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
-_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CHUNK = 1 << 20
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a full disk, a quota, a file-size limit
@@ -109,7 +112,7 @@ class Request:
             # uvicorn would read (and drop) the rest of an unread body at the client's pace: a client
             # refused with a 401 kept its connection for ever by sending a byte now and then
             headers = [*headers, (b"connection", b"close")]
-        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.start", "status": status, "headers": with_security_headers(headers)})
 
     async def body(self, data: bytes, more: bool = False) -> None:
         self.sent += len(data)
@@ -149,6 +152,7 @@ class HubApp:
             repos.clear_dead_push_state_now(path)
             lfs.media_store(path).remove_stale_temp_files()  # a killed hub's uploads (dead writers only)
         repos.remove_stale_temp_files(self.spool_dir)
+        self.gallery = Gallery(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -216,8 +220,8 @@ class HubApp:
     # -- routing --------------------------------------------------------------------------------
     async def _dispatch(self, request: Request) -> None:
         method, path = request.method, request.path
-        if path == "/" and method in ("GET", "HEAD"):
-            await self._send_bytes(request, 200, b"hitrec hub\n", b"text/plain; charset=utf-8")
+        if is_gallery_path(path):  # `/` (the health check for tools) and `/-/...`: hitrec.hub.gallery
+            await self.gallery.handle(request)
             return
         match = _ROUTE.fullmatch(path)
         if not match:
@@ -532,33 +536,6 @@ def _token(header: str) -> str | None:
         _, _, password = decoded.partition(":")
         return password
     return None if not header.strip() else ""
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
-    """The ``[start, end)`` a ``Range`` header asks of ``size`` bytes (RFC 9110 14.1.2): ``bytes=N-M``,
-    ``bytes=N-`` or the last S bytes ``bytes=-S``; ``"unsatisfiable"`` (a 416) when none of it is
-    there; None to send the whole: no header, one we do not parse (RFC 9110: a server may ignore
-    it), or several ranges (which a server may answer whole rather than as multipart)."""
-    if not header:
-        return None
-    match = _RANGE.fullmatch(header.strip().replace(" ", ""))
-    if match is None:
-        return None
-    first, last = match.group(1), match.group(2)
-    if not first:  # a suffix: the last S bytes
-        if not last:
-            return None
-        length = int(last)
-        if length == 0 or size == 0:
-            return "unsatisfiable"
-        return max(0, size - length), size
-    start = int(first)
-    if last and int(last) < start:
-        return None  # invalid: ignored
-    if start >= size:
-        return "unsatisfiable"
-    end = min(size, int(last) + 1) if last else size
-    return start, end
 
 
 def _has_body(headers: dict[str, str]) -> bool:

@@ -1,0 +1,35 @@
+"""HTTP byte ranges (RFC 9110 14): what the hub's media downloads and the gallery's players ask for."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """The ``[start, end)`` a ``Range`` header asks of ``size`` bytes (RFC 9110 14.1.2): ``bytes=N-M``,
+    ``bytes=N-`` or the last S bytes ``bytes=-S``; ``"unsatisfiable"`` (a 416) when none of it is
+    there; None to send the whole: no header, one we do not parse (RFC 9110: a server may ignore
+    it), or several ranges (which a server may answer whole rather than as multipart)."""
+    if not header:
+        return None
+    match = _RANGE.fullmatch(header.strip().replace(" ", ""))
+    if match is None:
+        return None
+    first, last = match.group(1), match.group(2)
+    if not first:  # a suffix: the last S bytes
+        if not last:
+            return None
+        length = int(last)
+        if length == 0 or size == 0:
+            return "unsatisfiable"
+        return max(0, size - length), size
+    start = int(first)
+    if last and int(last) < start:
+        return None  # invalid: ignored
+    if start >= size:
+        return "unsatisfiable"
+    end = min(size, int(last) + 1) if last else size
+    return start, end
