@@ -58,6 +58,16 @@ clip_values: dict[str, Any] = {
     "duck_under": st.sampled_from(["voice", "music", "picture", "nope"]),
     "weight": numbers, "text": st.text(max_size=10), "size": st.integers(-1, 80),
     "color": st.sampled_from(["white", "gold", "#00ff00", "nocolour"]), "font": st.sampled_from(["DejaVu Sans", ""]),
+    "keyframes": st.one_of(st.lists(st.fixed_dictionaries({"t": numbers}, optional={
+        "scale": numbers, "position": st.lists(numbers, min_size=1, max_size=3), "opacity": numbers,
+        "gain": numbers, "ease": st.sampled_from(["linear", "in", "out", "in-out", "bounce"]),
+        "x": numbers}), max_size=3), anything),
+    "zoom": st.sampled_from(["in", "out", "sideways", 1]), "pan": st.sampled_from(["left", "up", "down", "north"]),
+    "amount": numbers, "scale": numbers, "freeze": numbers,
+    "gradient": st.one_of(st.fixed_dictionaries({}, optional={
+        "type": st.sampled_from(["linear", "radial", "conic"]), "direction": st.sampled_from(["up", "left", "x"]),
+        "colors": st.lists(st.sampled_from(["red", "#000000", "nocolour", 3]), max_size=9)}), anything),
+    "fade_curve": st.sampled_from(["tri", "qsin", "exp", "nofade", ""]),
 }
 
 
@@ -122,7 +132,23 @@ def valid_clip(draw: st.DrawFn, kind: str) -> dict[str, Any]:
                                                          "type": st.sampled_from(["crossfade", "wipeleft",
                                                                                   "circleopen"]),
                                                          "curve": st.sampled_from(["tri", "qsin", "log"])}),
-                    "duck_under": st.sampled_from(["voice", "music"]), "weight": st.sampled_from([1, 2.5])}
+                    "duck_under": st.sampled_from(["voice", "music"]), "weight": st.sampled_from([1, 2.5]),
+                    "fade_curve": st.sampled_from(["qsin", "exp"]),
+                    "keyframes": st.just([{"t": 0, "gain": -12}, {"t": 0.4, "gain": 0}])}
+        if kind == "video":
+            optional.update({
+                "zoom": st.sampled_from(["in", "out"]), "pan": st.sampled_from(["left", "right", "up"]),
+                "scale": st.sampled_from([0.25, 0.5]), "freeze": st.sampled_from([0, 0.5]),
+                "keyframes": st.sampled_from([[{"t": 0, "scale": 1}, {"t": 0.5, "scale": 1.5, "ease": "in"}],
+                                              [{"t": 0.1, "opacity": 0.5, "position": [0.3, 0.6]}]])})
+        if kind == "video" and draw(st.integers(0, 4)) == 0:
+            clip = {"color": "#102030"} if draw(st.booleans()) else {
+                "gradient": {"type": draw(st.sampled_from(["linear", "radial"])), "colors": ["red", "blue"]}}
+            clip["duration"] = draw(st.sampled_from([0.5, 1]))
+            optional = {"at": small, "fade_in": st.sampled_from([0, 0.1]), "scale": st.sampled_from([0.5, 1]),
+                        "zoom": st.sampled_from(["in", "out"]),
+                        "transition": st.fixed_dictionaries({"duration": st.sampled_from([0.25]),
+                                                             "type": st.sampled_from(["dissolve"])})}
     for key in draw(st.lists(st.sampled_from(sorted(optional)), max_size=4, unique=True)):
         clip[key] = draw(optional[key])
     return clip

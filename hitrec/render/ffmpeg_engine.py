@@ -30,6 +30,8 @@ from pathlib import Path
 from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import EFBIG_EXIT, ENOSPC_EXIT, ffmpeg_exe, popen
 from hitrec.progress import ProgressFn
+from hitrec.render.generators import generator_source
+from hitrec.render.motion import box, contain_blur, gain_filter, motion_filters
 from hitrec.render.plan import Plan, PlannedClip, PlannedTrack
 from hitrec.render.scratch import scratch_dir
 
@@ -316,7 +318,7 @@ class _Graph:
                     chain_frames += gap
             seg = self.video_segment(clip, frames, fmt)
             if xfade > 0:
-                chain = self.concat(chain, pending)
+                chain = self.concat(chain, pending, settb=True)  # xfade needs both inputs on one time base
                 pending = []
                 out = self.label("xf")
                 offset = self.seconds_of_frames(chain_frames - xfade)
@@ -337,12 +339,13 @@ class _Graph:
             self.add(f"[{chain}]settb={1 / self.fps},setpts=PTS+{origin}[{out}]")
         return out
 
-    def concat(self, chain: str | None, pending: list[str]) -> str:
+    def concat(self, chain: str | None, pending: list[str], settb: bool = False) -> str:
         labels = ([chain] if chain else []) + pending
         if len(labels) == 1:
             return labels[0]
         out = self.label("cat")
-        self.add("".join(f"[{x}]" for x in labels) + f"concat=n={len(labels)}:v=1:a=0[{out}]")
+        tb = f",settb=1/{self.fps}" if settb else ""  # concat's output counts in microseconds
+        self.add("".join(f"[{x}]" for x in labels) + f"concat=n={len(labels)}:v=1:a=0{tb}[{out}]")
         return out
 
     def filler(self, frames: int, fmt: str) -> str:
@@ -353,14 +356,18 @@ class _Graph:
         return out
 
     def video_segment(self, clip: PlannedClip, frames: int, fmt: str) -> str:
-        index = self.input_for(clip)
-        fit = self.fit_filters(clip, fmt)
         parts: list[str]
-        if clip.kind == "image":
-            parts = [fit, "loop=loop=-1:size=1:start=0", f"setpts=N/({self.fps}*TB)", f"fps={self.fps}"]
+        head = f"[{self.input_for(clip)}:v:0]" if clip.input is not None else ""
+        if clip.kind == "generator":
+            parts = [generator_source(clip.color, clip.gradient, self.size, self.fps), f"fps={self.fps}", "setsar=1",
+                     self.fit_filters(clip, fmt)]
+        elif clip.kind == "image" or clip.freeze is not None:
+            hold = ["trim=end_frame=1", "setpts=PTS-STARTPTS"] if clip.freeze is not None else []
+            parts = [*hold, self.fit_filters(clip, fmt), "loop=loop=-1:size=1:start=0", f"setpts=N/({self.fps}*TB)",
+                     f"fps={self.fps}"]
         else:
             speed = f"/{_dec(clip.speed)}" if clip.speed != 1 else ""
-            parts = [f"setpts=(PTS-STARTPTS){speed}", f"fps={self.fps}", fit]
+            parts = [f"setpts=(PTS-STARTPTS){speed}", f"fps={self.fps}", self.fit_filters(clip, fmt)]
             if clip.loop:
                 period = max(1, self.frame(clip.src_len / clip.speed))
                 parts += ["tpad=stop_mode=clone:stop=-1", f"trim=end_frame={period}",
@@ -369,6 +376,8 @@ class _Graph:
             # stream) holds its last frame, so the clip keeps its planned length and later clips their place
             parts.append("tpad=stop_mode=clone:stop=-1")
         parts.append(f"trim=end_frame={frames}")
+        if clip.keyframes:
+            parts.append(motion_filters(clip.keyframes, self.size, str(self.fps), frames, fmt, self.label))
         alpha = "" if fmt == "yuv420p" else ":alpha=1"
         seconds = Fraction(frames) / self.fps
         if clip.fade_in > 0:
@@ -377,20 +386,25 @@ class _Graph:
             st = _dec(max(0.0, float(seconds) - clip.fade_out))
             parts.append(f"fade=t=out:st={st}:d={_dec(clip.fade_out)}{alpha}")
         out = self.label("seg")
-        self.add(f"[{index}:v:0]" + ",".join(parts) + f"[{out}]")
+        self.add(head + ",".join(parts) + f"[{out}]")
         return out
 
     def fit_filters(self, clip: PlannedClip, fmt: str) -> str:
+        """Fit the picture to the frame (or, for a picture in picture, to its box placed in the frame)."""
         w, h = self.size
         pad_color = "black" if fmt == "yuv420p" else "black@0"
         x, y = _place_expr(clip.position, "ow-iw", "oh-ih")
+        bw, bh = box(self.size, clip.scale)
+        place = f",pad={w}:{h}:{x}:{y}:color={pad_color}" if (bw, bh) != (w, h) else ""
+        if clip.fit == "contain-blur":
+            return contain_blur((bw, bh), fmt, self.label) + place
         if clip.fit == "stretch":
-            return f"scale={w}:{h}:flags=bicubic,setsar=1,format={fmt}"
+            return f"scale={bw}:{bh}:flags=bicubic,setsar=1,format={fmt}{place}"
         if clip.fit == "cover":
-            cx, cy = _place_expr(clip.position, "iw-ow", "ih-oh")
-            return (f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=bicubic,"
-                    f"crop={w}:{h}:{cx}:{cy},setsar=1,format={fmt}")
-        return (f"scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,"
+            cx, cy = _place_expr(clip.position, "iw-ow", "ih-oh") if not place else ("(iw-ow)/2", "(ih-oh)/2")
+            return (f"scale={bw}:{bh}:force_original_aspect_ratio=increase:flags=bicubic,"
+                    f"crop={bw}:{bh}:{cx}:{cy},setsar=1,format={fmt}{place}")
+        return (f"scale={bw}:{bh}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,"
                 f"setsar=1,format={fmt},pad={w}:{h}:{x}:{y}:color={pad_color}")
 
     def draw_text(self, track: PlannedTrack, current: str | None) -> str:
@@ -497,6 +511,8 @@ class _Graph:
             parts.append("volume=0")
         elif clip.gain:
             parts.append(f"volume={_dec(clip.gain)}dB")
+        if clip.gain_keyframes and not clip.mute:
+            parts.append(gain_filter(clip.gain_keyframes))
         fade_in = min(samples, self.sample(clip.audio_fade_in))
         fade_out = min(samples, self.sample(clip.audio_fade_out))
         if fade_in > 0:

@@ -56,6 +56,12 @@ def unsupported(plan: Plan) -> str | None:
             return f"the {clip.transition_type} transition (only crossfade)"
         if clip.curve_in != "tri" or clip.curve_out != "tri":
             return f"fade curve {clip.curve_in if clip.curve_in != 'tri' else clip.curve_out} (only tri)"
+        for feature, used in (("keyframes (and zoom/pan)", bool(clip.keyframes or clip.gain_keyframes)),
+                              ("freeze", clip.freeze is not None), ("scale (picture in picture)", clip.scale != 1),
+                              ("fit: contain-blur", clip.fit == "contain-blur"),
+                              ("color and gradient backgrounds", clip.kind == "generator")):
+            if used:
+                return feature
     return None
 
 

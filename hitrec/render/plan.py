@@ -16,8 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hitrec.errors import FragmentError, TimelineError
+from hitrec.render.effects_plan import place_effects, place_freeze
 from hitrec.store.model import MediaInfo
-from hitrec.timeline.model import AUDIO_FORMATS, MAX_SECONDS, VIDEO_FORMATS, Clip, Output, Position, Timeline
+from hitrec.timeline.model import (
+    AUDIO_FORMATS,
+    MAX_SECONDS,
+    VIDEO_FORMATS,
+    Clip,
+    Gradient,
+    Keyframe,
+    Output,
+    Position,
+    Timeline,
+)
 from hitrec.timeline.normalize import normalize
 from hitrec.timeline.yaml_codec import dump_timeline
 
@@ -114,7 +125,7 @@ class InputsResolver:
 @dataclass
 class PlannedClip:
     track: int
-    kind: str  # video | image | audio | text
+    kind: str  # video | image | audio | text | generator
     where: str
     at: float
     duration: float
@@ -142,9 +153,11 @@ class PlannedClip:
     color: str | None = None
     font: str | None = None
     # effects (docs/timeline.md): resolved keyframes of the picture and of the gain, a freeze frame
-    keyframes: tuple[Any, ...] = ()
-    gain_keyframes: tuple[Any, ...] = ()
-    freeze: float | None = None
+    keyframes: tuple[Keyframe, ...] = ()  # scale, position, opacity over the clip (clip-local t)
+    gain_keyframes: tuple[Keyframe, ...] = ()
+    freeze: float | None = None  # the source time of a held frame
+    scale: float = 1.0  # picture in picture: drawn at this fraction of the frame
+    gradient: Gradient | None = None  # a generator clip's gradient (else ``color`` is its colour)
 
     @property
     def end(self) -> float:
@@ -311,13 +324,21 @@ def _resolve(timeline: Timeline, resolver: Resolver, clip: Clip, cache: dict[str
 
 def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Input | None,
            cursor: float, previous: PlannedClip | None) -> PlannedClip:
-    def fail(problem: str, key: str | None = None) -> TimelineError:
-        where = f"{clip.where}.{key}" if key else clip.where
-        return timeline.error(problem, line=clip.line_of(key) if key else clip.line, where=where)
+    def fail(problem: str, key: str | None = None, *, line: int | None = None, where: str | None = None
+             ) -> TimelineError:
+        if where is None:
+            where = f"{clip.where}.{key}" if key else clip.where
+        if line is None:
+            line = clip.line_of(key) if key else clip.line
+        return timeline.error(problem, line=line, where=where)
 
     pc = PlannedClip(track=ti, kind="text", where=clip.where, at=0.0, duration=0.0, fade_in=clip.fade_in,
                      fade_out=clip.fade_out, position=clip.position)
-    if source is None:  # a text clip
+    if source is None and clip.generated:  # a colour or gradient background
+        assert clip.duration is not None
+        pc.kind = "generator"
+        pc.duration = clip.duration
+    elif source is None:  # a text clip
         assert clip.duration is not None
         pc.duration = clip.duration
         pc.text, pc.size, pc.color, pc.font = clip.text, clip.size, clip.color, clip.font
@@ -341,6 +362,8 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Inp
                 raise fail(f"a still image needs `duration:` (fragment {source.id[:10]} has no length of "
                            "its own)", "duration")
             pc.duration = clip.duration
+        elif clip.freeze is not None:
+            place_freeze(clip, pc, source, fail)
         else:
             if kind == "audio":
                 for key in ("fit", "position"):
@@ -397,6 +420,7 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Inp
     if pc.fade_in + pc.fade_out > pc.duration + EPS:
         raise fail(f"fade_in + fade_out ({pc.fade_in + pc.fade_out:g} s) is longer than the clip "
                    f"({pc.duration:g} s)", "fade_out" if clip.has("fade_out") else "fade_in")
+    place_effects(clip, pc, fail)
     pc.audio_fade_in = max(pc.fade_in, pc.transition)
     pc.audio_fade_out = max(pc.audio_fade_out, pc.fade_out)
     return pc

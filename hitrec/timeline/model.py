@@ -19,7 +19,7 @@ from hitrec.errors import TimelineError
 
 VERSION = 1
 TRACK_KINDS = ("video", "audio", "text")
-FITS = ("contain", "cover", "stretch")
+FITS = ("contain", "cover", "stretch", "contain-blur")
 POSITIONS = (
     "center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right",
 )
@@ -42,6 +42,13 @@ CURVES = (
     "tri", "qsin", "esin", "hsin", "log", "ipar", "qua", "cub", "squ", "cbr", "par", "exp", "iqsin", "ihsin",
     "dese", "desi", "losi", "sinc", "isinc", "quat", "quatr", "qsin2", "hsin2",
 )
+EASES = ("linear", "in", "out", "in-out")  # how a keyframe's value is reached from the previous one
+ZOOMS = ("in", "out")
+PANS = ("left", "right", "up", "down")
+GRADIENTS = ("linear", "radial")
+DIRECTIONS = ("down", "up", "right", "left")
+KEYFRAME_KEYS = ("t", "scale", "position", "opacity", "gain", "ease")
+GRADIENT_KEYS = ("type", "colors", "direction")
 DEFAULT_FPS = 24
 DEFAULT_SAMPLE_RATE = 48000
 MAX_SECONDS = 24 * 3600.0
@@ -55,7 +62,11 @@ TRANSITION_KEYS = ("type", "duration", "curve")
 MEDIA_CLIP_KEYS = (
     "fragment", "at", "from", "to", "duration", "speed", "gain", "fade_in", "fade_out", "loop", "mute",
     "fit", "position", "transition", "duck_under", "weight",
+    # effects (docs/timeline.md): motion, freeze frames, generated backgrounds, fade curves
+    "keyframes", "zoom", "pan", "amount", "scale", "freeze", "color", "gradient", "fade_curve",
 )
+GENERATOR_KEYS = ("color", "gradient", "at", "duration", "fade_in", "fade_out", "transition", "weight",
+                  "keyframes", "zoom", "pan", "amount", "scale", "position")
 TEXT_CLIP_KEYS = ("text", "at", "duration", "fade_in", "fade_out", "position", "size", "color", "font",
                   "weight")
 CLIP_KEYS = tuple(dict.fromkeys(MEDIA_CLIP_KEYS + TEXT_CLIP_KEYS))
@@ -91,6 +102,29 @@ class Transition:
         return "fade" if self.type == "crossfade" else self.type
 
 
+@dataclass(frozen=True)
+class Keyframe:
+    """One keyframe of a clip: at ``t`` seconds into the clip, the values it gives (None: not given)."""
+
+    t: float
+    line: int
+    where: str
+    given: tuple[str, ...] = ()
+    scale: float | None = None  # times the fitted picture
+    position: tuple[float, float] | None = None  # the picture's centre, in fractions of the frame
+    opacity: float | None = None  # 0..1
+    gain: float | None = None  # dB
+    ease: str = "linear"
+
+
+@dataclass(frozen=True)
+class Gradient:
+    type: str  # linear | radial
+    colors: tuple[str, ...]  # #rrggbb, 2 to 8
+    direction: str = "down"  # linear: where the last colour is
+    given: tuple[str, ...] = ()
+
+
 @dataclass
 class Clip:
     """One clip as written; ``None`` means "not given"."""
@@ -119,6 +153,19 @@ class Clip:
     size: int | None = None
     color: str | None = None  # #rrggbb
     font: str | None = None
+    keyframes: tuple[Keyframe, ...] = ()
+    zoom: str | None = None  # Ken Burns: in | out
+    pan: str | None = None  # Ken Burns: left | right | up | down (where the view moves)
+    amount: Number | None = None  # Ken Burns: how much further the picture zooms (0.2 = 20 %)
+    scale: Number | None = None  # the picture drawn at this fraction of the frame (picture in picture)
+    freeze: Number | None = None  # hold the source's frame at this time for the clip's duration
+    gradient: Gradient | None = None  # a generated gradient background (with no fragment)
+    fade_curve: str | None = None  # afade's curve for the sound's fade_in / fade_out
+
+    @property
+    def generated(self) -> bool:
+        """A colour or gradient background: a video-track clip with no fragment (it is the editor's)."""
+        return self.fragment is None and self.text is None
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)

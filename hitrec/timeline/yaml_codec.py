@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from hitrec.errors import TimelineError
+from hitrec.timeline.effects_codec import read_effects, write_value
 from hitrec.timeline.model import (
     AUDIO_FORMATS,
     CLIP_KEYS,
@@ -31,6 +32,7 @@ from hitrec.timeline.model import (
     DEFAULT_FPS,
     DEFAULT_SAMPLE_RATE,
     FITS,
+    GENERATOR_KEYS,
     MAX_SECONDS,
     MAX_SIZE,
     MEDIA_CLIP_KEYS,
@@ -358,10 +360,17 @@ class _Parser:
             clip.size = size
             clip.color = self.color(c, where)
             clip.font = self.string(c, "font", where)
+        elif kind == "video" and "fragment" not in c and ("color" in c or "gradient" in c):
+            self.generator(c, clip, where)
         else:
             if "fragment" not in c:
-                raise self.fail(f"a clip on a {kind} track needs `fragment:` (a fragment id)", c.line,
+                extra = ", or `color:` / `gradient:` for a generated background" if kind == "video" else ""
+                raise self.fail(f"a clip on a {kind} track needs `fragment:` (a fragment id){extra}", c.line,
                                 _join(where, "fragment"))
+            for key in ("color", "gradient"):
+                if key in c:
+                    raise self.fail(f"{key!r} is for a generated background, a clip with no `fragment:`",
+                                    c.key_lines[key], _join(where, key))
             ref = c["fragment"]
             if isinstance(ref, int) and not isinstance(ref, bool):
                 ref = str(ref)  # an all-digit id prefix reads as a number in YAML
@@ -390,6 +399,7 @@ class _Parser:
             if "transition" in c:
                 clip.transition = self.transition(c["transition"], _join(where, "transition"),
                                                   c.key_lines["transition"])
+            read_effects(self, c, clip, kind, where)
         clip.at = self.number(c, "at", where)
         clip.duration = self.number(c, "duration", where, positive=True)
         clip.fade_in = self.number(c, "fade_in", where) or 0.0
@@ -398,6 +408,22 @@ class _Parser:
         if "position" in c:
             clip.position = self.position(c, where)
         return clip
+
+    def generator(self, c: _MarkedDict, clip: Clip, where: str) -> None:
+        """A colour or gradient background: no fragment, the editor's in credits."""
+        for key in c:
+            if key not in GENERATOR_KEYS:
+                raise self.fail(f"{key!r} is not valid for a generated background (a `color:` or `gradient:` "
+                                "clip)", c.key_lines[key], _join(where, key))
+        if "color" in c and "gradient" in c:
+            raise self.fail("give `color:` or `gradient:`, not both", c.key_lines["gradient"],
+                            _join(where, "gradient"))
+        if "duration" not in c:
+            raise self.fail("a generated background needs `duration:`", c.line, _join(where, "duration"))
+        clip.color = self.color(c, where)
+        if "transition" in c:
+            clip.transition = self.transition(c["transition"], _join(where, "transition"), c.key_lines["transition"])
+        read_effects(self, c, clip, "video", where)
 
     def transition(self, value: Any, where: str, line: int) -> Transition:
         t = self.mapping(value, where, line, TRANSITION_KEYS, "a transition")
@@ -534,6 +560,8 @@ def _clip_value(clip: Clip, key: str) -> Any:
         return data
     if key == "position":
         return clip.position if isinstance(clip.position, str) else list(clip.position)
+    if key in ("keyframes", "gradient"):
+        return write_value(clip, key)
     return getattr(clip, "from_" if key == "from" else key)
 
 
