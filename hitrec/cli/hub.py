@@ -47,6 +47,13 @@ def serve(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Log problems only, not every request."),
     tls_cert: Path | None = typer.Option(None, "--tls-cert", help="Serve HTTPS with this certificate (PEM)."),
     tls_key: Path | None = typer.Option(None, "--tls-key", help="The certificate's private key (PEM)."),
+    media: str | None = typer.Option(None, "--media", help="Keep media in an object store, s3://BUCKET[/PREFIX] "
+                                     "(default: each collaboration's lfs/ folder; or [media] in ROOT/hub.toml)."),
+    s3_endpoint: str | None = typer.Option(None, "--s3-endpoint", help="The S3 endpoint URL (SeaweedFS, MinIO; "
+                                           "default: AWS). Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY."),
+    s3_region: str | None = typer.Option(None, "--s3-region", help="The S3 region (default us-east-1)."),
+    s3_url_ttl: int | None = typer.Option(None, "--s3-url-ttl", help="Seconds a presigned media address lives "
+                                          "(default 300)."),
 ) -> None:
     """Serve every collaboration under ROOT at http://HOST:PORT/<name>.git until interrupted
     (https:// with --tls-cert and --tls-key)."""
@@ -54,18 +61,22 @@ def serve(
 
     from hitrec.errors import UsageError
     from hitrec.hub.app import HubConfig
+    from hitrec.hub.media import resolve
     from hitrec.hub.server import serve as run
 
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = HubConfig(root=root, public_read=public_read, max_object_size=_size(max_object_size),
-                       max_push_size=_size(max_push_size))
+                       max_push_size=_size(max_push_size),
+                       media=resolve(root, media, s3_endpoint, s3_region, s3_url_ttl))
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("HTTPS needs both --tls-cert and --tls-key.")
     tls = (tls_cert, tls_key) if tls_cert is not None and tls_key is not None else None
 
     def ready(url: str) -> None:
         access = "public reads" if public_read else "reads and writes need a token"
+        if config.media.s3 is not None:
+            access += f"; media in {config.media.s3.url()}"
         console.print(f"hitrec hub serving {root.resolve()} at {url}/<name>.git ({access})", soft_wrap=True)
         console.file.flush()
 

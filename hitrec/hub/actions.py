@@ -30,7 +30,7 @@ from hitrec.store.durable import naming_full_disk
 
 PREFIX = "hra_"
 KEY_FILE = "action-key"
-OPERATIONS = ("upload", "download")
+OPERATIONS = ("upload", "download", "verify")
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ Routes (``<name>`` is a validated collaboration name):
     POST /<name>.git/git-receive-pack           write (creates the collaboration on first push)
     POST /<name>.git/info/lfs/objects/batch     read for download, write for upload
     PUT  /<name>.git/info/lfs/objects/<oid>     write: streamed, hashed, verified, fsynced
+    POST /<name>.git/info/lfs/verify/<oid>      the batch answer's verify action (media in S3)
     GET  /<name>.git/info/lfs/objects/<oid>     read (Range: bytes=N-M, N- or -S: 206 / 416)
     *    /<name>.git/info/lfs/locks...          404: this hub has no locks (git-lfs then skips them)
     GET  /, /-/...                               the gallery (hitrec.hub.gallery); `/` and /-/health
@@ -35,10 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hitrec.errors import HubError, MissingMediaError
+from hitrec.errors import HubError, MissingMediaError, ObjectStoreError
 from hitrec.hub import actions, files, git, lfs, repos
 from hitrec.hub.gallery import Gallery, is_gallery_path
 from hitrec.hub.gallery.headers import with_security_headers
+from hitrec.hub.media import DirectBatch, MediaConfig, problem_of
 from hitrec.hub.names import is_collaboration_name, is_oid
 from hitrec.hub.ranges import byte_range
 from hitrec.hub.users import User, UserStore, hash_token
@@ -53,6 +55,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _ROUTE = re.compile(r"/(?P<name>[^/]+)\.git/(?P<rest>.*)")
 _OBJECT = re.compile(r"info/lfs/objects/(?P<oid>[^/]+)")
+_VERIFY = re.compile(r"info/lfs/verify/(?P<oid>[^/]+)")
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(?::[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _CHUNK = 1 << 20
@@ -71,6 +74,7 @@ class HubConfig:
     max_batch_objects: int = 1000  # git-lfs and hitrec send 100 at a time
     action_ttl: int = lfs.ACTION_TTL  # seconds a batch answer's addresses and action tokens stay valid
     realm: str = "hitrec hub"
+    media: MediaConfig = field(default_factory=MediaConfig)  # local lfs/ folders, or an S3 object store
 
 
 # A scope extension hitrec.hub.protocol offers: receive the request body straight into a sink's buffers.
@@ -180,6 +184,10 @@ class HubApp:
             request.status = request.status or 499
         except HubError as exc:
             await self._reply(request, Reply(500, str(exc)))
+        except ObjectStoreError as exc:  # its message names no credential (hitrec.store.s3_media)
+            log.error("object store: %s %s: %s", request.method, _loggable(request.path), exc)
+            await self._reply(request, Reply(503, f"the hub's media store is unavailable: {exc}",
+                                             lfs_json="/info/lfs/" in request.path))
         except OSError as exc:
             if exc.errno not in _FULL:
                 log.exception("internal error on %s %s", request.method, _loggable(request.path))
@@ -243,11 +251,21 @@ class HubApp:
             # verifying locks for this remote, quietly (a 200 made it advise turning verification on).
             self._authorize(request, write=method != "GET", lfs_json=True)
             raise Reply(404, "this hub does not support Git LFS locks", lfs_json=True)
-        elif (obj := _OBJECT.fullmatch(rest)) and method in ("PUT", "GET", "HEAD"):
+        elif (obj := _OBJECT.fullmatch(rest) or _VERIFY.fullmatch(rest)) and method in ("PUT", "GET", "HEAD", "POST"):
             oid = obj.group("oid")
             if not is_oid(oid):
                 raise Reply(422, "invalid oid: expected 64 lowercase hex digits", lfs_json=True)
-            if method == "PUT":
+            verify = rest.startswith("info/lfs/verify/")
+            if verify != (method == "POST"):
+                raise Reply(404, "not supported by this hub", lfs_json=True)
+            if verify:
+                await self._verify(request, name, oid)
+            elif self.config.media.direct:
+                self._authorize(request, write=method == "PUT", lfs_json=True,
+                                action=actions.Scope(name, oid, "upload" if method == "PUT" else "download"))
+                raise Reply(404, "this hub keeps media in an object store: ask the batch API for its "
+                                 "address (git lfs and hitrec do)", lfs_json=True)
+            elif method == "PUT":
                 await self._upload(request, name, oid)
             else:
                 await self._download(request, name, oid)
@@ -344,7 +362,7 @@ class HubApp:
             assert user is not None
             check = await asyncio.to_thread(repos.author_check, git_dir)
             hook_env = {"HITREC_HUB_USER": user.name, "HITREC_HUB_EMAIL": user.email,
-                        "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0"}
+                        "HITREC_HUB_AUTHOR_CHECK": "1" if check else "0", **self.config.media.hook_env()}
             # Pushes to one collaboration run one at a time, so the catalog cannot move between this
             # read and git's compare-and-set: the hook refuses at once, unchecked, a push git would
             # refuse anyway ("fetch first"; no Python start for a lost race), judging by git's own
@@ -408,10 +426,51 @@ class HubApp:
                 token = actions.mint(self.action_key, user, digest, actions.Scope(name, oid, operation), expiry)
                 return {"Authorization": actions.basic_header(user, token)}
 
+        direct = None
+        if self.config.media.direct:
+            verify_action = None
+            if action_headers is not None:
+                verify_headers = action_headers
+                base = f"{self._base_url(request)}/{name}.git/info/lfs/verify"
+
+                def verify_action(oid: str) -> dict[str, Any]:
+                    return {"href": f"{base}/{oid}", "header": verify_headers(oid, "verify"),
+                            "expires_in": self.config.action_ttl}
+
+            direct = DirectBatch(self.config.media.store(name), self.config.media.url_ttl, verify_action)
         answer = await asyncio.to_thread(
             lfs.batch_response, git_dir, batch, object_url=f"{self._base_url(request)}/{name}.git/info/lfs/objects",
-            action_headers=action_headers, max_size=self.config.max_object_size, ttl=self.config.action_ttl)
+            action_headers=action_headers, max_size=self.config.max_object_size, ttl=self.config.action_ttl,
+            direct=direct)
         await self._send_bytes(request, 200, json.dumps(answer).encode(), lfs.LFS_JSON.encode())
+
+    async def _verify(self, request: Request, name: str, oid: str) -> None:
+        """The Git LFS ``verify`` action: the client says it put ``{oid, size}``; 200 only when the store
+        holds exactly that (in S3: the object's size and its stored SHA-256 checksum, by HEAD)."""
+        self._authorize(request, write=True, lfs_json=True, action=actions.Scope(name, oid, "verify"))
+        raw = bytearray()
+        async for chunk in request.chunks():
+            raw += chunk
+            if len(raw) > 4096:
+                raise Reply(413, "verify request is too large", lfs_json=True)
+        try:
+            body = json.loads(raw)
+            size = body["size"]
+            assert body["oid"] == oid and isinstance(size, int) and not isinstance(size, bool) and size >= 0
+        except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
+            raise Reply(422, "a verify request is {\"oid\": OID, \"size\": N} for the oid of its address",
+                        lfs_json=True) from None
+        git_dir = self._git_dir(name, lfs_json=True)
+        if self.config.media.direct:
+            problem = await asyncio.to_thread(problem_of, self.config.media.store(name), oid, size)
+        else:
+            problem = None if lfs.have_media(git_dir, oid, size) else "missing"
+        if problem == "missing":
+            raise Reply(404, f"the hub's media store does not have media {oid[:12]}: upload it again",
+                        lfs_json=True)
+        if problem is not None:
+            raise Reply(422, f"media {oid[:12]} in the hub's store {problem}: upload it again", lfs_json=True)
+        await self._send_bytes(request, 200, b"{}", lfs.LFS_JSON.encode())
 
     async def _upload(self, request: Request, name: str, oid: str) -> None:
         self._authorize(request, write=True, lfs_json=True, action=actions.Scope(name, oid, "upload"))

@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 
 from hitrec.store.format import (
     CATALOG_REF as MAIN,
@@ -41,6 +42,10 @@ from hitrec.store.format import (
     media_objects_dir,
     stored_media_size,
 )
+
+# Where pointed-to media is checked: a local store's objects folder (a stat per pointer), or a function
+# (oid, size) -> None when the hub's object store holds it verified, else what is wrong ("missing", ...).
+MediaCheck = str | Callable[[str, int], str | None]
 
 _AUTHOR = re.compile(rb"^author (.*) <([^>]*)> ", re.MULTILINE)
 _TREE = re.compile(rb"^tree ([0-9a-f]{40})$", re.MULTILINE)
@@ -134,7 +139,7 @@ def tree_entries(data: bytes) -> list[tuple[bytes, bytes, str]]:
 
 
 def check_push(updates: list[tuple[str, str, str]], *, email: str, author_check: bool,
-               lfs_objects: str) -> list[str]:
+               lfs_objects: MediaCheck) -> list[str]:
     """Problems with a push (empty when it may land)."""
     problems: list[str] = []
     tips = []
@@ -198,7 +203,7 @@ def _prefetch(objects: Objects, commits: list[str], *, pointers: bool = True) ->
 
 
 def _check_commit(objects: Objects, sha: str, *, email: str, author_check: bool,
-                  lfs_objects: str, pushed: set[str]) -> list[str]:
+                  lfs_objects: MediaCheck, pushed: set[str]) -> list[str]:
     kind, raw = objects.read(sha)
     if kind != "commit":
         return [f"{sha[:12]}: not a commit"]
@@ -303,7 +308,7 @@ def _published(sha: str) -> bool:
 
 
 def _check_tree_pointers(objects: Objects, entries: list[tuple[bytes, bytes, str]], where: str,
-                         lfs_objects: str, depth: int) -> list[str]:
+                         lfs_objects: MediaCheck, depth: int) -> list[str]:
     problems = []
     for mode, _, sha in entries:
         if mode.startswith(b"4") and depth < 32:
@@ -314,7 +319,7 @@ def _check_tree_pointers(objects: Objects, entries: list[tuple[bytes, bytes, str
     return problems
 
 
-def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str, *,
+def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: MediaCheck, *,
                    fragment: bool = False) -> list[str]:
     """A fragment's media file must be a pointer in the one form hitrec writes; anywhere else, whatever
     a client would read as a pointer (hitrec's parse_pointer takes lines in any order, CRLF, any
@@ -332,7 +337,16 @@ def _check_pointer(objects: Objects, blob: str, where: str, lfs_objects: str, *,
         if found is None:
             return []
         oid, size = found
-    actual = stored_media_size(lfs_objects, oid)
+    if not isinstance(lfs_objects, str):
+        problem = lfs_objects(oid, size)
+        if problem is None:
+            return []
+        if problem != "missing":
+            return [f"{where} points to media {oid[:12]} that the hub's object store {problem}: upload it "
+                    "again (`hitrec push` and `git lfs push` do)"]
+        actual = None
+    else:
+        actual = stored_media_size(lfs_objects, oid)
     if actual is None:
         return [f"{where} points to media {oid[:12]} that the hub does not have: upload the media "
                 "first (`hitrec push` and `git lfs push` do)"]
@@ -348,15 +362,35 @@ def main() -> int:
         if len(parts) == 3:
             updates.append((parts[0], parts[1], parts[2]))
     git_dir = os.path.realpath(os.environ.get("GIT_DIR", "."))
-    problems = check_push(
-        updates,
-        email=os.environ.get("HITREC_HUB_EMAIL", ""),
-        author_check=os.environ.get("HITREC_HUB_AUTHOR_CHECK", "1") != "0",
-        lfs_objects=media_objects_dir(git_dir),
-    )
+    media: MediaCheck = media_objects_dir(git_dir)
+    if os.environ.get("HITREC_HUB_MEDIA"):  # the hub keeps media in an object store: ask it
+        media = _object_store_check(git_dir)
+    try:
+        problems = check_push(
+            updates,
+            email=os.environ.get("HITREC_HUB_EMAIL", ""),
+            author_check=os.environ.get("HITREC_HUB_AUTHOR_CHECK", "1") != "0",
+            lfs_objects=media,
+        )
+    except Exception as exc:  # an ObjectStoreError (no credential in it): refuse, say why
+        from hitrec.errors import HitrecError
+
+        if not isinstance(exc, HitrecError):
+            raise
+        problems = [f"cannot check the pushed media: {exc}"]
     for problem in problems:
         sys.stderr.write(f"hitrec hub: refused: {problem}\n")
     return 1 if problems else 0
+
+
+def _object_store_check(git_dir: str) -> Callable[[str, int], str | None]:
+    from hitrec.hub.media import collaboration_name, from_hook_env, problem_of
+    from hitrec.store.s3_media import S3MediaStore
+
+    location = from_hook_env(os.environ)
+    assert location is not None
+    store = S3MediaStore(location.under(collaboration_name(git_dir)))
+    return lambda oid, size: problem_of(store, oid, size)
 
 
 if __name__ == "__main__":

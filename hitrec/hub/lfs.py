@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hitrec.errors import MissingMediaError
 from hitrec.hub.files import settled
@@ -409,6 +409,7 @@ def batch_response(
     action_headers: ActionHeaders | None,
     max_size: int,
     ttl: int = ACTION_TTL,
+    direct: DirectMedia | None = None,
 ) -> dict[str, Any]:
     """Answer a batch: actions only for what the operation needs (upload: missing; download: present).
 
@@ -416,10 +417,15 @@ def batch_response(
     each action its headers (a short-lived token for exactly that object and operation, never the
     client's own). Every answer fits git-lfs's response schema: ``oid`` a string, ``size`` a
     non-negative number, problems as per-object errors (422 invalid, 409 another hash algorithm,
-    404 missing, 413 too large).
+    404 missing, 413 too large). With ``direct`` (media in an object store), presence is the store's
+    word and the actions are its presigned addresses (plus a ``verify`` back to the hub for uploads).
     """
     out = []
     sha256 = request.hash_algo == "sha256"
+    states: dict[str, str | None] = {}
+    if direct is not None and sha256:
+        states = direct.states([(oid, size) for oid, size in request.objects
+                                if isinstance(oid, str) and is_oid(oid) and _valid_size(size) and size <= max_size])
     for oid, size in request.objects:
         item: dict[str, Any] = {"oid": _echo_oid(oid), "size": size if _valid_size(size) else 0}
         if not sha256:
@@ -431,6 +437,8 @@ def batch_response(
             item["error"] = {"code": 422, "message": "invalid size: expected a non-negative integer"}
         elif size > max_size:
             item["error"] = {"code": 413, "message": f"media is larger than this hub's limit of {max_size} bytes"}
+        elif direct is not None:
+            _direct_item(item, direct, request.operation, oid, size, states.get(oid, "missing"))
         elif request.operation == "upload":
             present = git_dir is not None and have_media(git_dir, oid)
             if present and git_dir is not None and not have_media(git_dir, oid, size):
@@ -446,6 +454,29 @@ def batch_response(
                 item["actions"] = {"download": _action(object_url, oid, "download", action_headers, ttl)}
         out.append(item)
     return {"transfer": "basic", "objects": out, "hash_algo": "sha256"}
+
+
+class DirectMedia(Protocol):
+    """An object store that clients reach directly (hitrec.hub.media.DirectBatch)."""
+
+    def states(self, objects: list[tuple[str, int]]) -> dict[str, str | None]: ...
+
+    def actions(self, oid: str, size: int, operation: str) -> dict[str, Any]: ...
+
+
+def _direct_item(item: dict[str, Any], direct: DirectMedia, operation: str, oid: str, size: int,
+                 state: str | None) -> None:
+    """``state``: None (held, verified, of this size), "missing", "has N bytes, not M", or unverified."""
+    mismatch = state is not None and state.startswith("has ")
+    if mismatch:
+        item["error"] = {"code": 422, "message": "size does not match the media the hub has"}
+    elif operation == "upload":
+        if state is not None:  # missing, or there without the oid's checksum: (re)sent, checked
+            item["actions"] = direct.actions(oid, size, "upload")
+    elif state is not None:
+        item["error"] = {"code": 404, "message": "the hub does not have this media"}
+    else:
+        item["actions"] = direct.actions(oid, size, "download")
 
 
 def _action(object_url: str, oid: str, operation: str, action_headers: ActionHeaders | None,
