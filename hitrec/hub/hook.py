@@ -384,6 +384,9 @@ def main() -> int:
 
 
 def _object_store_check(git_dir: str) -> Callable[[str, int], str | None]:
+    import site
+
+    site.main()  # the hook starts with -S (fast); boto3 lives in site-packages
     from hitrec.hub.media import collaboration_name, from_hook_env, problem_of
     from hitrec.store.s3_media import S3MediaStore
 
