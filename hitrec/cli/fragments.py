@@ -161,7 +161,8 @@ def cat(fragment: str = typer.Argument(..., help="Fragment id or unique prefix."
     from hitrec.ops.cat import cat as run_cat
 
     with open_repo() as repo:
-        result = run_cat(repo, fragment)
+        with progress("fetch", unit="bytes") as bar:  # only a metadata-only clone fetches: on stderr
+            result = run_cat(repo, fragment, bar)
         out = sys.stdout.buffer
         for chunk in result.chunks():
             out.write(chunk)
@@ -177,7 +178,7 @@ def checkout(
     """Write a fragment's media to a file."""
     from hitrec.ops.checkout import checkout as run_checkout
 
-    with open_repo() as repo:
-        result = run_checkout(repo, fragment, path, force=force)
+    with open_repo() as repo, progress("fetch", unit="bytes") as bar:
+        result = run_checkout(repo, fragment, path, force=force, progress=bar)
     found = result.fragment
     console.print(f"wrote {escape(result.path)} ({found.media.size} bytes) from fragment {found.short_id}")

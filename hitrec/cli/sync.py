@@ -1,4 +1,4 @@
-"""Sync commands: remote add/list/remove, login, push, pull, clone."""
+"""Sync commands: remote add/list/remove, login, push, pull, clone, fetch, prune."""
 
 from __future__ import annotations
 
@@ -117,13 +117,16 @@ def push(
 @app.command()
 def pull(
     remote: str = typer.Argument(None, help="Remote name or URL (default: origin)."),
+    media: bool = typer.Option(None, "--media/--no-media",
+                               help="--no-media: records, lineage and timelines only (media comes when a "
+                                    "command needs it, or with `hitrec fetch`); remembered for the remote."),
     json_: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Fetch new fragments from the hub, then the media they need, then merge the catalogs."""
     from hitrec.ops.pull import pull
 
     with open_repo() as repo, progress("pull", unit="bytes") as bar:
-        result = pull(repo, remote, bar)
+        result = pull(repo, remote, bar, media=media)
     if json_:
         print_json(result.to_json())
         return
@@ -137,6 +140,9 @@ def pull(
 def clone(
     url: str = typer.Argument(..., help="The collaboration's URL, e.g. http://127.0.0.1:8642/film.git"),
     directory: Path = typer.Argument(None, help="Folder to create (default: the collaboration's name)."),
+    no_media: bool = typer.Option(False, "--no-media",
+                                  help="Records, lineage and timelines only: media is fetched when a command "
+                                       "needs it (cat, checkout, render, remix, verify) or with `hitrec fetch`."),
     json_: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Copy a collaboration from a hub into a new repo with remote `origin` (an interrupted clone is
@@ -145,11 +151,55 @@ def clone(
     from hitrec.sync.remotes import split_url
 
     with progress("clone", unit="bytes") as bar:
-        result = clone(url, directory, bar)
+        result = clone(url, directory, bar, media=not no_media)
     if json_:
         print_json(result.to_json())
         return
     console.print(_summary(f"cloned {result.pull.url} into {result.path}:", result.pull), soft_wrap=True)
+    if no_media:
+        err_console.print("media is fetched when a command needs it; `hitrec fetch --all` gets it all now.",
+                          soft_wrap=True)
     if split_url(url)[1].token:
         err_console.print("note: the token in the URL was not stored; run `hitrec login` before the next "
                           "pull or push.", soft_wrap=True)
+
+
+@app.command()
+def fetch(
+    fragments: list[str] = typer.Argument(None, help="Fragment ids or unique prefixes."),
+    all_: bool = typer.Option(False, "--all", help="The media of every fragment in the catalog."),
+    sources: bool = typer.Option(False, "--sources", help="Also the media each named fragment was made from."),
+    json_: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Fetch fragments' media from the hub ahead of use (a `clone --no-media` fetches it on demand)."""
+    from hitrec.ops.fetch import fetch as run_fetch
+
+    with open_repo() as repo, progress("fetch", unit="bytes") as bar:
+        result = run_fetch(repo, fragments or [], every=all_, sources=sources, progress=bar)
+    if json_:
+        print_json(result.to_json())
+        return
+    console.print(f"fetched {result.objects} media ({human_size(result.bytes)}); {result.present} already here",
+                  soft_wrap=True)
+
+
+@app.command()
+def prune(
+    fragments: list[str] = typer.Argument(None, help="Only these fragments' media (default: all)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Say what would be freed; remove nothing."),
+    json_: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Free local media the hub is confirmed to hold (never the only copy); it is fetched again on demand."""
+    from hitrec.ops.prune import prune as run_prune
+
+    with open_repo() as repo, progress("prune") as bar:
+        result = run_prune(repo, fragments or None, dry_run=dry_run, progress=bar)
+    if json_:
+        print_json(result.to_json())
+        return
+    verb = "would free" if dry_run else "freed"
+    console.print(f"{verb} {result.removed} media ({human_size(result.bytes)})", soft_wrap=True)
+    kept = result.kept_only_copy + result.kept_unconfirmed
+    if kept:
+        console.print(f"kept {kept}: {result.kept_only_copy} only this repo has (push them first), "
+                      f"{result.kept_unconfirmed} the hub did not confirm holding", soft_wrap=True)

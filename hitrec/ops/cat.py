@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hitrec.ops.checkout import check_media_present
+from hitrec.progress import ProgressFn
 from hitrec.store import Fragment, Repo
 from hitrec.store.media_store import MediaStore
 
@@ -25,8 +26,9 @@ class CatResult:
         return {"fragment": self.fragment.id, "oid": self.fragment.media.oid, "bytes": self.fragment.media.size}
 
 
-def cat(repo: Repo, ref: str) -> CatResult:
-    """The fragment ``ref`` names, its media present in the repo's store (or a CorruptRepoError)."""
+def cat(repo: Repo, ref: str, progress: ProgressFn | None = None) -> CatResult:
+    """The fragment ``ref`` names, its media present in the repo's store (fetched from its hub if need
+    be; a CorruptRepoError if no copy is known)."""
     fragment = repo.fragment(ref)
-    check_media_present(repo, fragment)
+    check_media_present(repo, fragment, progress)
     return CatResult(fragment, repo.media)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from hitrec.errors import CorruptRepoError, HitrecError
+from hitrec.progress import ProgressFn
 from hitrec.render.scratch import part_file
 from hitrec.store import Fragment, Repo
 
@@ -22,10 +23,11 @@ class CheckoutResult:
         return {"fragment": self.fragment.id, "path": str(self.path), "bytes": self.fragment.media.size}
 
 
-def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = False) -> CheckoutResult:
+def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = False,
+             progress: ProgressFn | None = None) -> CheckoutResult:
     """Copy a fragment's media to ``dest`` (default: its file name in the current folder)."""
     fragment = repo.fragment(ref)
-    check_media_present(repo, fragment)
+    check_media_present(repo, fragment, progress)
     name = fragment.media.filename
     if not name or Path(name).name != name or name in (".", ".."):  # never let a record pick the folder
         raise CorruptRepoError(f"fragment {fragment.short_id} names its media {name!r}, which is not a plain "
@@ -46,10 +48,9 @@ def checkout(repo: Repo, ref: str, dest: Path | None = None, *, force: bool = Fa
     return CheckoutResult(fragment, target)
 
 
-def check_media_present(repo: Repo, fragment: Fragment) -> None:
-    """A CorruptRepoError saying how to fetch it when the fragment's media is not in the repo's store."""
-    if not repo.media.has(fragment.media.oid):
-        raise CorruptRepoError(
-            f"the media of fragment {fragment.short_id} ({fragment.media.oid[:12]}) is not in this repo; "
-            "`hitrec pull` fetches it from a hub"
-        )
+def check_media_present(repo: Repo, fragment: Fragment, progress: ProgressFn | None = None) -> None:
+    """The fragment's media in the repo's store: fetched from the hub whose catalog has it when it is not
+    here (a metadata-only clone), else a CorruptRepoError saying it is missing."""
+    from hitrec.sync.fetch import ensure_media
+
+    ensure_media(repo, [fragment], progress)

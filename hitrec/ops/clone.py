@@ -49,8 +49,9 @@ def aside_path(dest: Path) -> Path:
 
 
 def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None, *,
-          auth: Auth | None = None) -> CloneResult:
-    """Create a repo at ``dest`` (default: the collaboration's name) with remote ``origin`` and pull."""
+          auth: Auth | None = None, media: bool = True) -> CloneResult:
+    """Create a repo at ``dest`` (default: the collaboration's name) with remote ``origin`` and pull.
+    ``media=False`` (``--no-media``): records, lineage and timelines only; media comes on demand."""
     from hitrec.store.repo import REPO_DIR
 
     clean, url_creds = split_url(url)
@@ -61,7 +62,7 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         if (dest / REPO_DIR).is_dir() and get_remote_url(dest / REPO_DIR, "origin") == clean:
             # a clone killed once it was in place (before it could say so), or run twice: finish it
-            return _finish_in_place(dest, progress, auth or credentials.lookup(clean, url_creds))
+            return _finish_in_place(dest, progress, auth or credentials.lookup(clean, url_creds), media)
         raise UsageError(f"{dest} already exists and is not empty: choose another folder.")
     auth = auth or credentials.lookup(clean, url_creds)
     # Check the collaboration exists and we may read it before creating anything.
@@ -80,7 +81,7 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
         raise NotACollaborationError(clean, f"it has no {CATALOG_REF}")
     repo, resumed = _aside_repo(aside, clean)
     try:
-        result = pull(repo, "origin", progress, auth=auth)
+        result = pull(repo, "origin", progress, auth=auth, media=media)
     except NotACollaborationError:
         repo.close()
         shutil.rmtree(aside, ignore_errors=True)
@@ -99,13 +100,14 @@ def clone(url: str, dest: Path | None = None, progress: ProgressFn | None = None
     return CloneResult(dest.resolve(), result, resumed)
 
 
-def _finish_in_place(dest: Path, progress: ProgressFn | None, auth: Auth | None) -> CloneResult:
+def _finish_in_place(dest: Path, progress: ProgressFn | None, auth: Auth | None, media: bool) -> CloneResult:
     """The clone at ``dest`` is whole (it is moved there only then): a pull brings it up to date."""
     from hitrec.store import Repo
 
     repo = Repo(dest)
     try:
-        return CloneResult(dest.resolve(), pull(repo, "origin", progress, auth=auth), resumed=True)
+        return CloneResult(dest.resolve(), pull(repo, "origin", progress, auth=auth, media=media),
+                           resumed=True)
     finally:
         repo.close()
 

@@ -28,6 +28,7 @@ class Problem:
 class FsckResult:
     fragments: int = 0
     media_checked: int = 0
+    not_fetched: int = 0  # media objects absent here that a hub holds (a metadata-only clone, or pruned)
     git_objects: int = 0
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -38,8 +39,8 @@ class FsckResult:
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": self.ok, "fragments": self.fragments, "media_checked": self.media_checked,
-                "git_objects": self.git_objects, "problems": [p.to_json() for p in self.problems],
-                "notes": self.notes}
+                "not_fetched": self.not_fetched, "git_objects": self.git_objects,
+                "problems": [p.to_json() for p in self.problems], "notes": self.notes}
 
 
 def fsck(repo: Repo, *, hash_media: bool = True, progress: ProgressFn | None = None) -> FsckResult:
@@ -59,6 +60,9 @@ def fsck(repo: Repo, *, hash_media: bool = True, progress: ProgressFn | None = N
         result.problems.append(Problem(f"the catalog commit {head[:12]} or its tree is missing"))
         return result
     result.fragments = len(fragment_trees)
+    from hitrec.sync.fetch import Catalogs
+
+    hubs = Catalogs(repo)
     referenced: set[str] = set()
     checked: set[str] = set()
     if progress:
@@ -69,14 +73,22 @@ def fsck(repo: Repo, *, hash_media: bool = True, progress: ProgressFn | None = N
             oid, size = checked_media
             referenced.add(oid)
             if oid not in checked:
+                checked.add(oid)
+                if not repo.media.has(oid) and hubs.remote_of(fragment_id) is not None:
+                    result.not_fetched += 1  # not fetched (yet): its hub holds it, commands fetch it
+                    if progress:
+                        progress(1)
+                    continue
                 problem = repo.media.verify(oid) if hash_media else _quick_check(repo, oid, size)
                 result.media_checked += 1
-                checked.add(oid)
                 if problem:
                     result.problems.append(Problem(f"media {oid[:12]} is {problem}", fragment_id, oid))
         if progress:
             progress(1)
     _check_index(repo, fragment_trees, result)
+    if result.not_fetched:
+        result.notes.append(f"{result.not_fetched} media object(s) not fetched: the hub holds them, and the "
+                            "commands that read them fetch them (`hitrec fetch --all` gets them all now)")
     unreferenced = [oid for oid in repo.media.oids() if oid not in referenced]
     if unreferenced:
         result.notes.append(f"{len(unreferenced)} media object(s) no fragment refers to (left by an "

@@ -34,6 +34,8 @@ class PullResult(Totals):
     git: GitStats = field(default_factory=GitStats)
     media: TransferStats = field(default_factory=TransferStats)
     up_to_date: bool = False
+    media_on_demand: bool = False  # records only: media is fetched when a command needs it
+
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,29 +48,38 @@ class PullResult(Totals):
             "received": {"objects": self.objects, "bytes": self.bytes},
             "git": self.git.to_json(),
             "media": self.media.to_json(),
+            "media_on_demand": self.media_on_demand,
         }
 
 
 def pull(repo: Repo, remote: str | None = None, progress: ProgressFn | None = None, *,
-         auth: Auth | None = None) -> PullResult:
-    """Fetch the hub's catalog, download the media it references that is missing, then merge."""
+         auth: Auth | None = None, media: bool | None = None) -> PullResult:
+    """Fetch the hub's catalog, download the media it references that is missing, then merge.
+
+    ``media=False`` (``--no-media``) fetches records, lineage and timelines only and remembers that for
+    the remote (its later pulls do the same; ``media=True`` turns it back); None: as the remote says."""
+    from hitrec.sync.remotes import media_on_demand, set_media_on_demand
+
     with Session(repo, remote, auth) as session:
         try:
-            return pull_in(session, progress)
+            if media is not None:
+                set_media_on_demand(repo.git_dir, session.name, not media)
+            on_demand = media_on_demand(repo.git_dir, session.name) if media is None else not media
+            return pull_in(session, progress, media=not on_demand)
         except HitrecError as exc:
             raise session.scrub(exc) from exc.__cause__
 
 
-def pull_in(session: Session, progress: ProgressFn | None) -> PullResult:
+def pull_in(session: Session, progress: ProgressFn | None, *, media: bool = True) -> PullResult:
     """A pull within an open session (push and clone call this too)."""
     with session.repo.remembering_objects():  # the new fragments are read to find media, then to merge
-        return _pull(session, progress)
+        return _pull(session, progress, media)
 
 
-def _pull(session: Session, progress: ProgressFn | None) -> PullResult:
+def _pull(session: Session, progress: ProgressFn | None, media: bool) -> PullResult:
     repo = session.repo
     before = repo.catalog_head()
-    result = PullResult(session.name, session.url, before, before, None)
+    result = PullResult(session.name, session.url, before, before, None, media_on_demand=not media)
     exists, hub_sha = session.hub_head()
     if not exists:
         raise RemoteError(f"no collaboration at {session.url}. Check the name, or push to create it.")
@@ -85,9 +96,10 @@ def _pull(session: Session, progress: ProgressFn | None) -> PullResult:
     result.fetched = fetched
     new_ids = repo.fragment_ids_between(fetched, before)
     result.fragments = len(new_ids)
-    result.media = download_media(session, new_ids, progress)
+    if media:
+        result.media = download_media(session, new_ids, progress)
     crash_point("pull-media-fetched")
-    result.head = repo.merge_catalog(fetched)
+    result.head = repo.merge_catalog(fetched, require_media=media)
     crash_point("pull-merged")
     session.set_tracking(fetched)
     return result

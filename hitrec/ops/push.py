@@ -21,6 +21,7 @@ from hitrec.sync import git
 from hitrec.sync.credentials import Auth
 from hitrec.sync.git import GitStats
 from hitrec.sync.lfs import TransferStats
+from hitrec.sync.remotes import media_on_demand
 from hitrec.sync.session import Session, Totals
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ def _follow(session: Session, result: PushResult, progress: ProgressFn | None) -
     """After pushing a union (or finding the hub ahead), bring the local catalog up to the hub: its
     media first, then the merge. The push itself has landed even if this pull fails."""
     try:
-        result.pulls.append(pull_in(session, progress))
+        result.pulls.append(pull_in(session, progress, media=not media_on_demand(session.repo.git_dir, session.name)))
     except HitrecError as exc:
         result.pull_error = str(exc)
     return result

@@ -11,11 +11,12 @@ from hitrec import licenses
 from hitrec.errors import DuplicateMediaError, FragmentError
 from hitrec.progress import ProgressFn
 from hitrec.render.engine import plan_timeline, render_plan
-from hitrec.render.plan import Plan, RepoResolver, Resolver, make_plan
+from hitrec.render.plan import Plan, Resolver, make_plan
 from hitrec.render.scratch import scratch_dir
 from hitrec.store import Fragment, FragmentSpec, Repo
 from hitrec.store.format import TIMELINE_YAML
 from hitrec.store.model import Person
+from hitrec.sync.fetch import fetching_resolver
 from hitrec.timeline import load_timeline, parse_timeline
 
 
@@ -61,7 +62,7 @@ def remix(repo: Repo, timeline_path: Path, title: str | None = None, dry_run: bo
 
     ``author`` defaults to the repo's identity: the editor who made the remix.
     """
-    with RepoResolver(repo) as resolver:
+    with fetching_resolver(repo, progress) as resolver:
         result = prepare_remix(resolver, timeline_path, title)
         if dry_run:
             return result

@@ -8,8 +8,9 @@ from typing import Any
 
 from hitrec.progress import ProgressFn
 from hitrec.render.engine import plan_timeline, render_plan
-from hitrec.render.plan import Plan, RepoResolver
+from hitrec.render.plan import Plan
 from hitrec.store import Repo
+from hitrec.sync.fetch import fetching_resolver
 from hitrec.timeline import load_timeline
 
 
@@ -28,7 +29,7 @@ def render(repo: Repo, timeline_path: Path, out: Path, progress: ProgressFn | No
            engine: str = "ffmpeg") -> RenderResult:
     """Render a timeline to ``out`` without recording anything."""
     timeline = load_timeline(timeline_path)
-    with RepoResolver(repo) as resolver:
+    with fetching_resolver(repo, progress) as resolver:
         plan = plan_timeline(resolver, timeline, Path(out))
         render_plan(plan, Path(out), progress, engine)
     return RenderResult(Path(out), plan, engine)

@@ -8,11 +8,12 @@ from typing import Any
 from hitrec.errors import CorruptRepoError, FragmentError
 from hitrec.progress import ProgressFn
 from hitrec.render.engine import render_plan
-from hitrec.render.plan import RepoResolver, make_plan
+from hitrec.render.plan import make_plan
 from hitrec.render.scratch import scratch_dir
 from hitrec.store import Fragment, Repo
 from hitrec.store.format import TIMELINE_YAML
 from hitrec.store.media_store import sha256_file
+from hitrec.sync.fetch import fetching_resolver
 from hitrec.timeline import parse_timeline
 
 
@@ -47,7 +48,7 @@ def verify(repo: Repo, ref: str, progress: ProgressFn | None = None) -> VerifyRe
         raise FragmentError(f"fragment {fragment.id[:10]} is not a remix (it has no timeline.yaml); only "
                             "remixes recorded by `hitrec remix` can be verified")
     timeline = parse_timeline(data.decode("utf-8", "replace"), f"{fragment.id[:10]}:timeline.yaml")
-    with RepoResolver(repo) as resolver, scratch_dir("verify") as work:
+    with fetching_resolver(repo, progress) as resolver, scratch_dir("verify") as work:
         plan = make_plan(timeline, resolver, timeline.output.format)
         out = render_plan(plan, work / f"verify.{plan.format}", progress)
         actual = sha256_file(out)

@@ -33,7 +33,9 @@ from hitrec.timeline.normalize import normalize
 from hitrec.timeline.yaml_codec import dump_timeline
 
 if TYPE_CHECKING:
-    from hitrec.store import Repo
+    from collections.abc import Callable
+
+    from hitrec.store import Fragment, Repo
 
 EPS = 1e-6
 OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
@@ -64,8 +66,9 @@ class RepoResolver:
     from the repo's media store (``MediaStore.local_path``) and stay valid until the resolver is closed:
     use it as a context manager around planning and rendering."""
 
-    def __init__(self, repo: Repo) -> None:
+    def __init__(self, repo: Repo, fetch: Callable[[Fragment], None] | None = None) -> None:
         self.repo = repo
+        self.fetch = fetch  # brings a fragment's absent media (hitrec.sync.fetch), if given
         self._paths: dict[str, Path] = {}
         self._held = contextlib.ExitStack()
 
@@ -74,6 +77,8 @@ class RepoResolver:
         oid = fragment.media.oid
         path = self._paths.get(oid)
         if path is None:
+            if not self.repo.media.has(oid) and self.fetch is not None:
+                self.fetch(fragment)
             if not self.repo.media.has(oid):
                 raise FragmentError(f"the media of fragment {fragment.id[:10]} is not in this repo; "
                                     "run `hitrec pull` to fetch it")

@@ -202,3 +202,31 @@ def lfs_url(git_dir: Path, remote: str, lfsconfig: bytes | None = None) -> str |
                 clean, _ = split_url(value)
                 return clean
     return None
+
+
+# A remote cloned or pulled with --no-media: its later pulls fetch records only, and media comes on
+# demand (hitrec.sync.fetch). Kept in the repo's git config as ``remote.<name>.hitrecmedia = ondemand``.
+MEDIA_KEY = "hitrecmedia"
+
+
+def media_on_demand(git_dir: Path, name: str) -> bool:
+    """Whether pulls from remote ``name`` leave media to be fetched on demand."""
+    from dulwich.config import ConfigFile
+
+    path = _config_path(git_dir)
+    if not path.exists():
+        return False
+    try:
+        value = ConfigFile.from_path(str(path)).get((b"remote", name.encode()), MEDIA_KEY.encode())
+    except KeyError:
+        return False
+    return value.decode().strip().lower() == "ondemand"
+
+
+def set_media_on_demand(git_dir: Path, name: str, on_demand: bool) -> None:
+    if media_on_demand(git_dir, name) == on_demand:
+        return
+    args = [f"remote.{name}.{MEDIA_KEY}", "ondemand"] if on_demand else ["--unset", f"remote.{name}.{MEDIA_KEY}"]
+    done = _git_config(git_dir, *args)
+    if done.returncode not in (0, 5):  # 5: --unset of a key that is not there
+        raise RemoteError(f"could not write remote {name!r} to {_config_path(git_dir)}: {done.stderr.strip()}")

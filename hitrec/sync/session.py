@@ -245,6 +245,12 @@ def download_media(session: Session, fragment_ids: list[str], progress: Progress
     file-system sync, as `Repo.record` does for a batch (an fsync costs ~9 ms here whatever the size)."""
     repo = session.repo
     wanted = {oid: size for oid, size in media_of(repo, fragment_ids).items() if not repo.has_media(oid)}
+    return download_objects(session, wanted, progress)
+
+
+def download_objects(session: Session, wanted: dict[str, int], progress: ProgressFn | None) -> TransferStats:
+    """Download ``wanted`` (oid -> size) into the repo's store, each hash-verified on the way in."""
+    repo = session.repo
     with repo.media.batch() as media_batch:
         put = media_batch.put_verified if len(wanted) >= BATCH_SYNC_MIN else repo.media.put_verified
         return session.lfs.download(wanted, _ingest(put), progress)
