@@ -20,6 +20,8 @@ from hitrec.errors import HubError
 
 if TYPE_CHECKING:
     from hitrec.ops.push import PushResult
+    from hitrec.store import Repo
+    from hitrec.sync.credentials import Auth
 
 COLLABORATION = "date-with-destiny"
 _URL = re.compile(r"at (http://127\.0\.0\.1:[0-9]+)/")
@@ -148,9 +150,33 @@ def share_through_hub(state: DemoState) -> None:
                     and {f.id for f in maya_repo.fragments()} == {f.id for f in studio.fragments()})
             console.print(f"  {'':<12} both repos hold the same {len(studio.fragments())} fragments: "
                           + ("yes" if same else "[red]NO[/]"), soft_wrap=True)
+            _metadata_only_clone(state, url, auth["maya"], maya_repo.fragment(_latest(maya_repo)).id)
         finally:
             maya_repo.close()
     console.print(f"  {'hub':<12} stopped; its collaborations and users are in {escape(root)}", soft_wrap=True)
+
+
+def _latest(repo: Repo) -> str:
+    return max(repo.fragments(), key=lambda f: f.created).id
+
+
+def _metadata_only_clone(state: DemoState, url: str, auth: Auth, fragment_id: str) -> None:
+    """A laptop that cannot hold every take: records only, and the media one command needs, on demand."""
+    from hitrec.ops.clone import clone
+    from hitrec.ops.fetch import fetch
+    from hitrec.store import Repo
+
+    made = clone(url, state.folder / "laptop", auth=auth, media=False)
+    console.print(f"  {'a laptop':<12} hitrec clone --no-media {url} laptop -> {made.pull.fragments} fragments, "
+                  f"{human_size(made.pull.media.bytes)} of media", soft_wrap=True)
+    laptop = Repo(made.path)
+    try:
+        fetched = fetch(laptop, [fragment_id], auth=auth)
+        console.print(f"  {'':<12} hitrec fetch {fragment_id[:10]} -> {fetched.objects} media object "
+                      f"({human_size(fetched.bytes)}, hash verified); cat, checkout, render and verify fetch "
+                      "what they read the same way", soft_wrap=True)
+    finally:
+        laptop.close()
 
 
 def _sent(result: PushResult) -> str:

@@ -11,6 +11,7 @@ from hitrec.progress import ProgressFn
 
 if TYPE_CHECKING:
     from hitrec.store import Fragment, Repo
+    from hitrec.sync.credentials import Auth
 
 
 @dataclass
@@ -27,7 +28,7 @@ class FetchResult:
 
 
 def fetch(repo: Repo, refs: list[str], *, every: bool = False, sources: bool = False,
-          progress: ProgressFn | None = None) -> FetchResult:
+          progress: ProgressFn | None = None, auth: Auth | None = None) -> FetchResult:
     """Fetch the absent media of the fragments ``refs`` names (``sources``: and of what each was made
     from), or of every fragment in the catalog (``every``)."""
     from hitrec.sync.fetch import MediaFetcher
@@ -38,7 +39,7 @@ def fetch(repo: Repo, refs: list[str], *, every: bool = False, sources: bool = F
     unique: dict[str, Fragment] = {}
     for fragment in fragments:
         unique.setdefault(fragment.media.oid, fragment)
-    with MediaFetcher(repo, progress) as fetcher:
+    with MediaFetcher(repo, progress, auth) as fetcher:
         stats = fetcher.ensure(unique.values())
     return FetchResult(len(fragments), stats.present, stats.objects, stats.bytes, stats.fetched_oids)
 

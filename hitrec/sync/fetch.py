@@ -29,6 +29,7 @@ from hitrec.store.format import read_ref, tracking_ref
 if TYPE_CHECKING:
     from hitrec.render.plan import RepoResolver
     from hitrec.store import Fragment, Repo
+    from hitrec.sync.credentials import Auth
     from hitrec.sync.session import Session
 
 
@@ -104,9 +105,10 @@ class MediaFetcher:
     """Fetches the absent media of fragments from the hubs whose catalogs hold them, one session per
     remote kept open across calls (a render fetching its sources one by one reuses the connection)."""
 
-    def __init__(self, repo: Repo, progress: ProgressFn | None = None) -> None:
+    def __init__(self, repo: Repo, progress: ProgressFn | None = None, auth: Auth | None = None) -> None:
         self.repo = repo
         self.progress = progress
+        self.auth = auth  # default: each remote's own credentials, found as for a pull
         self._catalogs: Catalogs | None = None
         self._sessions: dict[str, Session] = {}
         self.stats = FetchStats()
@@ -154,7 +156,7 @@ class MediaFetcher:
 
         session = self._sessions.get(remote)
         if session is None:
-            session = self._sessions[remote] = Session(self.repo, remote)
+            session = self._sessions[remote] = Session(self.repo, remote, self.auth)
         if self.progress:
             self.progress(0, description=f"fetching {len(objects)} media object(s) from {remote}")
         try:
