@@ -9,7 +9,7 @@
         hub.revoke("ada")                                # takes effect at once
         hub.log_text()                                   # what the hub logged so far
 
-Options: ``public_read=True``, ``extra_args=["--max-object-size", "1M"]``, ``env={...}``.
+Options: ``public_read=True``, ``extra_args=["--max-object-size", "1M"]``, ``env={...}``, ``log_name``.
 A pytest fixture ``hub`` (a started HubProcess with user ``ada`` <ada@example.org>; tokens in
 ``hub.tokens``) is defined below: ``from hub_process import hub  # noqa: F401`` in a test module.
 """
@@ -33,7 +33,7 @@ _URL = re.compile(r"at (https?://127\.0\.0\.1:[0-9]+)/")
 
 class HubProcess:
     def __init__(self, root: Path, *, public_read: bool = False, extra_args: list[str] | tuple[str, ...] = (),
-                 env: dict[str, str] | None = None, host: str = "127.0.0.1") -> None:
+                 env: dict[str, str] | None = None, host: str = "127.0.0.1", log_name: str | None = None) -> None:
         self.root = Path(root)
         self.public_read = public_read
         self.extra_args = list(extra_args)
@@ -42,7 +42,8 @@ class HubProcess:
         self.url = ""
         self.tokens: dict[str, str] = {}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = self.root.parent / f"{self.root.name}.log"
+        # several hubs on one root (tests/test_hub_scale.py) each need a log of their own: ``log_name``
+        self.log_path = self.root.parent / f"{log_name or self.root.name}.log"
 
     # -- lifecycle ------------------------------------------------------------------------------
     def start(self, timeout: float = 30) -> HubProcess:

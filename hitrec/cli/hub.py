@@ -54,9 +54,13 @@ def serve(
     s3_region: str | None = typer.Option(None, "--s3-region", help="The S3 region (default us-east-1)."),
     s3_url_ttl: int | None = typer.Option(None, "--s3-url-ttl", help="Seconds a presigned media address lives "
                                           "(default 300)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Serve with this many processes (one socket)."),
+    trusted_proxy: list[str] = typer.Option(
+        [], "--trusted-proxy", help="Believe X-Forwarded-Proto/-For from this proxy address (repeatable; "
+        "'*' any; 'none' no proxy). Default: loopback only."),
 ) -> None:
     """Serve every collaboration under ROOT at http://HOST:PORT/<name>.git until interrupted
-    (https:// with --tls-cert and --tls-key)."""
+    (https:// with --tls-cert and --tls-key). Several hubs may serve one ROOT (docs/scale.md)."""
     import logging
 
     from hitrec.errors import UsageError
@@ -64,8 +68,9 @@ def serve(
     from hitrec.hub.media import resolve
     from hitrec.hub.server import serve as run
 
+    pid = " [%(process)d]" if workers > 1 else ""  # which worker served a request
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s %(levelname)s %(name)s{pid}: %(message)s")
     config = HubConfig(root=root, public_read=public_read, max_object_size=_size(max_object_size),
                        max_push_size=_size(max_push_size),
                        media=resolve(root, media, s3_endpoint, s3_region, s3_url_ttl))
@@ -80,7 +85,8 @@ def serve(
         console.print(f"hitrec hub serving {root.resolve()} at {url}/<name>.git ({access})", soft_wrap=True)
         console.file.flush()
 
-    run(config, host, port, on_ready=ready, tls=tls)
+    proxies = [p for p in trusted_proxy if p.lower() != "none"] if trusted_proxy else None
+    run(config, host, port, on_ready=ready, tls=tls, workers=workers, trusted_proxies=proxies)
 
 
 @hub_app.command("create")

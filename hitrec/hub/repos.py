@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -105,12 +106,17 @@ def create(root: Path, name: str, *, author_check: bool = True, exist_ok: bool =
 def install_hook(git_dir: Path) -> None:
     hook = git_dir / "hooks" / "pre-receive"
     hook.parent.mkdir(exist_ok=True)
-    if hook.is_file() and hook.read_text(encoding="utf-8") == HOOK:
-        return
-    tmp = hook.with_suffix(".tmp")
-    tmp.write_text(HOOK, encoding="utf-8")
-    tmp.chmod(0o755)
-    os.replace(tmp, hook)
+    with contextlib.suppress(FileNotFoundError):
+        if hook.read_text(encoding="utf-8") == HOOK:
+            return
+    # a name of its own: several hubs starting on one root (or --workers) may install it at once
+    tmp = hook.with_name(f".pre-receive.{os.getpid()}.{secrets.token_hex(4)}")
+    try:
+        tmp.write_text(HOOK, encoding="utf-8")
+        tmp.chmod(0o755)
+        os.replace(tmp, hook)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def remove_stale_temp_files(folder: Path, older_than: float = 3600) -> int:
@@ -122,6 +128,8 @@ def remove_stale_temp_files(folder: Path, older_than: float = 3600) -> int:
         return 0
     cutoff = time.time() - older_than
     for entry in folder.iterdir():
+        if entry.name.startswith(".nfs"):  # NFS's name for a file still open on some machine
+            continue
         try:
             if entry.is_file() and entry.stat().st_mtime < cutoff:
                 entry.unlink()

@@ -14,6 +14,7 @@ from hitrec.hub.app import HubApp, HubConfig
 _MMAP_THRESHOLD = 16 << 20  # blocks up to this size come from the heap, and are reused
 _TRIM_THRESHOLD = 64 << 20  # free memory kept at the top of a heap before any is given back
 _BODY_BUFFER = 1 << 20  # request body uvicorn may hold before it pauses reading
+LOOPBACK = ["127.0.0.1", "::1"]  # the proxies trusted unless told otherwise (a TLS proxy on this machine)
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -113,10 +114,17 @@ def _check_tls(tls: tuple[Path, Path]) -> None:
 
 
 def serve(config: HubConfig, host: str = "127.0.0.1", port: int = 8642,
-          on_ready: Callable[[str], None] | None = None, tls: tuple[Path, Path] | None = None) -> None:
+          on_ready: Callable[[str], None] | None = None, tls: tuple[Path, Path] | None = None,
+          workers: int = 1, trusted_proxies: list[str] | None = None) -> None:
     """Serve until interrupted (SIGINT / SIGTERM). ``on_ready(url)`` is called once listening.
-    ``tls`` is (certificate, key), both PEM files: the hub then speaks HTTPS."""
+    ``tls`` is (certificate, key), both PEM files: the hub then speaks HTTPS. ``workers`` > 1 forks that
+    many processes serving the one socket (hitrec.hub.workers). ``trusted_proxies``: the addresses whose
+    ``X-Forwarded-Proto`` / ``X-Forwarded-For`` the hub believes (uvicorn's ``forwarded_allow_ips``;
+    None: loopback only, uvicorn's default; ``[]``: none)."""
     import uvicorn
+
+    if workers < 1:
+        raise HubError(f"--workers must be at least 1, not {workers}.")
 
     if tls is not None:
         _check_tls(tls)
@@ -138,13 +146,21 @@ def serve(config: HubConfig, host: str = "127.0.0.1", port: int = 8642,
         timeout_graceful_shutdown=5,
         server_header=False,
         h11_max_incomplete_event_size=64 * 1024,
+        proxy_headers=trusted_proxies != [],
+        forwarded_allow_ips=",".join(trusted_proxies or LOOPBACK),
         ssl_certfile=str(tls[0]) if tls else None,
         ssl_keyfile=str(tls[1]) if tls else None,
     )
-    server = uvicorn.Server(uv_config)
-    if on_ready is not None:
-        on_ready(url_of(sock, "https" if tls else "http"))
+    url = url_of(sock, "https" if tls else "http")
     try:
-        server.run(sockets=[sock])
+        if workers == 1:
+            if on_ready is not None:
+                on_ready(url)
+            uvicorn.Server(uv_config).run(sockets=[sock])
+        else:
+            from hitrec.hub.workers import supervise
+
+            supervise(lambda: uvicorn.Server(uv_config).run(sockets=[sock]), workers,
+                      on_ready=(lambda: on_ready(url)) if on_ready is not None else None)
     finally:
         sock.close()

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,7 +177,7 @@ class UserStore:
             os.close(fd)
 
     def _write(self, users: dict[str, dict[str, object]]) -> None:
-        tmp = self.path.with_name(f".{USERS_FILE}.{os.getpid()}.tmp")
+        tmp = self.path.with_name(f".{USERS_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             os.fchmod(fd, 0o600)
@@ -184,11 +185,28 @@ class UserStore:
                 json.dump({"version": 1, "users": users}, fh, indent=2, sort_keys=True)
                 fh.write("\n")
                 fh.flush()
+                _stamp_after(fh.fileno(), self.path)
                 os.fsync(fh.fileno())
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         os.replace(tmp, self.path)
+
+
+def _stamp_after(fd: int, path: Path) -> None:
+    """Give the new users file a modification time later than the one it replaces. Every hub process
+    re-reads the file when its (inode, mtime, size) changes; the kernel's file clock ticks only every
+    few milliseconds and an inode number is reused once freed, so two quick writes of the same size
+    (revoke ada, revoke bob) could otherwise repeat a stamp a process had already read, and that
+    process would keep the older users (a revoked token still working there)."""
+    try:
+        previous = os.stat(path).st_mtime_ns
+    except FileNotFoundError:
+        return
+    now = max(time.time_ns(), os.fstat(fd).st_mtime_ns)
+    if now <= previous:
+        now = previous + 1_000  # a microsecond: what every file system we serve from keeps
+    os.utime(fd, ns=(now, now))
 
 
 def _new_token() -> str:
