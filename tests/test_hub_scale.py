@@ -9,6 +9,7 @@ import itertools
 import multiprocessing
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -23,9 +24,11 @@ from hub_git import commit_file, git, lfs_work_tree
 from hub_process import HubProcess
 from nginx_front import NginxFront, front_conf
 from scale_load import clone_ids, collect, made_by_url, prepare_clients, start_clients
+from seaweed import Seaweed
 from sync_helpers import hub_fragment_ids
 
 from hitrec.hub import repos
+from hitrec.hub.gallery import sessions
 from hitrec.hub.users import USERS_FILE, UserStore
 
 LFS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
@@ -274,6 +277,23 @@ def test_a_token_revoked_or_replaced_through_one_process_is_refused_by_every_hub
                          headers=auth).status_code == 401
 
 
+def test_a_gallery_session_made_by_one_hub_works_on_the_other_and_a_revoke_ends_it_on_both(
+        two_hubs: tuple[HubProcess, HubProcess]) -> None:
+    a, b = two_hubs
+    a.create("pages")
+    cleo = a.add_user("cleo", "cleo@example.org")
+    answer = httpx.post(a.url + "/-/login", data={"user": "cleo", "token": cleo, "next": "/-/c/pages"},
+                        headers={"origin": a.url}, timeout=30)
+    assert answer.status_code == 303
+    jar = {sessions.COOKIE: answer.headers["set-cookie"].split(";")[0].split("=", 1)[1]}
+    json_page = {"accept": "application/json"}
+    for hub in (a, b):
+        assert httpx.get(hub.url + "/-/c/pages", headers=json_page, cookies=jar, timeout=30).status_code == 200
+    UserStore(a.root).revoke("cleo")
+    for hub in (b, a):
+        assert httpx.get(hub.url + "/-/c/pages", headers=json_page, cookies=jar, timeout=30).status_code == 401
+
+
 def test_every_write_of_the_users_file_changes_its_stamp(tmp_path: Path) -> None:
     """Hubs re-read users.json when (inode, mtime, size) changes. The file clock ticks every few ms,
     inodes are reused and another machine's clock may be ahead, so each write makes its mtime later
@@ -329,11 +349,20 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy(tmp_path: Path) -> No
 # -- nginx in front of three hubs -----------------------------------------------------------------------
 
 class Front:
-    """Three hubs over one root and nginx routing collaborations among them."""
+    """Three hubs over one root and nginx routing collaborations among them. ``weed``: media in that
+    SeaweedFS (``--media s3://...``) instead of the root; ``workers``: each hub's ``--workers``."""
 
-    def __init__(self, base: Path, count: int = 3) -> None:
+    def __init__(self, base: Path, count: int = 3, *, weed: Seaweed | None = None,
+                 workers: tuple[int, ...] = ()) -> None:
         self.root = base / "root"
-        self.hubs = [HubProcess(self.root, log_name=f"hub{i}") for i in range(count)]
+        media: list[str] = []
+        env: dict[str, str] = {}
+        if weed is not None:
+            media = ["--media", weed.media_url(f"scale-{secrets.token_hex(4)}"), "--s3-endpoint", weed.endpoint]
+            env = {**weed.env(), "HOME": str(base)}
+        self.hubs = [HubProcess(self.root, log_name=f"hub{i}", env=env,
+                                extra_args=[*media, "--workers", str(workers[i] if i < len(workers) else 1)])
+                     for i in range(count)]
         self.base = base
         self.nginx: NginxFront | None = None
 
@@ -458,3 +487,28 @@ def test_docs_show_the_nginx_front_the_tests_run() -> None:
                       tls=(Path("/etc/ssl/hub.example.org.pem"), Path("/etc/ssl/hub.example.org.key")))
     page = (Path(__file__).resolve().parent.parent / "docs" / "scale.md").read_text()
     assert f"```nginx\n{conf}```" in page
+
+
+@pytest.mark.slow
+def test_three_hubs_with_media_in_the_object_store_behind_nginx(tmp_path: Path, seaweed: Seaweed) -> None:
+    """The layout for several machines: the root holds git and users only, media goes straight between
+    clients and SeaweedFS; one hub also forks workers (each with its own S3 client, none shared)."""
+    with Front(tmp_path, weed=seaweed, workers=(2, 1, 1)) as front:
+        assert front.nginx is not None
+        names = [f"s3collab{i}" for i in range(4)]
+        prepared = prepare_clients(tmp_path, front.root, [front.nginx.url(n) for n in names], clients=8)
+        results = collect(start_clients(tmp_path, prepared, rounds=2, seconds=40), timeout=400)
+        assert [e for r in results.values() for e in r["errors"]] == []  # type: ignore[attr-defined]
+        env = prepared["user00"][1]
+        for url, fragments in made_by_url(prepared, results).items():
+            name = url.rsplit("/", 1)[1][:-4]
+            assert hub_fragment_ids(front.hubs[0].collaboration_path(name)) == fragments
+            ids, missing = clone_ids(url, tmp_path / "clones" / name, env)
+            assert ids == fragments and missing == []
+            objects = front.hubs[0].collaboration_path(name) / "lfs" / "objects"
+            assert not objects.exists() or not any(p.is_file() for p in objects.rglob("*"))  # none in the root
+        served = front.served_by()
+        assert set(served) == set(names) and all(len(hubs) == 1 for hubs in served.values()), served
+        for hub in front.hubs:  # no media bytes through any hub
+            assert not re.search(r'"(PUT|GET) /[^ ]+/info/lfs/objects/[0-9a-f]{64}"', hub.log_text())
+            assert seaweed.secret_key not in hub.log_text()

@@ -105,6 +105,17 @@ _clients: dict[tuple[str | None, str | None], Any] = {}
 _clients_lock = threading.Lock()
 
 
+def _forget_clients() -> None:
+    """In a forked child (``hub serve --workers``): a client's pooled connections belong to the
+    parent, and its lock may have been held by a thread that does not exist here; start afresh."""
+    global _clients_lock
+    _clients.clear()
+    _clients_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_clients)
+
+
 def s3_client(endpoint: str | None, region: str | None) -> Any:
     """One boto3 client per endpoint and region for the process (clients are thread-safe)."""
     key = (endpoint, region)
