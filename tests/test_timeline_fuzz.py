@@ -68,6 +68,7 @@ clip_values: dict[str, Any] = {
         "type": st.sampled_from(["linear", "radial", "conic"]), "direction": st.sampled_from(["up", "left", "x"]),
         "colors": st.lists(st.sampled_from(["red", "#000000", "nocolour", 3]), max_size=9)}), anything),
     "fade_curve": st.sampled_from(["tri", "qsin", "exp", "nofade", ""]),
+    "outline": numbers,
 }
 
 
@@ -97,7 +98,8 @@ def timelines(draw: st.DrawFn) -> dict[str, Any]:
         data["output"] = output
     tracks = []
     for i in range(draw(st.integers(0, 3))):
-        track: dict[str, Any] = {"kind": draw(st.sampled_from(["video", "audio", "text", "video", "audio", "x"])),
+        track: dict[str, Any] = {"kind": draw(st.sampled_from(["video", "audio", "text", "video", "audio", "x",
+                                                                "captions", "credits"])),
                                  "name": draw(st.sampled_from(["voice", "music", "picture", f"t{i}"])),
                                  "clips": draw(st.lists(clips(), max_size=3))}
         if draw(st.integers(0, 9)) == 0:

@@ -30,13 +30,15 @@ def render(
     timeline: Path = typer.Argument(..., help="A timeline YAML file (see docs/timeline.md)."),
     output: Path = typer.Option(..., "--output", "-o", help="The file to write (mp4, webm, wav, mp3, flac)."),
     engine: str = ENGINE,
+    captions: Path = typer.Option(None, "--captions", help="Write the captions to this .srt or .vtt file (and a "
+                                  "subtitle stream) instead of burning them in."),
     json_: bool = JSON,
 ) -> None:
     """Render a timeline into a finished piece, without recording it."""
     from hitrec.ops.render import render as run_render
 
     with open_repo() as repo, progress("rendering", unit="seconds") as bar:
-        result = run_render(repo, timeline, output, progress=bar, engine=engine)
+        result = run_render(repo, timeline, output, progress=bar, engine=engine, captions=captions)
     if json_:
         print_json(result.to_json())
         return

@@ -43,8 +43,33 @@ def place_freeze(clip: Clip, pc: PlannedClip, source: Input, fail: Fail) -> None
     pc.mute = True  # a held frame has no sound
 
 
+def place_captions(clip: Clip, pc: PlannedClip, source: Input, fail: Fail) -> None:
+    """A captions clip: the cues of its text fragment (SRT or WebVTT), cut to the clip's duration."""
+    from hitrec.render.captions import CaptionsSyntaxError, parse_captions
+
+    name = f"{source.media.filename or 'captions'} (fragment {source.id[:10]})"
+    if source.kind != "text":
+        raise fail(f"fragment {source.id[:10]} is {source.kind}; a captions track takes text fragments holding SRT "
+                   "or WebVTT", "fragment")
+    try:
+        text = source.path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read the captions of {name}: {exc}", "fragment") from exc
+    try:
+        cues = parse_captions(text)
+    except CaptionsSyntaxError as exc:
+        raise fail(f"{name} line {exc.line}: {exc.problem}", "fragment") from exc
+    pc.kind = "captions"
+    pc.input = source
+    pc.duration = float(clip.duration) if clip.duration is not None else max(c.end for c in cues)
+    pc.cues = tuple(c for c in cues if c.start < pc.duration - EPS)
+    pc.size, pc.color, pc.font, pc.outline = clip.size, clip.color, clip.font, clip.outline
+
+
 def place_effects(clip: Clip, pc: PlannedClip, fail: Fail) -> None:
     """Keyframes (in the clip), the Ken Burns move, picture in picture and the fade curve of ``pc``."""
+    if pc.kind == "captions":
+        return
     if clip.fade_curve is not None:
         pc.curve_in = pc.curve_out = clip.fade_curve
     pc.scale = float(clip.scale) if clip.scale is not None else 1.0

@@ -30,6 +30,7 @@ from pathlib import Path
 from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import EFBIG_EXIT, ENOSPC_EXIT, ffmpeg_exe, popen
 from hitrec.progress import ProgressFn
+from hitrec.render.captions import burn_filter, placed_cues, sidecar_text
 from hitrec.render.generators import generator_source
 from hitrec.render.motion import box, contain_blur, gain_filter, motion_filters
 from hitrec.render.plan import Plan, PlannedClip, PlannedTrack
@@ -195,6 +196,11 @@ def build_command(plan: Plan, out: Path, work: Path) -> list[str]:
     if plan.has_video:
         args += ["-map", f"[{graph.video_out}]"]
     args += ["-map", f"[{graph.audio_out}]"]
+    if not plan.captions_burned and plan.clips("captions"):  # a subtitle stream instead of burned-in captions
+        sub = work / "captions.srt"
+        sub.write_text(sidecar_text([c[:3] for c in placed_cues(plan.clips("captions"))], "srt"), encoding="utf-8")
+        args[len(graph.inputs):len(graph.inputs)] = ["-i", str(sub)]
+        args += ["-map", f"{graph.n_inputs}:s:0", "-c:s", "mov_text" if plan.format == "mp4" else "webvtt"]
     args += ["-threads", str(ENCODER_THREADS), *CODECS[plan.format], *BITEXACT,
              "-ar", str(plan.output.sample_rate), "-f", MUXERS[plan.format], "-y", str(out)]
     return args
@@ -263,7 +269,7 @@ class _Graph:
         assert self.plan.output.size is not None
         w, h = self.plan.output.size
         self.size = (w, h)
-        video_tracks = [t for t in self.plan.tracks if t.kind in ("video", "text")]
+        video_tracks = [t for t in self.plan.tracks if t.kind != "audio"]
         current = None
         first_video = next((t for t in video_tracks if t.kind == "video"), None)
         if first_video is None or video_tracks[0].kind != "video":
@@ -273,6 +279,12 @@ class _Graph:
         for track in video_tracks:
             if track.kind == "text":
                 current = self.draw_text(track, current)
+            elif track.kind == "captions":
+                if self.plan.captions_burned:
+                    out = self.label("cap")
+                    script = self.work / f"captions-{track.index}.ass"
+                    self.add(f"[{current}]{burn_filter(track.clips, self.size, script)}[{out}]")
+                    current = out
             elif current is None:
                 current = self.video_track(track, opaque=True)
             else:

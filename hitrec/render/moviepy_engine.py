@@ -59,7 +59,9 @@ def unsupported(plan: Plan) -> str | None:
         for feature, used in (("keyframes (and zoom/pan)", bool(clip.keyframes or clip.gain_keyframes)),
                               ("freeze", clip.freeze is not None), ("scale (picture in picture)", clip.scale != 1),
                               ("fit: contain-blur", clip.fit == "contain-blur"),
-                              ("color and gradient backgrounds", clip.kind == "generator")):
+                              ("color and gradient backgrounds", clip.kind == "generator"),
+                              ("captions tracks", clip.kind == "captions"),
+                              ("the credits roll", clip.kind == "credits")):
             if used:
                 return feature
     return None

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hitrec.errors import FragmentError, TimelineError
-from hitrec.render.effects_plan import place_effects, place_freeze
+from hitrec.render.captions import Cue
+from hitrec.render.effects_plan import place_captions, place_effects, place_freeze
 from hitrec.store.model import MediaInfo
 from hitrec.timeline.model import (
     AUDIO_FORMATS,
@@ -130,7 +131,7 @@ class InputsResolver:
 @dataclass
 class PlannedClip:
     track: int
-    kind: str  # video | image | audio | text | generator
+    kind: str  # video | image | audio | text | generator | captions | credits
     where: str
     at: float
     duration: float
@@ -163,6 +164,8 @@ class PlannedClip:
     freeze: float | None = None  # the source time of a held frame
     scale: float = 1.0  # picture in picture: drawn at this fraction of the frame
     gradient: Gradient | None = None  # a generator clip's gradient (else ``color`` is its colour)
+    cues: tuple[Cue, ...] = ()  # a captions clip's cues, in clip time
+    outline: float | None = None
 
     @property
     def end(self) -> float:
@@ -198,6 +201,7 @@ class Plan:
     tracks: list[PlannedTrack]
     length: float
     inputs: dict[str, Input] = field(default_factory=dict)  # the fragments it renders, first use first
+    captions_burned: bool = True  # False: captions go in a subtitle stream (render --captions), not the picture
 
     @property
     def format(self) -> str:
@@ -347,6 +351,8 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Inp
         assert clip.duration is not None
         pc.duration = clip.duration
         pc.text, pc.size, pc.color, pc.font = clip.text, clip.size, clip.color, clip.font
+    elif track_kind == "captions":
+        place_captions(clip, pc, source, fail)
     else:
         kind = source.kind
         if track_kind == "video" and kind not in ("video", "image"):

@@ -44,7 +44,10 @@ def scratch_dir(kind: str) -> Iterator[Path]:
     for _ in range(_ATTEMPTS):
         try:
             path = Path(tempfile.mkdtemp(prefix=f"hitrec-{kind}-"))
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            except FileNotFoundError:  # another render's sweep took it before it was opened: make another
+                continue
         except OSError as exc:
             raise RenderError(f"cannot make a scratch folder in {tempfile.gettempdir()} ($TMPDIR): "
                                f"{exc.strerror}; free space there or set TMPDIR to another folder") from exc

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from hitrec.errors import TimelineError
 
 VERSION = 1
-TRACK_KINDS = ("video", "audio", "text")
+TRACK_KINDS = ("video", "audio", "text", "captions")
 FITS = ("contain", "cover", "stretch", "contain-blur")
 POSITIONS = (
     "center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right",
@@ -65,11 +65,13 @@ MEDIA_CLIP_KEYS = (
     # effects (docs/timeline.md): motion, freeze frames, generated backgrounds, fade curves
     "keyframes", "zoom", "pan", "amount", "scale", "freeze", "color", "gradient", "fade_curve",
 )
+CAPTION_CLIP_KEYS = ("fragment", "at", "duration", "size", "color", "outline", "position", "font", "weight")
+CAPTION_POSITIONS = ("bottom", "top", "center")
 GENERATOR_KEYS = ("color", "gradient", "at", "duration", "fade_in", "fade_out", "transition", "weight",
                   "keyframes", "zoom", "pan", "amount", "scale", "position")
 TEXT_CLIP_KEYS = ("text", "at", "duration", "fade_in", "fade_out", "position", "size", "color", "font",
                   "weight")
-CLIP_KEYS = tuple(dict.fromkeys(MEDIA_CLIP_KEYS + TEXT_CLIP_KEYS))
+CLIP_KEYS = tuple(dict.fromkeys(MEDIA_CLIP_KEYS + TEXT_CLIP_KEYS + CAPTION_CLIP_KEYS))
 
 Number = int | float
 Position = str | tuple[float, float]
@@ -161,6 +163,7 @@ class Clip:
     freeze: Number | None = None  # hold the source's frame at this time for the clip's duration
     gradient: Gradient | None = None  # a generated gradient background (with no fragment)
     fade_curve: str | None = None  # afade's curve for the sound's fade_in / fade_out
+    outline: Number | None = None  # captions: the outline around the letters, in pixels
 
     @property
     def generated(self) -> bool:

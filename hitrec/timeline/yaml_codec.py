@@ -26,6 +26,8 @@ from hitrec.errors import TimelineError
 from hitrec.timeline.effects_codec import read_effects, write_value
 from hitrec.timeline.model import (
     AUDIO_FORMATS,
+    CAPTION_CLIP_KEYS,
+    CAPTION_POSITIONS,
     CLIP_KEYS,
     CREDITS_KEYS,
     CURVES,
@@ -322,7 +324,7 @@ class _Parser:
         where = f"tracks[{index}]"
         t = self.mapping(value, where, line, TRACK_KEYS, "a track")
         if "kind" not in t:
-            raise self.fail("missing `kind:` (video, audio or text)", t.line, _join(where, "kind"))
+            raise self.fail("missing `kind:` (video, audio, text, captions or credits)", t.line, _join(where, "kind"))
         kind = self.string(t, "kind", where, choices=TRACK_KINDS) or ""
         name = t.get("name", f"{kind}{index}")
         if "name" in t and (not isinstance(name, str) or not name.strip()):
@@ -337,7 +339,7 @@ class _Parser:
 
     def clip(self, value: Any, kind: str, where: str, line: int) -> Clip:
         c = self.mapping(value, where, line, CLIP_KEYS, "a clip")
-        allowed = TEXT_CLIP_KEYS if kind == "text" else MEDIA_CLIP_KEYS
+        allowed = {"text": TEXT_CLIP_KEYS, "captions": CAPTION_CLIP_KEYS}.get(kind, MEDIA_CLIP_KEYS)
         for key in c:
             if key not in allowed:
                 what = "a text clip" if kind == "text" else f"a clip on a {kind} track"
@@ -360,6 +362,8 @@ class _Parser:
             clip.size = size
             clip.color = self.color(c, where)
             clip.font = self.string(c, "font", where)
+        elif kind == "captions":
+            self.captions_clip(c, clip, where)
         elif kind == "video" and "fragment" not in c and ("color" in c or "gradient" in c):
             self.generator(c, clip, where)
         else:
@@ -371,14 +375,7 @@ class _Parser:
                 if key in c:
                     raise self.fail(f"{key!r} is for a generated background, a clip with no `fragment:`",
                                     c.key_lines[key], _join(where, key))
-            ref = c["fragment"]
-            if isinstance(ref, int) and not isinstance(ref, bool):
-                ref = str(ref)  # an all-digit id prefix reads as a number in YAML
-            if not isinstance(ref, str) or not _REF.match(ref):
-                raise self.fail(f"must be a fragment id (4 to 40 hex characters), got {ref!r}; timelines "
-                                "name fragments by id, never by file path", c.key_lines["fragment"],
-                                _join(where, "fragment"))
-            clip.fragment = ref.lower()
+            clip.fragment = self.fragment_ref(c, where)
             clip.from_ = self.number(c, "from", where)
             clip.to = self.number(c, "to", where, positive=True)
             if clip.from_ is not None and clip.to is not None and clip.to <= clip.from_:
@@ -402,12 +399,41 @@ class _Parser:
             read_effects(self, c, clip, kind, where)
         clip.at = self.number(c, "at", where)
         clip.duration = self.number(c, "duration", where, positive=True)
+        if kind == "captions":
+            clip.weight = self.number(c, "weight", where, maximum=None)
+            return clip
         clip.fade_in = self.number(c, "fade_in", where) or 0.0
         clip.fade_out = self.number(c, "fade_out", where) or 0.0
         clip.weight = self.number(c, "weight", where, maximum=None)
         if "position" in c:
             clip.position = self.position(c, where)
         return clip
+
+    def captions_clip(self, c: _MarkedDict, clip: Clip, where: str) -> None:
+        """A clip on a captions track: a text fragment holding SRT or WebVTT, and how to draw it."""
+        if "fragment" not in c:
+            raise self.fail("a captions clip needs `fragment:` (a text fragment holding SRT or WebVTT)", c.line,
+                            _join(where, "fragment"))
+        clip.fragment = self.fragment_ref(c, where)
+        size = c.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000):
+            raise self.fail(f"must be a whole number of pixels from 1 to 1000, got {size!r}", c.key_lines["size"],
+                            _join(where, "size"))
+        clip.size = size
+        clip.color = self.color(c, where)
+        clip.font = self.string(c, "font", where)
+        clip.outline = self.number(c, "outline", where, maximum=50)
+        clip.position = self.string(c, "position", where, choices=CAPTION_POSITIONS) or "bottom"
+
+    def fragment_ref(self, c: _MarkedDict, where: str) -> str:
+        ref = c["fragment"]
+        if isinstance(ref, int) and not isinstance(ref, bool):
+            ref = str(ref)  # an all-digit id prefix reads as a number in YAML
+        if not isinstance(ref, str) or not _REF.match(ref):
+            raise self.fail(f"must be a fragment id (4 to 40 hex characters), got {ref!r}; timelines "
+                            "name fragments by id, never by file path", c.key_lines["fragment"],
+                            _join(where, "fragment"))
+        return ref.lower()
 
     def generator(self, c: _MarkedDict, clip: Clip, where: str) -> None:
         """A colour or gradient background: no fragment, the editor's in credits."""
@@ -463,7 +489,7 @@ class _Parser:
         return "#" + "".join(f"{v:02x}" for v in rgb[:3])
 
     def cross_checks(self, timeline: Timeline) -> None:
-        visual = [t for t in timeline.tracks if t.kind in ("video", "text")]
+        visual = [t for t in timeline.tracks if t.kind != "audio"]
         if visual and not timeline.output.has_video:
             t = visual[0]
             raise self.fail(f"a {t.kind} track needs a picture: give output.size (e.g. [1280, 720])",
@@ -484,8 +510,8 @@ class _Parser:
                         raise self.fail(f"no track named {clip.duck_under!r}{extra}", line, path)
                     if target is track:
                         raise self.fail("a clip cannot duck under its own track", line, path)
-                    if target.kind == "text":
-                        raise self.fail(f"track {target.name!r} is a text track and has no sound", line, path)
+                    if target.kind in ("text", "captions", "credits"):
+                        raise self.fail(f"track {target.name!r} is a {target.kind} track and has no sound", line, path)
 
 
 def _join(where: str, key: str) -> str:
