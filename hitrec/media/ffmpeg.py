@@ -5,15 +5,20 @@ On Linux every ffmpeg hitrec starts asks the kernel for SIGKILL when its parent 
 (``prctl(PR_SET_PDEATHSIG)``, set between fork and exec), so a killed render or remix does not leave
 ffmpeg rendering to the end. The kernel sends that signal when the *thread* that forked exits, so the
 setting is made only when ffmpeg is started from the main thread (which lives as long as the process);
-from another thread ffmpeg starts without it.
+from another thread ffmpeg starts without it, unless the caller says it *waits* for the child in the
+thread that starts it (``waited=True``): that thread cannot end before the child does, except with the
+whole process, which is exactly when the child should die. Such a waited child can also be given a CPU
+time limit (``RLIMIT_CPU``) and a lower priority (``nice``), for work a server does in the background.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -59,31 +64,57 @@ def _prctl() -> Any:
         return None
 
 
-def die_with_parent() -> Callable[[], None] | None:
+def die_with_parent(*, waited: bool = False, cpu_seconds: int | None = None,
+                    nice: int = 0) -> Callable[[], None] | None:
     """A ``preexec_fn`` that makes the child get SIGKILL when this process dies; None where that is not
-    possible (not Linux, or not the main thread: the signal follows the forking thread's death).
+    possible (not Linux, or not the main thread: the signal follows the forking thread's death) and
+    nothing else is asked. ``waited``: the calling thread waits for the child (see the module's
+    docstring), so any thread may ask. ``cpu_seconds``: the child is killed after that much CPU time.
+    ``nice``: added to the child's nice value.
 
-    The function runs in the child between fork and exec: it only calls the already-resolved ``prctl``
-    and ``getppid`` (no imports, no locks), which is what makes it safe beside other threads."""
+    The function runs in the child between fork and exec: it only calls the already-resolved ``prctl``,
+    ``getppid``, ``setrlimit`` and ``nice`` (no imports, no locks), which is what makes it safe beside
+    other threads."""
     prctl = _prctl()
-    if prctl is None or threading.current_thread() is not threading.main_thread():
+    if not waited and threading.current_thread() is not threading.main_thread():
+        prctl = None
+    if prctl is None and cpu_seconds is None and not nice:
         return None
     parent = os.getpid()
     kill = int(signal.SIGKILL)
+    cpu = (cpu_seconds, cpu_seconds + 1) if cpu_seconds is not None else None  # soft: SIGXCPU, hard: KILL
 
     def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os.kill(os.getpid(), kill)
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os.kill(os.getpid(), kill)
+        if cpu is not None:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGXCPU would otherwise dump core
+            resource.setrlimit(resource.RLIMIT_CPU, cpu)
+        if nice:
+            os.nice(nice)
 
     return preexec
 
 
-def popen(cmd: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    """``subprocess.Popen`` for ffmpeg (or any helper of a render): dies with hitrec on Linux."""
-    return subprocess.Popen(list(cmd), preexec_fn=die_with_parent(), **kwargs)
+def popen(cmd: Sequence[str], *, waited: bool = False, cpu_seconds: int | None = None, nice: int = 0,
+          **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen`` for ffmpeg (or any helper of a render): dies with hitrec on Linux. With
+    ``waited`` (the caller waits for it in this thread), also when started from another thread; the
+    other options as for :func:`die_with_parent`."""
+    preexec = die_with_parent(waited=waited, cpu_seconds=cpu_seconds, nice=nice)
+    return subprocess.Popen(list(cmd), preexec_fn=preexec, **kwargs)
 
 
 def run(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     """``subprocess.run`` with :func:`popen`'s parent-death signal."""
     return subprocess.run(list(cmd), preexec_fn=die_with_parent(), **kwargs)
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill a helper started with ``process_group=0`` and whatever it started, then reap it."""
+    with contextlib.suppress(OSError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()
+    proc.communicate()
