@@ -71,6 +71,8 @@ def test_hitrec_push_clone_pull_move_media_through_the_object_store_only(hub: S3
     assert checked.returncode == 0 and json.loads(checked.stdout)["ok"], checked.stdout
     assert json.loads(checked.stdout)["media_checked"] == 3
     assert hub.object_route_lines() == []  # the bytes never passed through the hub
+    verified = [line for line in hub.log_text().splitlines() if "POST /film.git/info/lfs/verify/" in line]
+    assert len(verified) == 3 and all('" 200 ' in line for line in verified)  # hitrec ran each verify action
     _secrets_absent(seaweed, pushed.stdout + pushed.stderr, cloned.stdout + cloned.stderr, hub.log_text())
 
 
@@ -158,3 +160,27 @@ def test_an_unreachable_store_is_a_503_naming_no_credential(tmp_path: Path, seaw
         _secrets_absent(seaweed, answer.text, dead.log_text())
         assert seaweed.access_key not in answer.text + dead.log_text()
         assert auth_header("ada", token) not in dead.log_text()
+
+
+def test_hub_toml_sets_the_store_and_short_lived_addresses_expire(tmp_path: Path, seaweed: Seaweed) -> None:
+    """[media] in ROOT/hub.toml instead of flags; url_ttl = 2: an address unused for 3 s is refused."""
+    import time
+
+    from hub_process import HubProcess
+
+    root = tmp_path / "hub"
+    root.mkdir()
+    (root / "hub.toml").write_text(f'[media]\nstore = "{seaweed.media_url("toml")}"\n'
+                                   f's3_endpoint = "{seaweed.endpoint}"\nurl_ttl = 2\n')
+    with HubProcess(root, env={**seaweed.env(), "HOME": str(tmp_path)}) as configured:
+        assert "media in s3://" in configured.log_text()
+        token = configured.add_user("ada", "ada@example.org")
+        data = b"short-lived"
+        oid = hashlib.sha256(data).hexdigest()
+        answer = httpx.post(configured.collaboration_url("film") + "/info/lfs/objects/batch", headers=LFS,
+                            auth=("ada", token), json={"operation": "upload", "objects": [{"oid": oid, "size": 11}]})
+        upload = answer.json()["objects"][0]["actions"]["upload"]
+        assert upload["expires_in"] == 2
+        time.sleep(3)
+        late = httpx.put(upload["href"], content=data, headers=upload["header"])
+        assert late.status_code == 403 and "expired" in late.text.lower()
