@@ -274,7 +274,7 @@ def test_one_progress_callback_type() -> None:
 
 
 COMMAND_MODULES = ["hitrec.cli.credits", "hitrec.cli.fragments", "hitrec.cli.hub", "hitrec.cli.render",
-                   "hitrec.cli.repo", "hitrec.cli.sync"]
+                   "hitrec.cli.repo", "hitrec.cli.sync", "hitrec.cli.timeline"]
 
 
 @pytest.mark.parametrize("module", COMMAND_MODULES)

@@ -20,6 +20,7 @@ from hitrec.cli import render as _render  # noqa: F401
 from hitrec.cli import repo as _repo  # noqa: F401
 from hitrec.cli import signals
 from hitrec.cli import sync as _sync  # noqa: F401
+from hitrec.cli import timeline as _timeline  # noqa: F401
 from hitrec.cli.app import State, app
 from hitrec.cli.output import error
 from hitrec.errors import HitrecError

@@ -1,7 +1,8 @@
 """Scratch space of a render that a killed hitrec cannot leave behind for good.
 
 A render writes into two kinds of scratch: folders in ``$TMPDIR`` (``hitrec-render-*``, ``hitrec-remix-*``,
-``hitrec-verify-*``, ``hitrec-moviepy-*``: ffmpeg's work files, a remix's media before it is recorded) and
+``hitrec-verify-*``, ``hitrec-moviepy-*``: ffmpeg's work files, a remix's media before it is recorded;
+``hitrec-timeline-*``: a timeline export's adapter output) and
 a ``.<name>.<random>.hitrec.part`` file beside the output, renamed into place when the engine finishes.
 Each is held under an exclusive ``flock`` for as long as its writer lives (the kernel drops the lock
 when the process dies, SIGKILL included), so the next render or remix tells a dead writer's leftovers
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from hitrec.errors import RenderError, UsageError
 
-DIR_KINDS = ("render", "remix", "verify", "moviepy")
+DIR_KINDS = ("render", "remix", "verify", "moviepy", "timeline")
 PART_SUFFIX = ".hitrec.part"
 _ATTEMPTS = 5
 
