@@ -45,6 +45,8 @@ def round_trip(text: str) -> tuple[bytes, bytes, list[str]]:
 @given(valid_timelines())
 def test_hitrec_to_otio_to_hitrec_gives_the_same_normalized_timeline(data: dict[str, Any]) -> None:
     text = yaml.safe_dump(data, sort_keys=False)
+    if "\\0" in text:
+        return  # OTIO's strings cannot hold NUL: an export says so (test below)
     try:
         make_plan(parse_timeline(text, "t.yaml"), RESOLVER)
     except HitrecError:
@@ -176,3 +178,10 @@ def test_nothing_importable_is_an_error() -> None:
     tl.tracks.append(track)
     with pytest.raises(TimelineError, match="no clip hitrec can import"):
         from_otio(tl, "f.otio", match)
+
+
+def test_a_nul_in_a_text_is_refused_by_name() -> None:
+    text = 'hitrec: 1\noutput: {size: [160, 90]}\ntracks: [{kind: text, clips: [{text: "a\\0b", duration: 1}]}]\n'
+    normalized = make_plan(parse_timeline(text, "t.yaml"), RESOLVER).normalized()
+    with pytest.raises(TimelineError, match=r"tracks\[0\]\.clips\[0\]\.text: OTIO cannot hold a NUL"):
+        to_otio(normalized, media_sources())

@@ -38,7 +38,9 @@ from hitrec.timeline.yaml_codec import parse_timeline, to_data
 
 NS = "hitrec"  # the metadata namespace
 TEXT_GENERATOR = "hitrec.text"
-GENERATOR = "hitrec.generator"  # any other clip with no fragment: its keys are the parameters
+COLOR_GENERATOR = "SolidColor"  # a `color:` background (the kind name OTIO's own examples use)
+GENERATOR = "hitrec.generator"  # any other clip with no fragment (a gradient): its keys are the parameters
+GENERATORS = (TEXT_GENERATOR, COLOR_GENERATOR, GENERATOR)
 DISSOLVES = ("crossfade", "fade", "dissolve")  # hitrec names OTIO's SMPTE_Dissolve stands for
 EPS = 1e-6
 PLACEMENT = ("fragment", "text", "at", "duration", "from", "to", "speed", "transition")  # OTIO's own
@@ -101,6 +103,11 @@ class Imported:
 def to_otio(timeline: Timeline, media: Mapping[str, MediaSource]) -> Any:
     """An ``opentimelineio.schema.Timeline`` of a normalized timeline (``media``: by full fragment id)."""
     otio = load_otio()
+    for track in timeline.tracks:
+        for clip in track.clips:
+            if "\x00" in (clip.text or ""):
+                raise timeline.error("OTIO cannot hold a NUL character in a text; remove it", line=clip.line,
+                                     where=f"{clip.where}.text")
     data = to_data(timeline)
     rate = float(timeline.output.fps if timeline.output.has_video else DEFAULT_FPS)
     used = list(dict.fromkeys(c.fragment for t in timeline.tracks for c in t.clips if c.fragment))
@@ -125,7 +132,8 @@ def to_otio(timeline: Timeline, media: Mapping[str, MediaSource]) -> Any:
                     out.append(_transition(otio, clip, rate))
                 elif clip.at - cursor > EPS:
                     out.append(otio.schema.Gap(source_range=_range(otio, 0.0, clip.at - cursor, rate)))
-                meta = {NS: {"index": ci, "given": list(clip.given), "clip": tdata["clips"][ci]}}
+                cdata = tdata["clips"][ci]
+                meta = {NS: {"index": ci, "given": list(clip.given), "clip": cdata, "order": key_order(cdata)}}
                 length = clip.duration - tail
                 if clip.fragment is not None:
                     out.append(_media_clip(otio, clip, media[clip.fragment], meta, length, rate))
@@ -197,13 +205,35 @@ def _media_clip(otio: Any, clip: Clip, source: MediaSource, meta: dict[str, Any]
 def _generator_clip(otio: Any, clip: Clip, cdata: dict[str, Any], meta: dict[str, Any], length: float,
                     rate: float) -> Any:
     params = {k: v for k, v in cdata.items() if k not in ("at", "duration")}
-    kind = TEXT_GENERATOR if clip.text is not None else GENERATOR
-    ref = otio.schema.GeneratorReference(name="text" if clip.text is not None else "generator",
+    kind = TEXT_GENERATOR if clip.text is not None else COLOR_GENERATOR if "color" in params else GENERATOR
+    ref = otio.schema.GeneratorReference(name="text" if clip.text is not None else "background",
                                          generator_kind=kind, parameters=params,
                                          available_range=_range(otio, 0.0, length, rate))
-    name = (clip.text or "").splitlines()[0][:60] if clip.text else "generator"
+    name = (clip.text or "").splitlines()[0][:60] if clip.text else f"background {params.get('color', '')}".strip()
     return otio.schema.Clip(name=name, media_reference=ref, source_range=_range(otio, 0.0, length, rate),
                             metadata=meta)
+
+
+def key_order(value: Any) -> Any:
+    """The order of every mapping's keys in ``value``, nested (OTIO's metadata dictionaries sort keys)."""
+    if isinstance(value, dict):
+        return [[k, key_order(v)] for k, v in value.items()]
+    if isinstance(value, list):
+        return [key_order(v) for v in value]
+    return None
+
+
+def reorder(value: Any, order: Any) -> Any:
+    """``value`` with its mappings' keys in the order :func:`key_order` recorded (unknown keys last)."""
+    if isinstance(value, dict):
+        pairs = [p for p in order if isinstance(p, list) and len(p) == 2] if isinstance(order, list) else []
+        known = {str(k): o for k, o in pairs}
+        keys = [k for k in known if k in value] + [k for k in value if k not in known]
+        return {k: reorder(value[k], known.get(k)) for k in keys}
+    if isinstance(value, list):
+        orders = order if isinstance(order, list) and len(order) == len(value) else [None] * len(value)
+        return [reorder(v, o) for v, o in zip(value, orders, strict=True)]
+    return value
 
 
 # --------------------------------------------------------------------------- import
@@ -274,7 +304,7 @@ class _Reader:
         data["tracks"] = tracks
         import yaml
 
-        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        text = yaml.safe_dump(data, sort_keys=False)  # escaped: a raw U+0085 in a YAML string reads as a space
         try:
             timeline = parse_timeline(text, self.file)
         except TimelineError as exc:
@@ -341,6 +371,8 @@ class _Reader:
         meta = plain(item.metadata.get(NS, {}))
         meta = meta if isinstance(meta, dict) else {}
         written = meta.get("clip") if isinstance(meta.get("clip"), dict) else None
+        if written is not None:  # OTIO's dictionaries sort their keys: put them back in the order written
+            written = reorder(written, meta.get("order"))
         ref = item.media_reference
         self.markers(item.markers, where)
         speed = 1.0
@@ -359,7 +391,8 @@ class _Reader:
             speed = 1.0
         fragment = kind = found = None
         if isinstance(ref, otio.schema.GeneratorReference):
-            if ref.generator_kind not in (TEXT_GENERATOR, GENERATOR):
+            if ref.generator_kind not in GENERATORS or (ref.generator_kind == COLOR_GENERATOR and not isinstance(
+                    plain(ref.parameters).get("color"), str)):
                 self.warn(f"{where}: generator {ref.generator_kind!r} is not one hitrec makes: skipped")
                 return None
             params = plain(ref.parameters)
@@ -444,8 +477,8 @@ class _Reader:
                 out.pop(key, None)
         listed = meta.get("given")
         given: list[Any] = listed if isinstance(listed, list) else []
-        head_key = "fragment" if fragment is not None else "text"
-        keys = [head_key, "at", "duration", *[k for k in given if k in out],
+        lead = ["fragment"] if fragment is not None else ["text"] if "text" in out else []
+        keys = [*lead, "at", "duration", *[k for k in given if k in out],
                 *[k for k in out if k not in given]]
         ordered = {k: out[k] for k in dict.fromkeys(keys) if k in out}
         ordered["__index"] = meta.get("index") if isinstance(meta.get("index"), int) else None
@@ -490,9 +523,11 @@ class _Reader:
                 kind = "text"
             keep = []
             for c in clips:
-                if (kind == "text" and "fragment" in c) or (kind != "text" and "fragment" not in c):
-                    self.warn(f"{c['__where']}: {'media' if 'fragment' in c else 'a generator'} on a "
-                              f"{kind} track is not modelled: skipped")
+                fits = ("text" in c and "fragment" not in c if kind == "text" else "fragment" in c
+                        or (kind == "video" and "text" not in c))  # a video track's backgrounds have neither
+                if not fits:
+                    self.warn(f"{c['__where']}: {'media' if 'fragment' in c else 'a text or generated clip'} on "
+                              f"a {kind} track is not modelled: skipped")
                     continue
                 keep.append(c)
             if not keep:
