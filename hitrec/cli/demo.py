@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from hitrec.cli.app import app
+from hitrec.cli.demo_gallery import show_gallery
 from hitrec.cli.demo_hub import share_through_hub
 from hitrec.cli.demo_state import CONTRIBUTORS, DemoState, describe, step
 from hitrec.cli.output import console
@@ -119,6 +120,7 @@ STEPS = [contribute, show_log, remix_piece, show_lineage, share_through_hub, sho
 def demo(
     directory: Path = typer.Argument(Path("hitrec-demo"), help="Folder to build the demo in."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace the folder if it exists."),
+    keep_hub: bool = typer.Option(False, "--keep-hub", help="Leave the demo's hub running to browse its gallery."),
 ) -> None:
     """Run a complete small collaboration end to end: contributions, lineage, remix, credits, a hub."""
     import os
@@ -141,6 +143,7 @@ def demo(
         state = DemoState(directory.resolve(), repo, media)
         for run in STEPS:
             run(state)
+        show_gallery(state, keep=keep_hub)
     finally:
         os.chdir(previous)
         repo.close()

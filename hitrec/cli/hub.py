@@ -83,6 +83,7 @@ def serve(
         if config.media.s3 is not None:
             access += f"; media in {config.media.s3.url()}"
         console.print(f"hitrec hub serving {root.resolve()} at {url}/<name>.git ({access})", soft_wrap=True)
+        console.print(f"gallery: {url}/ (open it in a browser)", soft_wrap=True)
         console.file.flush()
 
     proxies = [p for p in trusted_proxy if p.lower() != "none"] if trusted_proxy else None

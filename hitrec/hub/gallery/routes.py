@@ -21,6 +21,8 @@ Every gallery path starts with ``/-/`` (``-`` is not a collaboration name), so n
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
 import json
 import logging
 import re
@@ -38,6 +40,7 @@ from hitrec.hub.gallery.views import NotFound
 from hitrec.hub.names import is_oid, is_user_name
 from hitrec.hub.ranges import byte_range
 from hitrec.hub.users import hash_token
+from hitrec.store.format import read_ref
 
 if TYPE_CHECKING:
     import jinja2
@@ -54,6 +57,7 @@ _FRAGMENT_ID = re.compile(r"[0-9a-f]{40}")
 _MAX_FORM = 8 * 1024
 _LOGIN_FAILURE_DELAY = 0.5  # seconds: a guess through the form is slower than one through the API
 _CHUNK = 1 << 20
+_PAGES_KEPT = 512  # drawn pages remembered (~20-60 KB each)
 # media a browser may show inline under the type it was recorded with; anything else is an attachment
 _INLINE = re.compile(r"(audio|video)/[a-z0-9.+-]+|image/(png|jpeg|gif|webp|avif|bmp|heic|heif)|text/plain")
 
@@ -79,6 +83,7 @@ class Gallery:
         self.session_key = sessions.session_key(hub.action_key)
         self._env: jinja2.Environment | None = None
         self.pictures = _picture_maker(hub.root)
+        self._rendered: collections.OrderedDict[tuple[Any, ...], bytes] = collections.OrderedDict()
 
     # -- entry ------------------------------------------------------------------------------------
     async def handle(self, request: Request) -> None:
@@ -177,18 +182,39 @@ class Gallery:
     def _html(self, template: str, **context: Any) -> bytes:
         return self.env.get_template(template).render(**context).encode()
 
-    async def _page(self, request: Request, viewer: User | None, template: str, data: Any,
-                    context: Callable[[], dict[str, Any]], status: int = 200) -> None:
-        """A page, or its JSON twin when the client asks for JSON."""
+    async def _page(self, request: Request, viewer: User | None, name: str | None, template: str,
+                    load: Callable[[], Any], context: Callable[[Any], dict[str, Any]] | None = None) -> None:
+        """A page, or its JSON twin when the client asks for JSON. What ``load`` gives (on the worker
+        thread) is drawn once per catalog commit: the answer is remembered under the collaboration's
+        catalog commit (every collaboration's for the hub page), the URL, the format and the viewer."""
+        as_json = _wants_json(request)
+        heads = self._heads(name)
+        key = (template, heads, request.path, _query_string(request), as_json, viewer.name if viewer else "")
+        body = self._rendered.get(key)
+        if body is None:
+            def make() -> bytes:
+                data = load()
+                if as_json:
+                    return json.dumps(data.to_json() if hasattr(data, "to_json") else data,
+                                      ensure_ascii=False).encode()
+                extra = context(data) if context is not None else {"page": data}
+                return self._html(template, viewer=viewer, public=self.hub.config.public_read, **extra)
+
+            body = await self.library.run(make)
+            self._rendered[key] = body
+            if len(self._rendered) > _PAGES_KEPT:
+                self._rendered.popitem(last=False)
+        else:
+            self._rendered.move_to_end(key)
         cache = [(b"cache-control", b"no-cache" if self.hub.config.public_read else b"private, no-cache"),
                  (b"vary", b"Accept, Cookie")]
-        if _wants_json(request):
-            body = json.dumps(data.to_json() if hasattr(data, "to_json") else data, ensure_ascii=False).encode()
-            await self.hub._send_bytes(request, status, body, b"application/json; charset=utf-8", cache)
-            return
-        html = await self.library.run(lambda: self._html(template, viewer=viewer, public=self.hub.config.public_read,
-                                                         **context()))
-        await self.hub._send_bytes(request, status, html, b"text/html; charset=utf-8", cache)
+        ctype = b"application/json; charset=utf-8" if as_json else b"text/html; charset=utf-8"
+        await self.hub._send_bytes(request, 200, body, ctype, cache)
+
+    def _heads(self, name: str | None) -> tuple[str | None, ...]:
+        """The catalog commit of collaboration ``name`` (of every one for None), read from the ref file."""
+        names = [name] if name is not None else self.library.names()
+        return tuple(read_ref(self.library.git_dir(n)) for n in names) + tuple(names)
 
     async def _error(self, request: Request, status: int, message: str,
                      headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -283,9 +309,11 @@ class Gallery:
                             "latest": latest.isoformat() if latest else None, "latest_dt": latest})
             return out
 
-        rows = await self.library.run(load)
-        data = {"collaborations": [{k: v for k, v in r.items() if k != "latest_dt"} for r in rows]}
-        await self._page(request, viewer, "hub.html", data, lambda: {"collaborations": rows})
+        def twin(rows: list[dict[str, Any]]) -> dict[str, Any]:
+            return {"collaborations": [{k: v for k, v in r.items() if k != "latest_dt"} for r in rows]}
+
+        await self._page(request, viewer, None, "hub.html", lambda: _Twin(load(), twin),
+                         lambda data: {"collaborations": data.value})
 
     async def _collaboration(self, request: Request, viewer: User | None, name: str, params: dict[str, str]) -> None:
         from hitrec.hub.gallery.views import collaboration
@@ -297,8 +325,7 @@ class Gallery:
             snap = self.library.snapshot(name)
             return collaboration(self.library.repo(name), snap, query, page_no, self.library.excerpts)
 
-        page = await self.library.run(load)
-        await self._page(request, viewer, "collaboration.html", page, lambda: {"page": page})
+        await self._page(request, viewer, name, "collaboration.html", load)
 
     async def _fragment(self, request: Request, viewer: User | None, name: str, fid: str,
                         params: dict[str, str]) -> None:
@@ -313,12 +340,10 @@ class Gallery:
             snap = self.library.snapshot(name)
             return fragment_page(self.library.repo(name), snap, fid, page_url, depth)
 
-        page = await self.library.run(load)
-
-        def context() -> dict[str, Any]:
+        def context(page: Any) -> dict[str, Any]:
             return {"page": page, "clone_url": clone_url, "lineage_svg": self._lineage_svg(page, depth)}
 
-        await self._page(request, viewer, "fragment.html", page, context)
+        await self._page(request, viewer, name, "fragment.html", load, context)
 
     def _lineage_svg(self, page: Any, depth: int) -> str | None:
         """The lineage picture (hitrec.hub.gallery.lineage_svg, by Graphviz) inline, or None where
@@ -352,8 +377,7 @@ class Gallery:
             snap = self.library.snapshot(name)
             return piece_page(self.library.repo(name), snap, fid, profit, currency)
 
-        page = await self.library.run(load)
-        await self._page(request, viewer, "piece.html", page, lambda: {"page": page})
+        await self._page(request, viewer, name, "piece.html", load)
 
     async def _contributor(self, request: Request, viewer: User | None, name: str, who: str) -> None:
         from hitrec.hub.gallery.views import contributor_page
@@ -365,8 +389,7 @@ class Gallery:
             snap = self.library.snapshot(name)
             return contributor_page(self.library.repo(name), snap, who)
 
-        page = await self.library.run(load)
-        await self._page(request, viewer, "contributor.html", page, lambda: {"page": page})
+        await self._page(request, viewer, name, "contributor.html", load)
 
     async def _feed(self, request: Request, name: str) -> None:
         self._viewer(request)
@@ -456,6 +479,17 @@ class Gallery:
 
     def close(self) -> None:
         self.library.close()
+
+
+@dataclasses.dataclass
+class _Twin:
+    """A value whose JSON twin is made by a function."""
+
+    value: Any
+    json_of: Callable[[Any], Any]
+
+    def to_json(self) -> Any:
+        return self.json_of(self.value)
 
 
 class Urls:
