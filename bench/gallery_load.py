@@ -125,8 +125,8 @@ def build(git_dir: Path, folder: Path, fragments: int, contributors: int) -> tup
 def wrk(url: str, paths: list[str], cookie: str, seconds: float, connections: int, folder: Path) -> dict[str, float]:
     script = folder / f"paths{abs(hash(tuple(paths))) % 10**8}.lua"
     script.write_text(LUA % ", ".join(f'"{p}"' for p in paths))
-    done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s", "-s", str(script),
-                           "-H", "Accept: text/html", "-H", f"Cookie: {cookie}", url],
+    done = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+                           "-s", str(script), "-H", "Accept: text/html", "-H", f"Cookie: {cookie}", url],
                           capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")

@@ -265,3 +265,32 @@ def test_a_public_read_hub_shows_its_pages_to_everyone(tmp_path: Path) -> None:
         page = httpx.get(hub.url + "/-/c/open", headers=JSON, timeout=30)
         assert page.status_code == 200 and json.loads(page.text)["total"] == 0
         assert "Log in" not in httpx.get(hub.url + "/", headers=HTML, timeout=30).text
+
+
+def test_pictures_are_a_placeholder_until_made_then_the_picture(site: Site) -> None:
+    import time
+
+    for key in ("clip", "tone", "picture"):
+        url = f"/-/c/film/picture/{site.seeded.oids[key]}"
+        first = site.get(url, headers=auth(site))
+        assert first.status_code == 200
+        assert first.headers["content-type"] in ("image/svg+xml", "image/webp")
+        deadline = time.monotonic() + 60
+        while first.headers["content-type"] != "image/webp" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            first = site.get(url, headers=auth(site))
+        assert first.headers["content-type"] == "image/webp", key
+        assert first.content[:4] == b"RIFF" and first.content[8:12] == b"WEBP"
+    assert site.get(f"/-/c/film/picture/{'0' * 64}", headers=auth(site)).status_code == 404
+
+
+def test_the_fragment_page_draws_its_lineage_with_links(site: Site) -> None:
+    ids = site.seeded.ids
+    html = site.get(f"/-/c/film/f/{ids['tone']}", headers={**HTML, **auth(site)}).text
+    picture = html[html.index('<div class="lineage-picture">'):]
+    picture = picture[:picture.index("</div>")]
+    assert "<svg" in picture
+    for fid in (ids["derived"], ids["piece"]):
+        assert f'href="/-/c/film/f/{fid}"' in picture
+    xss = site.get(f"/-/c/film/f/{ids['xss']}", headers={**HTML, **auth(site)}).text
+    assert XSS not in xss
