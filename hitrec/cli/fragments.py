@@ -68,6 +68,8 @@ def show(fragment: str = typer.Argument(..., help="Fragment id or unique prefix.
         ("remix of", ", ".join(p[:12] for p in found.parents) or "- (original)"),
         ("remixed by", ", ".join(c[:12] for c in children) or "-"),
     ]
+    if result.loudness is not None:
+        rows.append(("loudness", f"{result.loudness:.1f} LUFS (integrated, EBU R128)"))
     if found.has_timeline:
         rows.append(("timeline", "yes (hitrec verify re-renders it)"))
     for label, value in rows:

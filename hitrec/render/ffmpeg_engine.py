@@ -32,6 +32,7 @@ from hitrec.media.ffmpeg import EFBIG_EXIT, ENOSPC_EXIT, ffmpeg_exe, popen
 from hitrec.progress import ProgressFn
 from hitrec.render.captions import burn_filter, placed_cues, sidecar_text
 from hitrec.render.generators import generator_source
+from hitrec.render.loudness import Measured, measure_mix, normalise_filter
 from hitrec.render.motion import box, contain_blur, gain_filter, motion_filters
 from hitrec.render.plan import Plan, PlannedClip, PlannedTrack
 from hitrec.render.scratch import scratch_dir
@@ -69,7 +70,12 @@ class FfmpegEngine:
 
     def render(self, plan: Plan, out: Path, progress: ProgressFn | None = None) -> None:
         with scratch_dir("render") as work:
-            args = build_command(plan, out, work)
+            measured = None
+            if plan.output.loudness is not None:
+                sound = _Graph(plan, work)
+                sound.build_sound()
+                measured = measure_mix(sound.inputs, sound.lines, sound.audio_out, plan.output.loudness, work)
+            args = build_command(plan, out, work, measured)
             run_ffmpeg(args, plan.length, progress, writes=(out.parent, work))
 
 
@@ -186,9 +192,11 @@ def disk_full_message(folders: tuple[Path, ...]) -> str:
 # --------------------------------------------------------------------------- the command
 
 
-def build_command(plan: Plan, out: Path, work: Path) -> list[str]:
-    """The ffmpeg arguments (after the global ones) that render ``plan`` into ``out``."""
+def build_command(plan: Plan, out: Path, work: Path, measured: Measured | None = None) -> list[str]:
+    """The ffmpeg arguments (after the global ones) that render ``plan`` into ``out`` (``measured``: the
+    loudness of its mix, when ``output.loudness`` asks for it to be normalised)."""
     graph = _Graph(plan, work)
+    graph.measured = measured
     graph.build()
     script = work / "graph.txt"
     script.write_text(";\n".join(graph.lines) + "\n", encoding="utf-8")
@@ -223,6 +231,7 @@ class _Graph:
         self.input_of: dict[int, int] = {}  # id(clip) -> input index
         self.video_out = ""
         self.audio_out = ""
+        self.measured: Measured | None = None
 
     # ---- helpers
 
@@ -482,7 +491,9 @@ class _Graph:
         out = self.label("aout")
         # Timestamps from the sample count: amix may cut its output into frames differently from run to run
         # (it emits what its inputs have delivered), which moved AAC packet times in ~1 of 6 loaded runs.
-        self.add(f"[{mixed}]atrim=end_sample={self.total_samples},asetpts=N/SR/TB[{out}]")
+        loudness = self.plan.output.loudness
+        norm = normalise_filter(loudness, self.measured, self.rate) + "," if loudness and self.measured else ""
+        self.add(f"[{mixed}]{norm}atrim=end_sample={self.total_samples},asetpts=N/SR/TB[{out}]")
         self.audio_out = out
 
     def mix(self, streams: list[str], pad: bool) -> str:

@@ -10,6 +10,7 @@ numeric ``at`` and ``duration``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,7 +281,7 @@ def make_plan(timeline: Timeline, resolver: Resolver, fmt: str | None = None) ->
     if fmt == "mp3" and o.sample_rate not in MP3_RATES:
         raise timeline.error(f"mp3 cannot carry {o.sample_rate} Hz; use 48000, 44100, 32000, 24000, 22050, "
                              "16000, 12000, 11025 or 8000", line=o.line, where="output.sample_rate")
-    output = Output(o.size, o.fps, o.sample_rate, fmt, o.channels, o.line)
+    output = dataclasses.replace(o, format=fmt)
     inputs: dict[str, Input] = {}
     cache: dict[str, Input] = {}
     tracks: list[PlannedTrack] = []

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 REPO_DIR = ".hitrec"
 INDEX_FILE = "index.sqlite"
+LOUDNESS_CACHE = "loudness.json"  # media oid -> integrated LUFS (hitrec show), a cache
 MIN_PREFIX = 4
 HEX = set("0123456789abcdef")
 __all__ = ["REPO_DIR", "FragmentSpec", "RecordResult", "Repo"]

@@ -55,7 +55,7 @@ MAX_SECONDS = 24 * 3600.0
 MAX_SIZE = 7680
 
 TOP_KEYS = ("hitrec", "title", "output", "credits", "tracks")
-OUTPUT_KEYS = ("size", "fps", "sample_rate", "format", "channels")
+OUTPUT_KEYS = ("size", "fps", "sample_rate", "format", "channels", "loudness")
 CREDITS_KEYS = ("editor_share",)
 TRACK_KEYS = ("kind", "name", "clips")
 TRANSITION_KEYS = ("type", "duration", "curve")
@@ -85,6 +85,7 @@ class Output:
     format: str | None  # None: decided by the caller (output file extension, else mp4 / wav)
     channels: int = 2
     line: int | None = None
+    loudness: Number | None = None  # the mix normalised to this EBU R128 target (LUFS); None: as mixed
 
     @property
     def has_video(self) -> bool:

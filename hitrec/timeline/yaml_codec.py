@@ -317,8 +317,12 @@ class _Parser:
         if size is None and "fps" in o:
             raise self.fail("fps needs output.size (an audio-only timeline has no frames)",
                             o.key_lines["fps"], "output.fps")
+        loudness = self.number(o, "loudness", "output", minimum=None, maximum=None)
+        if loudness is not None and not -70 <= loudness <= -5:
+            raise self.fail(f"must be a loudness target from -70 to -5 LUFS (e.g. -16, -23), got {loudness:g}",
+                            o.key_lines["loudness"], "output.loudness")
         return Output(size, fps if fps is not None else DEFAULT_FPS, rate or DEFAULT_SAMPLE_RATE, fmt,
-                      channels, line)
+                      channels, line, loudness)
 
     def track(self, value: Any, index: int, line: int) -> Track:
         where = f"tracks[{index}]"
@@ -552,6 +556,8 @@ def to_data(timeline: Timeline) -> dict[str, Any]:
     output["channels"] = o.channels
     if o.format is not None:
         output["format"] = o.format
+    if o.loudness is not None:
+        output["loudness"] = o.loudness
     out["output"] = output
     if timeline.credits is not None:
         out["credits"] = dict(timeline.credits)
