@@ -233,6 +233,11 @@ def read_blob(store: Any, sha: bytes) -> Blob:
     return _typed(store[sha], Blob, sha)
 
 
+def as_blob(obj: ShaFile, sha: bytes) -> Blob:
+    """``obj`` (read by ``sha``) if it is a blob, else the CorruptRepoError ``read_blob`` gives."""
+    return _typed(obj, Blob, sha)
+
+
 def _typed(obj: ShaFile, kind: type[_Obj], sha: bytes) -> _Obj:
     if not isinstance(obj, kind):
         raise CorruptRepoError(f"git object {sha.decode()[:12]} is a {obj.type_name.decode()} where a "

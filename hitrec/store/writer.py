@@ -168,7 +168,9 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
             return ours
         new_ids = repo.fragment_ids_between(new_head, ours)
         # The ref only ever points at complete fragments: readable records whose media is here.
-        fragments = [_checked_fragment(repo, i, require_media) for i in new_ids]
+        with repo.remembering_objects():
+            repo.preload_fragments(new_ids)
+            fragments = [_checked_fragment(repo, i, require_media) for i in new_ids]
         repo.set_catalog_head(new_head)
         repo.update_index(fragments, new_head)
         return new_head

@@ -226,6 +226,7 @@ def media_of(repo: Repo, fragment_ids: list[str]) -> dict[str, int]:
 
     read = repo.git_object
     out: dict[str, int] = {}
+    repo.preload_fragments(fragment_ids)  # within the pull's remembering_objects: kept for the merge
     try:
         for fid in fragment_ids:
             tree = read(read(fid.encode()).tree)

@@ -1,0 +1,65 @@
+"""Many git objects at once through one ``git cat-file --batch`` process.
+
+Why not dulwich for this: a pull or metadata-only clone of 10,000 fragments reads 40,000 small objects
+(commit, tree, ``fragment.yaml``, LFS pointer each). dulwich finds each in the pack index and inflates
+it in Python, ~0.4-1 ms an object here (16 s of a 18 s clone of 3,000 fragments under cProfile, most of
+it in ``_lookup_in_packs`` and ``unpack_object_at``); one cat-file process answers the same names,
+written from a thread while the answers are read, in a small fraction of that (measured in
+bench/sync_no_media.py). Relies only on the ``--batch`` output format (``<sha> <type> <size>\\n<data>\\n``,
+``<name> missing\\n``), stable since git 1.5; without a ``git`` binary callers fall back to dulwich.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+
+class CatFileError(Exception):
+    """git cat-file could not be started or stopped answering."""
+
+
+def read_objects(git_dir: Path, shas: Sequence[bytes]) -> Iterator[tuple[bytes, bytes | None, bytes]]:
+    """(sha, type or None when missing, data) for each of ``shas``, in order, from one process."""
+    git = shutil.which("git")
+    if git is None:
+        raise CatFileError("no git binary")
+    try:
+        proc = subprocess.Popen([git, "--git-dir", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError as exc:
+        raise CatFileError(str(exc)) from exc
+    assert proc.stdin is not None and proc.stdout is not None
+    stdin, stdout = proc.stdin, proc.stdout
+
+    def write() -> None:  # on a thread: git's answers may fill its stdout pipe before we read them
+        try:
+            stdin.write(b"".join(sha + b"\n" for sha in shas))
+            stdin.close()
+        except OSError:  # git went away: the reader sees the early end
+            pass
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        for sha in shas:
+            header = stdout.readline().split()
+            if len(header) == 2 and header[1] == b"missing":
+                yield sha, None, b""
+                continue
+            if len(header) != 3:
+                raise CatFileError(f"unexpected git cat-file answer {header!r}")
+            size = int(header[2])
+            data = stdout.read(size + 1)
+            if len(data) != size + 1:
+                raise CatFileError("git cat-file ended early")
+            yield sha, header[1], data[:size]
+    finally:
+        writer.join()
+        stdout.close()
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
