@@ -70,6 +70,15 @@ def test_hitrec_push_clone_pull_move_media_through_the_object_store_only(hub: S3
     checked = run_hitrec("fsck", "--json", cwd=tmp_path / "b", env=env)
     assert checked.returncode == 0 and json.loads(checked.stdout)["ok"], checked.stdout
     assert json.loads(checked.stdout)["media_checked"] == 3
+    # the gallery's player is sent to the store too (307 to a presigned GET with the media's type)
+    listed = run_hitrec("log", "--json", cwd=tmp_path / "b", env=env)
+    assert listed.returncode == 0, listed.stderr
+    fragment = json.loads(listed.stdout)[0]
+    player = httpx.get(f"{hub.url}/-/c/film/f/{fragment['id']}/media", auth=("ada", hub.tokens["ada"]))
+    assert player.status_code == 307, player.text
+    fetched = httpx.get(player.headers["location"])
+    assert fetched.status_code == 200 and fetched.headers["content-type"].startswith("audio/")
+    assert hashlib.sha256(fetched.content).hexdigest() == fragment["media"]["oid"]
     assert hub.object_route_lines() == []  # the bytes never passed through the hub
     verified = [line for line in hub.log_text().splitlines() if "POST /film.git/info/lfs/verify/" in line]
     assert len(verified) == 3 and all('" 200 ' in line for line in verified)  # hitrec ran each verify action

@@ -46,6 +46,7 @@ from hitrec.hub.ranges import byte_range
 from hitrec.hub.users import User, UserStore, hash_token
 from hitrec.private import make_private_dirs
 from hitrec.store.format import ZERO_SHA, read_ref
+from hitrec.store.media_store import MediaStore
 
 log = logging.getLogger("hitrec.hub")
 
@@ -156,6 +157,9 @@ class HubApp:
             repos.clear_dead_push_state_now(path)
             lfs.media_store(path).remove_stale_temp_files()  # a killed hub's uploads (dead writers only)
         repos.remove_stale_temp_files(self.spool_dir)
+        problem = config.media.prepare()  # S3: boto3 loaded before the first request, the bucket asked
+        if problem is not None:
+            log.warning("media store: %s (serving anyway; media requests fail until it answers)", problem)
         self.gallery = Gallery(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -302,6 +306,12 @@ class HubApp:
         request.user = user
         request.token_digest = hash_token(token)
         return user
+
+    def media_store_of(self, name: str) -> MediaStore:
+        """The media store of collaboration ``name``: its ``lfs/`` folder, or its prefix in S3."""
+        if self.config.media.direct:
+            return self.config.media.store(name)
+        return lfs.media_store(repos.collaboration_path(self.root, name))
 
     def _git_dir(self, name: str, *, lfs_json: bool = False) -> Path:
         path = repos.collaboration_path(self.root, name)

@@ -50,6 +50,19 @@ class MediaConfig:
         assert self.s3 is not None
         return S3MediaStore(self.s3.under(name))
 
+    def prepare(self) -> str | None:
+        """Import boto3 and make the client now (not in the first request), and ask whether the bucket
+        answers; returns what is wrong (an ObjectStoreError's message), or None."""
+        if self.s3 is None:
+            return None
+        from hitrec.errors import ObjectStoreError
+
+        try:
+            self.store("-").check_bucket()
+        except ObjectStoreError as exc:
+            return str(exc)
+        return None
+
     def hook_env(self) -> dict[str, str]:
         """What the pre-receive hook needs to ask the same store (credentials come from the hub's own
         environment or boto config, which git passes on)."""

@@ -191,6 +191,11 @@ class S3MediaStore:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         return code in ("404", "NoSuchKey", "NotFound")
 
+    def check_bucket(self) -> None:
+        """Raises ObjectStoreError unless the bucket answers to these credentials."""
+        with self._calling(f"open bucket {self.bucket!r}"):
+            self.client.head_bucket(Bucket=self.bucket)
+
     # --- reading -----------------------------------------------------------------------------------
     def head(self, oid: str) -> dict[str, Any] | None:
         """The object's HEAD answer (with its checksum), None when it is not stored."""
@@ -296,10 +301,17 @@ class S3MediaStore:
                 ExpiresIn=ttl, HttpMethod="PUT")
         return url, {"x-amz-checksum-sha256": checksum}
 
-    def presigned_get(self, oid: str, ttl: int) -> str:
+    def presigned_get(self, oid: str, ttl: int, *, content_type: str | None = None,
+                      disposition: str | None = None) -> str:
+        """A URL to GET media ``oid`` within ``ttl`` s (optionally answered with that Content-Type and
+        Content-Disposition: the gallery's players)."""
+        params = {"Bucket": self.bucket, "Key": self.key(oid)}
+        if content_type:
+            params["ResponseContentType"] = content_type
+        if disposition:
+            params["ResponseContentDisposition"] = disposition
         with self._calling(f"sign a download of media {oid[:12]}"):
-            url: str = self.client.generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": self.key(oid)}, ExpiresIn=ttl, HttpMethod="GET")
+            url: str = self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=ttl, HttpMethod="GET")
         return url
 
     # --- writing -----------------------------------------------------------------------------------

@@ -411,12 +411,10 @@ class Gallery:
         fragment = snap.by_id.get(fid)
         if fragment is None:
             raise NotFound(f"no fragment {fid[:12]} in {name}")
-        from hitrec.hub.lfs import media_store
-
-        store = media_store(self.library.git_dir(name))
+        store = self.hub.media_store_of(name)
         oid = fragment.media.oid
         try:
-            size = store.size(oid)
+            size = await asyncio.to_thread(store.size, oid)
         except MissingMediaError:
             raise NotFound("the hub does not have this fragment's media") from None
         mime = (fragment.media.mime or "application/octet-stream").split(";")[0].strip().lower()
@@ -424,6 +422,11 @@ class Gallery:
         ctype = "text/plain; charset=utf-8" if mime == "text/plain" else mime if inline else "application/octet-stream"
         filename = urllib.parse.quote(fragment.media.filename or fid)
         disposition = f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{filename}"
+        if self.hub.config.media.direct:  # media in S3: the player reads it from the store, not the hub
+            url = await asyncio.to_thread(self.hub.config.media.store(name).presigned_get, oid,
+                                          self.hub.config.media.url_ttl, content_type=ctype, disposition=disposition)
+            raise Page(307, "the media is in the hub's object store",
+                       [(b"location", url.encode()), (b"cache-control", b"no-store")])
         headers = [(b"content-type", ctype.encode()), (b"accept-ranges", b"bytes"),
                    (b"content-disposition", disposition.encode()), (b"content-security-policy", MEDIA_CSP.encode()),
                    (b"cache-control", b"private, max-age=86400")]
@@ -468,9 +471,7 @@ class Gallery:
                 body = await asyncio.to_thread(ready.read_bytes)
                 await self.hub._send_bytes(request, 200, body, ctype, [(b"cache-control", b"private, max-age=86400")])
                 return
-            from hitrec.hub.lfs import media_store
-
-            store = media_store(self.library.git_dir(name))
+            store = self.hub.media_store_of(name)
             maker.want(oid, kind, lambda: store.local_path(oid))
             placeholder = maker.placeholder(kind)
         else:
