@@ -92,6 +92,24 @@ def test_render_fetches_exactly_the_media_it_uses_and_cat_checkout_verify_fetch_
     assert r.json()["ok"] and r.json()["not_fetched"] == 1 and r.json()["media_checked"] == 8
 
 
+def test_remix_and_timeline_export_fetch_the_sources_they_use(tmp_path: Path, cli, monkeypatch,
+                                                              shared: dict) -> None:
+    assert cli("clone", "--no-media", shared["url"], "c").exit_code == 0
+    monkeypatch.chdir(tmp_path / "c")
+    ids = shared["ids"]
+    repo = Repo(tmp_path / "c")
+    oid = {f.id: f.media.oid for f in repo.fragments()}
+    repo.close()
+    (tmp_path / "two.yaml").write_text(_timeline(ids[5:7]))
+    r = cli("remix", str(tmp_path / "two.yaml"), "--title", "Two more", "--json")
+    assert r.exit_code == 0, r
+    assert {oid[ids[5]], oid[ids[6]]} <= _objects(tmp_path / "c")
+    r = cli("timeline", "export", shared["piece"], "-o", str(tmp_path / "piece.otio"))
+    assert r.exit_code == 0, r
+    assert {oid[ids[0]], oid[ids[1]]} <= _objects(tmp_path / "c")
+    assert oid[ids[2]] not in _objects(tmp_path / "c")  # nothing else came
+
+
 def test_fetch_prefetches_named_fragments_their_sources_or_everything(
         tmp_path: Path, cli, monkeypatch, shared: dict) -> None:
     assert cli("clone", "--no-media", shared["url"], "c").exit_code == 0

@@ -23,10 +23,11 @@ from typing import Any
 from hitrec.errors import FragmentError, HitrecError, TimelineError, UnknownFragmentError, UsageError
 from hitrec.ops.verify import stored_timeline
 from hitrec.render.engine import plan_timeline
-from hitrec.render.plan import Plan, RepoResolver, make_plan
+from hitrec.render.plan import Plan, make_plan
 from hitrec.render.scratch import part_file, scratch_dir
 from hitrec.store import Repo
 from hitrec.store.media_store import sha256_file
+from hitrec.sync.fetch import fetching_resolver
 from hitrec.timeline import load_timeline, parse_timeline
 from hitrec.timeline.model import Timeline
 from hitrec.timeline.otio_codec import ClipMedia, Match, MediaSource, from_otio, load_otio, to_otio
@@ -83,7 +84,7 @@ def export(repo: Repo, source: str, out: Path) -> ExportResult:
     fmt = format_of(out, writing=True)
     _check_output(out)
     timeline, label = _source_timeline(repo, source)
-    with RepoResolver(repo) as resolver:
+    with fetching_resolver(repo) as resolver:  # a metadata-only clone fetches what it names
         plan = plan_timeline(resolver, timeline)
         normalized = plan.normalized()
         hub = _hub_url(repo)
@@ -169,7 +170,7 @@ def import_(repo: Repo, source: Path, out: Path) -> ImportResult:
     otl = read_file(source)
     matcher = _RepoMatcher(repo)
     imported = from_otio(otl, str(source), matcher)
-    with RepoResolver(repo) as resolver:
+    with fetching_resolver(repo) as resolver:  # a metadata-only clone fetches what it names
         try:
             plan: Plan = make_plan(imported.timeline, resolver)
         except TimelineError as exc:
