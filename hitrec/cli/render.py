@@ -9,7 +9,7 @@ import typer
 
 from hitrec.cli.app import app
 from hitrec.cli.common import open_repo
-from hitrec.cli.output import console, print_json, progress
+from hitrec.cli.output import console, print_json, progress, warn
 
 if TYPE_CHECKING:
     from hitrec.ops.remix import RemixResult
@@ -32,18 +32,24 @@ def render(
     engine: str = ENGINE,
     captions: Path = typer.Option(None, "--captions", help="Write the captions to this .srt or .vtt file (and a "
                                   "subtitle stream) instead of burning them in."),
+    draft: bool = typer.Option(False, "--draft", help="A quick look: a quarter of the picture's area, the "
+                               "fastest encoder settings, the same timing and sound."),
     json_: bool = JSON,
 ) -> None:
     """Render a timeline into a finished piece, without recording it."""
     from hitrec.ops.render import render as run_render
 
     with open_repo() as repo, progress("rendering", unit="seconds") as bar:
-        result = run_render(repo, timeline, output, progress=bar, engine=engine, captions=captions)
+        result = run_render(repo, timeline, output, progress=bar, engine=engine, captions=captions, draft=draft)
+    for message in result.warnings:
+        warn(message)
     if json_:
         print_json(result.to_json())
         return
-    console.print(f"rendered {_esc(result.output)} ({result.plan.length:.2f}s {result.plan.format}, "
-                  f"{len(result.plan.fragment_ids)} fragments)", soft_wrap=True)
+    reused = f"; {result.reused} of {result.segments} segments from the cache" if result.reused else ""
+    what = "draft" if result.draft else result.plan.format
+    console.print(f"rendered {_esc(result.output)} ({result.plan.length:.2f}s {what}, "
+                  f"{len(result.plan.fragment_ids)} fragments{reused})", soft_wrap=True)
 
 
 @app.command()

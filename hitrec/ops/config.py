@@ -78,6 +78,10 @@ def check_key(key: str) -> None:
 def check_value(key: str, value: str) -> None:
     if key.startswith("credits.") and not _is_fraction(value):
         raise UsageError(f"{key} must be a number between 0 and 1, not {value!r}")
+    if key == "cache.max-size":
+        from hitrec.render.segment_cache import parse_size
+
+        parse_size(value)
 
 
 def _is_fraction(value: str) -> bool:

@@ -62,13 +62,16 @@ def remix(repo: Repo, timeline_path: Path, title: str | None = None, dry_run: bo
 
     ``author`` defaults to the repo's identity: the editor who made the remix.
     """
+    from hitrec.render.segment_cache import SegmentCache
+    from hitrec.render.segmented import RenderOptions
+
     with fetching_resolver(repo, progress) as resolver:
         result = prepare_remix(resolver, timeline_path, title)
         if dry_run:
             return result
         with scratch_dir("remix") as work:
             media = work / f"{slugify(result.title)}.{result.plan.format}"
-            render_plan(result.plan, media, progress, engine)
+            render_plan(result.plan, media, progress, engine, RenderOptions(cache=SegmentCache.of_repo(repo)))
             resolver.close()  # the sources are rendered: recording reads only the result
             spec = FragmentSpec(path=media, title=result.title, parents=result.parents, license=result.license,
                                 extra_files={TIMELINE_YAML: result.normalized}, author=author)

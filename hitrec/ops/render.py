@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hitrec.errors import UsageError
 from hitrec.progress import ProgressFn
 from hitrec.render.engine import plan_timeline, render_plan
 from hitrec.render.plan import Plan
@@ -20,28 +21,45 @@ class RenderResult:
     plan: Plan
     engine: str
     captions: Path | None = None  # the sidecar captions file written beside it
+    draft: bool = False
+    segments: int = 0  # picture segments in all (0: a sound-only piece, or the moviepy engine)
+    reused: int = 0  # of them, taken from the segment cache
+    warnings: list[str] = field(default_factory=list)  # cache entries found damaged (and encoded again)
 
     def to_json(self) -> dict[str, Any]:
         return {"output": str(self.output), "engine": self.engine, "length": round(self.plan.length, 6),
                 "format": self.plan.format, "fragments": list(self.plan.fragment_ids),
-                "captions": str(self.captions) if self.captions else None}
+                "captions": str(self.captions) if self.captions else None, "draft": self.draft,
+                "segments": self.segments, "reused": self.reused, "warnings": self.warnings}
 
 
 def render(repo: Repo, timeline_path: Path, out: Path, progress: ProgressFn | None = None,
-           engine: str = "ffmpeg", captions: Path | None = None) -> RenderResult:
+           engine: str = "ffmpeg", captions: Path | None = None, draft: bool = False) -> RenderResult:
     """Render a timeline to ``out`` without recording anything; with ``captions`` (an .srt or .vtt path) its
-    captions go to that file and into a subtitle stream instead of the picture."""
+    captions go to that file and into a subtitle stream instead of the picture; ``draft``: a quarter of the
+    picture's area and the fastest encoder settings, the same timing and sound. Picture segments come from
+    and go to the repo's segment cache (a render's bytes are the same either way)."""
     from hitrec.render.captions import check_sidecar, write_sidecar
+    from hitrec.render.draft import draft_plan
+    from hitrec.render.segment_cache import SegmentCache
+    from hitrec.render.segmented import RenderOptions
 
+    if draft and engine != "ffmpeg":
+        raise UsageError("--draft renders with the ffmpeg engine; drop --engine or --draft")
     if captions is not None:
         check_sidecar(Path(captions))
     timeline = load_timeline(timeline_path)
+    options = RenderOptions(cache=SegmentCache.of_repo(repo), draft=draft)
     with fetching_resolver(repo, progress) as resolver:
         plan = plan_timeline(resolver, timeline, Path(out))
         if captions is not None:
             plan.captions_burned = False
             check_sidecar(Path(captions), plan)
-        render_plan(plan, Path(out), progress, engine)
+        if draft:
+            plan = draft_plan(plan)
+        render_plan(plan, Path(out), progress, engine, options)
         if captions is not None:
             write_sidecar(plan, Path(captions))
-    return RenderResult(Path(out), plan, engine, Path(captions) if captions is not None else None)
+    stats = options.stats
+    return RenderResult(Path(out), plan, engine, Path(captions) if captions is not None else None, draft,
+                        stats.segments, stats.reused, stats.warnings)

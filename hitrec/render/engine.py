@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hitrec.errors import RenderError, UsageError
 from hitrec.progress import ProgressFn
 from hitrec.render.plan import Plan, Resolver, make_plan, resolve_format
 from hitrec.render.scratch import part_file
 from hitrec.timeline.model import Timeline
+
+if TYPE_CHECKING:
+    from hitrec.render.segmented import RenderOptions
 
 ENGINES = ("ffmpeg", "moviepy")
 
@@ -27,11 +30,12 @@ class Engine(Protocol):
     def render(self, plan: Plan, out: Path, progress: ProgressFn | None = None) -> None: ...
 
 
-def get_engine(name: str = "ffmpeg") -> Engine:
+def get_engine(name: str = "ffmpeg", options: RenderOptions | None = None) -> Engine:
+    """The engine called ``name``; ``options`` (segment cache, draft, statistics) are the ffmpeg engine's."""
     if name == "ffmpeg":
-        from hitrec.render.ffmpeg_engine import FfmpegEngine
+        from hitrec.render.segmented import SegmentedEngine
 
-        return FfmpegEngine()
+        return SegmentedEngine(options)
     if name == "moviepy":
         from hitrec.render.moviepy_engine import MoviepyEngine
 
@@ -44,14 +48,15 @@ def plan_timeline(resolver: Resolver, timeline: Timeline, out: Path | None = Non
     return make_plan(timeline, resolver, resolve_format(timeline, out))
 
 
-def render_plan(plan: Plan, out: Path, progress: ProgressFn | None = None, engine: str = "ffmpeg") -> Path:
+def render_plan(plan: Plan, out: Path, progress: ProgressFn | None = None, engine: str = "ffmpeg",
+                options: RenderOptions | None = None) -> Path:
     """Render ``plan`` into ``out`` atomically: a temporary sibling file renamed into place at the end."""
     out = Path(out)
     if out.is_dir():
         raise UsageError(f"{out} is a folder; give a file name, e.g. {out / ('piece.' + plan.format)}")
     if not out.parent.exists():
         raise UsageError(f"folder {out.parent} does not exist; create it first")
-    renderer = get_engine(engine)
+    renderer = get_engine(engine, options)
     with part_file(out) as tmp:
         renderer.render(plan, tmp, progress)
         if not tmp.exists() or tmp.stat().st_size == 0:

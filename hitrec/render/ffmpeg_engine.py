@@ -42,15 +42,20 @@ FULL_BELOW = 1 << 20  # a disk with less free than this after an ENOSPC is the f
 ENCODER_THREADS = 4
 DUCK = "threshold=0.03:ratio=8:attack=20:release=400:makeup=1"
 MUXERS = {"mp4": "mp4", "webm": "webm", "wav": "wav", "mp3": "mp3", "flac": "flac"}
-CODECS = {
-    "mp4": ["-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "192k", "-movflags", "+faststart"],
+VIDEO_CODECS = {
+    "mp4": ["-c:v", "libx264", "-preset", "medium", "-crf", "20", "-pix_fmt", "yuv420p"],
     "webm": ["-c:v", "libvpx-vp9", "-crf", "32", "-b:v", "0", "-deadline", "good", "-cpu-used", "4",
-             "-row-mt", "1", "-pix_fmt", "yuv420p", "-c:a", "libopus", "-b:a", "128k"],
+             "-row-mt", "1", "-pix_fmt", "yuv420p"],
+}
+AUDIO_CODECS = {
+    "mp4": ["-c:a", "aac", "-b:a", "192k"],
+    "webm": ["-c:a", "libopus", "-b:a", "128k"],
     "wav": ["-c:a", "pcm_s16le"],
     "mp3": ["-c:a", "libmp3lame", "-q:a", "2"],
     "flac": ["-c:a", "flac"],
 }
+MUX_FLAGS = {"mp4": ["-movflags", "+faststart"]}
+CODECS = {fmt: [*VIDEO_CODECS.get(fmt, []), *AUDIO_CODECS[fmt], *MUX_FLAGS.get(fmt, [])] for fmt in AUDIO_CODECS}
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
             "-map_metadata", "-1", "-map_chapters", "-1"]
 
@@ -64,18 +69,14 @@ def fps_fraction(fps: float) -> Fraction:
 
 
 class FfmpegEngine:
-    """Render a plan with one ffmpeg process."""
+    """Render a plan with one ffmpeg process (the segmented engine, :mod:`hitrec.render.segmented`, renders
+    a picture with it window by window, and sound-only plans with it whole)."""
 
     name = "ffmpeg"
 
     def render(self, plan: Plan, out: Path, progress: ProgressFn | None = None) -> None:
         with scratch_dir("render") as work:
-            measured = None
-            if plan.output.loudness is not None:
-                sound = _Graph(plan, work)
-                sound.build_sound()
-                measured = measure_mix(sound.inputs, sound.lines, sound.audio_out, plan.output.loudness, work)
-            args = build_command(plan, out, work, measured)
+            args = build_command(plan, out, work, measure_sound(plan, work))
             run_ffmpeg(args, plan.length, progress, writes=(out.parent, work))
 
 
@@ -117,21 +118,26 @@ def run_ffmpeg(args: list[str], seconds: float, progress: ProgressFn | None = No
         err.join()
         proc.stdout.close()
     if code != 0:
-        lines = [line.strip() for line in err.text().splitlines() if line.strip()]
-        if code == ENOSPC_EXIT or any("No space left on device" in line for line in lines):
-            raise RenderError(disk_full_message(writes))
-        if code == -signal.SIGXFSZ or code == EFBIG_EXIT or any("File too large" in line for line in lines):
-            raise RenderError("the output is too large for the file size limit (`ulimit -f`) or the file system "
-                              f"of {' or '.join(str(f) for f in writes) or 'the output'}; raise the limit or "
-                              "write elsewhere")
-        if code < 0:
-            name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
-            raise RenderError(f"ffmpeg was stopped by signal {name}")
-        useful = [line for line in lines if not any(noise in line for noise in _NOISE)]
-        detail = "; ".join((useful or lines)[:3]) if lines else f"exit code {code}"
-        raise RenderError(f"ffmpeg failed: {detail}")
+        raise ffmpeg_failure(code, err.text(), writes)
     if progress and done < seconds:
         progress(seconds - done)
+
+
+def ffmpeg_failure(code: int, stderr: str, writes: tuple[Path, ...]) -> RenderError:
+    """The one-line RenderError for an ffmpeg that exited with ``code`` (given its stderr's tail)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if code == ENOSPC_EXIT or any("No space left on device" in line for line in lines):
+        return RenderError(disk_full_message(writes))
+    if code == -signal.SIGXFSZ or code == EFBIG_EXIT or any("File too large" in line for line in lines):
+        return RenderError("the output is too large for the file size limit (`ulimit -f`) or the file system "
+                           f"of {' or '.join(str(f) for f in writes) or 'the output'}; raise the limit or "
+                           "write elsewhere")
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        return RenderError(f"ffmpeg was stopped by signal {name}")
+    useful = [line for line in lines if not any(noise in line for noise in _NOISE)]
+    detail = "; ".join((useful or lines)[:3]) if lines else f"exit code {code}"
+    return RenderError(f"ffmpeg failed: {detail}")
 
 
 @dataclass
@@ -192,23 +198,55 @@ def disk_full_message(folders: tuple[Path, ...]) -> str:
 # --------------------------------------------------------------------------- the command
 
 
-def build_command(plan: Plan, out: Path, work: Path, measured: Measured | None = None) -> list[str]:
-    """The ffmpeg arguments (after the global ones) that render ``plan`` into ``out`` (``measured``: the
-    loudness of its mix, when ``output.loudness`` asks for it to be normalised)."""
+def subtitle_input(plan: Plan, work: Path) -> list[str]:
+    """The input arguments of the captions as a subtitle stream (an SRT file written into ``work``)."""
+    sub = work / "captions.srt"
+    sub.write_text(sidecar_text([c[:3] for c in placed_cues(plan.clips("captions"))], "srt"), encoding="utf-8")
+    return ["-i", str(sub)]
+
+
+def subtitle_map(plan: Plan, index: int) -> list[str]:
+    """Map input ``index`` (from :func:`subtitle_input`) as the piece's subtitle stream."""
+    return ["-map", f"{index}:s:0", "-c:s", "mov_text" if plan.format == "mp4" else "webvtt"]
+
+
+def measure_sound(plan: Plan, work: Path) -> Measured | None:
+    """The loudness of the plan's mix when ``output.loudness`` asks for it to be normalised (else None)."""
+    if plan.output.loudness is None:
+        return None
+    sound = _Graph(plan, work)
+    sound.build_sound()
+    return measure_mix(sound.inputs, sound.lines, sound.audio_out, plan.output.loudness, work)
+
+
+def build_graph(plan: Plan, work: Path, *, picture: bool = True, sound: bool = True, script: str = "graph.txt",
+                measured: Measured | None = None) -> tuple[list[str], Path, str, str]:
+    """The input arguments, the filter script written into ``work``, and the picture's and the sound's
+    output labels ("" for what was not asked for) of ``plan``'s graph (``measured``: see build_command)."""
     graph = _Graph(plan, work)
     graph.measured = measured
-    graph.build()
-    script = work / "graph.txt"
-    script.write_text(";\n".join(graph.lines) + "\n", encoding="utf-8")
-    args = [*graph.inputs, "-/filter_complex", str(script)]
+    if picture and sound:
+        graph.build()
+    elif picture and plan.has_video:
+        graph.build_picture()
+    elif sound:
+        graph.build_sound()
+    path = work / script
+    path.write_text(";\n".join(graph.lines) + "\n", encoding="utf-8")
+    return graph.inputs, path, graph.video_out, graph.audio_out
+
+
+def build_command(plan: Plan, out: Path, work: Path, measured: Measured | None = None) -> list[str]:
+    """The ffmpeg arguments (after the global ones) that render ``plan`` into ``out`` in one run (``measured``:
+    the loudness of its mix, when ``output.loudness`` asks for it to be normalised)."""
+    inputs, script, video_out, audio_out = build_graph(plan, work, measured=measured)
+    args = [*inputs, "-/filter_complex", str(script)]
     if plan.has_video:
-        args += ["-map", f"[{graph.video_out}]"]
-    args += ["-map", f"[{graph.audio_out}]"]
+        args += ["-map", f"[{video_out}]"]
+    args += ["-map", f"[{audio_out}]"]
     if not plan.captions_burned and plan.clips("captions"):  # a subtitle stream instead of burned-in captions
-        sub = work / "captions.srt"
-        sub.write_text(sidecar_text([c[:3] for c in placed_cues(plan.clips("captions"))], "srt"), encoding="utf-8")
-        args[len(graph.inputs):len(graph.inputs)] = ["-i", str(sub)]
-        args += ["-map", f"{graph.n_inputs}:s:0", "-c:s", "mov_text" if plan.format == "mp4" else "webvtt"]
+        args[len(inputs):len(inputs)] = subtitle_input(plan, work)
+        args += subtitle_map(plan, inputs.count("-i"))
     args += ["-threads", str(ENCODER_THREADS), *CODECS[plan.format], *BITEXACT,
              "-ar", str(plan.output.sample_rate), "-f", MUXERS[plan.format], "-y", str(out)]
     return args

@@ -1,0 +1,269 @@
+"""Rendering a picture as segments: each window encoded on its own, joined by stream copy, muxed with the sound.
+
+Every render with a picture goes this way, fresh or not, so a render that reuses cached segments and one
+that encodes them all write the same bytes by construction:
+
+1. the windows come from the plan alone (:func:`hitrec.render.segments.windows`);
+2. each window's picture is its own plan (:func:`~hitrec.render.segments.slice_plan`), rendered by the
+   engine's filter graph and encoded by its own ffmpeg with the same settings for every window (the
+   encoder starts each one with a key frame, so nothing refers across windows); a window's **key** is
+   the SHA-256 of everything that decides its bytes: the ffmpeg arguments with every source named by its
+   media oid, the filter script, the text files it draws, the ffmpeg binary and :data:`ENGINE_VERSION`;
+3. a window found in the cache (:mod:`hitrec.render.segment_cache`) is reused, the others are encoded,
+   two at a time;
+4. one last ffmpeg joins the windows with the concat demuxer (stream copy), renders and encodes the
+   sound whole (it is cheap) and muxes both, bit-exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hitrec.errors import RenderError
+from hitrec.media.ffmpeg import ffmpeg_exe, popen
+from hitrec.progress import ProgressFn
+from hitrec.render.ffmpeg_engine import (
+    AUDIO_CODECS,
+    BITEXACT,
+    ENCODER_THREADS,
+    MUX_FLAGS,
+    MUXERS,
+    VIDEO_CODECS,
+    FfmpegEngine,
+    _Tail,
+    build_graph,
+    ffmpeg_failure,
+)
+from hitrec.render.plan import Plan
+from hitrec.render.scratch import scratch_dir
+from hitrec.render.segment_cache import SegmentCache
+from hitrec.render.segments import Window, fps_of, slice_plan, windows
+
+ENGINE_VERSION = "segments-1"  # change it when anything that decides a segment's bytes changes outside the key
+JOBS = 2  # segments encoded at once
+SEGMENT_MUXER = {"mp4": "mp4", "webm": "webm"}
+DRAFT_VIDEO_CODECS = {
+    "mp4": ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-pix_fmt", "yuv420p"],
+    "webm": ["-c:v", "libvpx-vp9", "-crf", "40", "-b:v", "0", "-deadline", "realtime", "-cpu-used", "8",
+             "-row-mt", "1", "-pix_fmt", "yuv420p"],
+}
+
+
+@dataclass
+class RenderStats:
+    """What a segmented render did: windows in all, reused from the cache, encoded; cache warnings."""
+
+    segments: int = 0
+    reused: int = 0
+    encoded: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RenderOptions:
+    cache: SegmentCache | None = None
+    draft: bool = False  # the fast encoder settings (the plan is made small by hitrec.render.draft)
+    jobs: int = JOBS
+    stats: RenderStats = field(default_factory=RenderStats)
+
+
+@dataclass
+class _Segment:
+    index: int
+    window: Window
+    seconds: float
+    args: list[str]
+    file: Path
+    key: str = ""
+
+
+class SegmentedEngine:
+    """The default engine ("ffmpeg"): a picture in segments (this module), a sound-only plan in one
+    ffmpeg run (:class:`~hitrec.render.ffmpeg_engine.FfmpegEngine`)."""
+
+    name = "ffmpeg"
+
+    def __init__(self, options: RenderOptions | None = None) -> None:
+        self.options = options or RenderOptions()
+
+    def render(self, plan: Plan, out: Path, progress: ProgressFn | None = None) -> None:
+        if plan.has_video:
+            render_segmented(plan, out, progress, self.options)
+        else:
+            FfmpegEngine().render(plan, out, progress)
+
+
+def video_codec(fmt: str, draft: bool) -> list[str]:
+    return (DRAFT_VIDEO_CODECS if draft else VIDEO_CODECS)[fmt]
+
+
+def render_segmented(plan: Plan, out: Path, progress: ProgressFn | None, options: RenderOptions) -> None:
+    stats = options.stats
+    if progress:
+        progress(0, total=plan.length, description="rendering")
+    with scratch_dir("render") as work:
+        segments = [_prepare(plan, i, w, work, options.draft) for i, w in enumerate(windows(plan))]
+        stats.segments = len(segments)
+        todo = []
+        for seg in segments:
+            found = options.cache.get(seg.key, seg.file, stats.warnings) if options.cache else False
+            if found:
+                stats.reused += 1
+                if progress:
+                    progress(seg.seconds)
+            else:
+                todo.append(seg)
+        run_parallel([(s.args, s.seconds) for s in todo], progress, options.jobs, writes=(work,))
+        stats.encoded = len(todo)
+        if options.cache is not None:
+            for seg in todo:
+                options.cache.put(seg.key, seg.file)
+            options.cache.evict()
+        listing = work / "segments.txt"
+        listing.write_text("".join(_concat_line(s.file) for s in segments), encoding="utf-8")
+        run_parallel([(_mux_args(plan, listing, work, out), 0.0)], None, 1, writes=(out.parent, work))
+
+
+def _prepare(plan: Plan, index: int, window: Window, work: Path, draft: bool) -> _Segment:
+    folder = work / f"segment-{index:05d}"
+    folder.mkdir()
+    sub = slice_plan(plan, window)
+    inputs, script, video_out, _ = build_graph(sub, folder, sound=False)
+    fmt = plan.format
+    file = folder / f"picture.{SEGMENT_MUXER[fmt]}"
+    args = [*inputs, "-/filter_complex", str(script), "-map", f"[{video_out}]", "-threads", str(ENCODER_THREADS),
+            *video_codec(fmt, draft), *BITEXACT, "-an", "-f", SEGMENT_MUXER[fmt], "-y", str(file)]
+    seg = _Segment(index, window, float(window.frames / fps_of(plan)), args, file)
+    seg.key = segment_key(plan, seg, folder)
+    return seg
+
+
+def segment_key(plan: Plan, seg: _Segment, folder: Path) -> str:
+    """SHA-256 over everything that decides the segment's bytes (sources by media oid, not path)."""
+    names = {str(i.path): (f"media:{i.media.oid}" if i.media.oid else _file_identity(i.path))
+             for i in plan.inputs.values()}
+    h = hashlib.sha256()
+    h.update(f"hitrec {ENGINE_VERSION}\0{_ffmpeg_identity()}\0".encode())
+    for arg in seg.args[:-1]:  # the last argument is the output file
+        h.update(names.get(arg, arg.replace(str(folder), "<segment>")).encode() + b"\0")
+    for path in sorted(folder.iterdir()):  # the filter script and the text files it draws
+        h.update(path.name.encode() + b"\0")
+        h.update(path.read_bytes().replace(str(folder).encode(), b"<segment>") + b"\0")
+    return h.hexdigest()
+
+
+def _file_identity(path: Path) -> str:
+    st = path.stat()
+    return f"file:{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+_FFMPEG_ID: list[str] = []
+
+
+def _ffmpeg_identity() -> str:
+    if not _FFMPEG_ID:
+        exe = ffmpeg_exe()
+        try:
+            st = os.stat(exe)
+            _FFMPEG_ID.append(f"{exe}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            _FFMPEG_ID.append(exe)
+    return _FFMPEG_ID[0]
+
+
+def _mux_args(plan: Plan, listing: Path, work: Path, out: Path) -> list[str]:
+    """Sound rendered whole from its own graph (inputs 0..n-1), the picture from the segment list (input n)."""
+    inputs, script, _, audio_out = build_graph(plan, work, picture=False, script="sound.txt")
+    n = sum(1 for a in inputs if a == "-i")
+    fmt = plan.format
+    return [*inputs, "-f", "concat", "-safe", "0", "-i", str(listing), "-/filter_complex", str(script),
+            "-map", f"{n}:v:0", "-map", f"[{audio_out}]", "-c:v", "copy", "-threads", str(ENCODER_THREADS),
+            *AUDIO_CODECS[fmt], *MUX_FLAGS.get(fmt, []), *BITEXACT, "-ar", str(plan.output.sample_rate),
+            "-f", MUXERS[fmt], "-y", str(out)]
+
+
+# --------------------------------------------------------------------------- running ffmpegs side by side
+
+
+class _Job:
+    """One ffmpeg started from the calling (main) thread; threads read its progress and its stderr."""
+
+    def __init__(self, args: list[str], seconds: float) -> None:
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-progress", "pipe:1", "-nostats",
+               *args]
+        try:
+            self.proc = popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            raise RenderError(f"cannot run ffmpeg ({cmd[0]}): {exc.strerror}") from exc
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self.seconds = seconds
+        self.done = 0.0  # seconds encoded, as ffmpeg reported them
+        self.reported = 0.0
+        self.err = _Tail(self.proc.stderr)  # type: ignore[arg-type]
+        self._reader = threading.Thread(target=self._read, name="ffmpeg-progress", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        with self.proc.stdout:
+            for raw in self.proc.stdout:
+                key, _, value = raw.decode("ascii", "replace").strip().partition("=")
+                if key == "out_time_us" and value.lstrip("-").isdigit():
+                    self.done = min(self.seconds, max(self.done, int(value) / 1e6))
+
+    def finish(self) -> int:
+        code = self.proc.wait()
+        self._reader.join()
+        self.err.join()
+        return code
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run_parallel(jobs: list[tuple[list[str], float]], progress: ProgressFn | None, limit: int, *,
+                 writes: tuple[Path, ...] = (), on_done: Callable[[int], None] | None = None) -> None:
+    """Run ffmpeg once per ``(args, seconds)``, at most ``limit`` at a time, reporting progress in seconds
+    (the ``seconds`` of every job in all) from this thread; the first failure stops the others."""
+    pending = list(enumerate(jobs))
+    running: list[tuple[int, _Job]] = []
+
+    def report(job: _Job, upto: float) -> None:
+        if progress and upto > job.reported:
+            progress(upto - job.reported)
+            job.reported = upto
+
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, limit):
+                i, (args, seconds) = pending.pop(0)
+                running.append((i, _Job(args, seconds)))
+            time.sleep(0.005)
+            for i, job in list(running):
+                report(job, job.done)
+                if job.proc.poll() is None:
+                    continue
+                running.remove((i, job))
+                code = job.finish()
+                if code != 0:
+                    raise ffmpeg_failure(code, job.err.text(), writes)
+                report(job, job.seconds)
+                if on_done:
+                    on_done(i)
+    except BaseException:
+        for _, job in running:
+            job.kill()
+        raise
+
+
+def _concat_line(path: Path) -> str:
+    """A line of the concat demuxer's list (its quoting: ' closes, \\' is a quote)."""
+    return "file '" + str(path).replace("'", "'\\''") + "'\n"

@@ -1,0 +1,184 @@
+"""Segmented renders and the segment cache: windows from the timeline alone, byte-identical fresh and
+incremental renders, reuse counted, damaged or foreign cache entries found and encoded again, the size
+limit, `hitrec cache`, drafts."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from pathlib import Path
+
+import pytest
+from render_support import decode_audio, decode_video, make_color_video, make_fragments, record, rms, write_timeline
+
+from hitrec.render.engine import plan_timeline
+from hitrec.render.plan import RepoResolver
+from hitrec.render.segments import MAX_SECONDS, allowed, fps_of, unsafe_spans, windows
+from hitrec.store import Repo
+from hitrec.timeline import load_timeline
+
+
+@pytest.fixture
+def frags(project: Path) -> dict[str, str]:
+    repo = Repo.find()
+    found = {k: f.id for k, f in make_fragments(repo, project / "media").items()}
+    for color in ("yellow", "purple", "orange", "cyan"):
+        found[color] = record(repo, make_color_video(project / "media" / f"{color}.mp4", color, seconds=2.0)).id
+    return found
+
+
+def cut_timeline(frags: dict[str, str], middle: str = "blue") -> dict:
+    """Five hard cuts (each its own segment), a title over the first two, a sound track."""
+    return {
+        "hitrec": 1,
+        "output": {"size": [160, 90], "fps": 24},
+        "tracks": [
+            {"kind": "video", "name": "picture", "clips": [
+                {"fragment": frags["red"][:8], "to": 1.5},
+                {"fragment": frags["yellow"][:8], "to": 1.5},
+                {"fragment": frags[middle][:8], "to": 1.5},
+                {"fragment": frags["purple"][:8], "to": 1.5},
+                {"fragment": frags["orange"][:8], "to": 1.5, "fade_out": 0.5},
+            ]},
+            {"kind": "text", "clips": [{"text": "Title", "at": 0, "duration": 3, "size": 20}]},
+            {"kind": "audio", "name": "voice", "clips": [{"fragment": frags["tone"][:8], "at": 2}]},
+        ],
+    }
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def cache_files(project: Path) -> list[Path]:
+    folder = project / ".hitrec" / "cache" / "segments"
+    return sorted(folder.glob("*.seg")) if folder.is_dir() else []
+
+
+def test_windows_come_from_the_timeline_and_never_cut_a_fade_or_a_cross_fade(project: Path,
+                                                                             frags: dict[str, str]) -> None:
+    data = cut_timeline(frags)
+    data["tracks"][0]["clips"][1]["transition"] = {"duration": 0.5}
+    data["tracks"][0]["clips"].append({"fragment": frags["green"][:8], "duration": 20, "fit": "stretch"})
+    data["tracks"][0]["clips"].append({"fragment": frags["red"][:8], "to": 1, "duration": 9, "loop": True})
+    write_timeline(project / "t.yaml", data)
+    with RepoResolver(Repo.find()) as resolver:
+        plan = plan_timeline(resolver, load_timeline(project / "t.yaml"))
+        again = plan_timeline(resolver, load_timeline(project / "t.yaml"))
+    found = windows(plan)
+    assert found == windows(again)
+    fps = fps_of(plan)
+    assert found[0].start == 0 and found[-1].end == round(plan.length * fps)
+    assert all(a.end == b.start for a, b in itertools.pairwise(found))
+    spans = unsafe_spans(plan)
+    edges = [w.start for w in found[1:]]
+    assert all(allowed(e, spans) for e in edges)
+    # the cross-fade (yellow over red, 1.0-1.5 s) and the fade-out are inside one window each
+    assert not any(23 < e < 37 for e in edges)
+    # the hard cuts at 2.5 s (yellow -> blue) and 4 s become edges
+    assert 60 in edges and 96 in edges
+    # the 20 s still is split into windows of at most MAX_SECONDS; the 9 s loop is never cut
+    still = [w for w in found if w.start >= round(7 * fps)]
+    loop_start = round((plan.length - 9) * fps)
+    assert any(w.end == loop_start for w in found) and found[-1].start == loop_start
+    assert all(w.frames <= MAX_SECONDS * fps for w in still[:-1])
+
+
+def test_fresh_and_incremental_renders_are_byte_identical(project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
+    write_timeline(project / "a.yaml", cut_timeline(frags))
+    write_timeline(project / "b.yaml", cut_timeline(frags, middle="cyan"))
+    first = cli("render", "a.yaml", "-o", "a1.mp4", "--json")
+    assert first.exit_code == 0, first.output
+    segments = first.json()["segments"]
+    assert segments >= 4 and first.json()["reused"] == 0
+    again = cli("render", "a.yaml", "-o", "a2.mp4", "--json").json()
+    assert again["reused"] == segments  # nothing changed: every segment from the cache
+    assert sha(project / "a1.mp4") == sha(project / "a2.mp4")
+    changed = cli("render", "b.yaml", "-o", "b-incremental.mp4", "--json").json()
+    assert changed["segments"] == segments and changed["reused"] == segments - 1  # only the middle clip's
+    assert cli("cache", "clear").exit_code == 0
+    assert cache_files(project) == []
+    fresh = cli("render", "b.yaml", "-o", "b-fresh.mp4", "--json").json()
+    assert fresh["reused"] == 0
+    assert sha(project / "b-incremental.mp4") == sha(project / "b-fresh.mp4")
+    # and the picture is the timeline's: 7.5 s, cyan in the middle, the title's frames and the sound in place
+    frames = decode_video(project / "b-fresh.mp4", 160, 90)
+    assert len(frames) == 180
+    g = frames[84].reshape(-1, 3).mean(axis=0)
+    assert g[1] > 200 and g[2] > 200 and g[0] < 60
+    sound = decode_audio(project / "b-fresh.mp4")
+    assert rms(sound[int(2.2 * 48000):int(2.8 * 48000)]) > 0.1
+    assert rms(sound[int(4.5 * 48000):int(5.5 * 48000)]) < rms(sound[int(2.2 * 48000):int(2.8 * 48000)])
+
+
+def test_a_damaged_or_foreign_cache_entry_is_found_and_encoded_again(project: Path, frags: dict[str, str],
+                                                                       cli) -> None:  # type: ignore[no-untyped-def]
+    write_timeline(project / "a.yaml", cut_timeline(frags))
+    assert cli("render", "a.yaml", "-o", "fresh.mp4").exit_code == 0
+    entries = cache_files(project)
+    assert len(entries) >= 4
+    damaged, foreign, donor = entries[0], entries[1], entries[2]
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    foreign.write_bytes(donor.read_bytes())  # another segment's bytes under this one's name
+    r = cli("render", "a.yaml", "-o", "again.mp4", "--json")
+    assert r.exit_code == 0, r.output
+    assert r.json()["reused"] == len(entries) - 2
+    assert r.stderr.count("warning:") == 2 and "damaged or not this segment's" in r.stderr
+    assert sha(project / "again.mp4") == sha(project / "fresh.mp4")
+    assert len(cache_files(project)) == len(entries)  # both written again, soundly
+    third = cli("render", "a.yaml", "-o", "third.mp4", "--json")
+    assert third.json()["reused"] == len(entries) and third.stderr == ""
+
+
+def test_the_cache_keeps_to_its_size_limit_and_hitrec_cache_reports_it(project: Path, frags: dict[str, str],
+                                                                        cli) -> None:  # type: ignore[no-untyped-def]
+    write_timeline(project / "a.yaml", cut_timeline(frags))
+    assert cli("render", "a.yaml", "-o", "a.mp4").exit_code == 0
+    r = cli("cache", "--json")
+    assert r.exit_code == 0
+    shown = r.json()
+    assert shown["entries"] == len(cache_files(project)) >= 4
+    assert shown["size"] == sum(p.stat().st_size for p in cache_files(project))
+    assert shown["limit"] == 2 << 30
+    assert "entries" in cli("cache").stdout
+    # the least recently used go first once the limit is passed
+    entries = cache_files(project)
+    for age, entry in enumerate(entries):
+        os.utime(entry, (1_000_000 + age, 1_000_000 + age))
+    limit = sum(p.stat().st_size for p in entries)
+    assert cli("config", "cache.max-size", str(limit)).exit_code == 0
+    write_timeline(project / "b.yaml", cut_timeline(frags, middle="cyan"))
+    assert cli("render", "b.yaml", "-o", "b.mp4").exit_code == 0  # uses all but the blue segment, adds cyan's
+    left = cache_files(project)
+    assert sum(p.stat().st_size for p in left) <= limit
+    assert len(set(entries) - set(left)) >= 1
+    assert all(p.stat().st_mtime > 2_000_000 for p in left)  # the one the render did not use went first
+    bad = cli("config", "cache.max-size", "lots")
+    assert bad.exit_code == 2 and "cache.max-size must be a size" in bad.stderr
+    cleared = cli("cache", "clear", "--json").json()
+    assert cleared["cleared"] and cleared["entries"] == len(left)
+    assert cli("cache", "--json").json()["entries"] == 0
+
+
+def test_a_draft_keeps_the_timing_and_sound_and_never_feeds_the_full_render(project: Path, frags: dict[str, str],
+                                                                            cli) -> None:  # type: ignore[no-untyped-def]
+    write_timeline(project / "a.yaml", cut_timeline(frags))
+    r = cli("render", "a.yaml", "--draft", "-o", "draft.mp4", "--json")
+    assert r.exit_code == 0, r.output
+    assert r.json()["draft"] is True
+    frames = decode_video(project / "draft.mp4", 80, 44)
+    assert len(frames) == 180  # same length and frame rate, a quarter of the area (80x44: even sizes)
+    g = frames[84].reshape(-1, 3).mean(axis=0)  # blue in the middle
+    assert g[2] > 200
+    full = cli("render", "a.yaml", "-o", "full.mp4", "--json").json()
+    assert full["reused"] == 0 and full["draft"] is False  # no draft segment stands in for a full one
+    draft_sound, full_sound = decode_audio(project / "draft.mp4"), decode_audio(project / "full.mp4")
+    assert len(draft_sound) == len(full_sound)
+    assert rms(draft_sound[2 * 48000:3 * 48000]) == pytest.approx(rms(full_sound[2 * 48000:3 * 48000]), rel=0.02)
+    # drafts are not recorded: remix offers no --draft; moviepy does not draft
+    assert cli("remix", "a.yaml", "--draft").exit_code == 2
+    bad = cli("render", "a.yaml", "--draft", "--engine", "moviepy", "-o", "m.mp4")
+    assert bad.exit_code == 2 and "--draft renders with the ffmpeg engine" in bad.stderr
