@@ -274,7 +274,8 @@ def test_one_progress_callback_type() -> None:
 
 
 COMMAND_MODULES = ["hitrec.cli.credits", "hitrec.cli.fragments", "hitrec.cli.hub", "hitrec.cli.render",
-                   "hitrec.cli.repo", "hitrec.cli.sync", "hitrec.cli.timeline"]
+                   "hitrec.cli.repo", "hitrec.cli.sync", "hitrec.cli.timeline", "hitrec.cli.preview",
+                   "hitrec.cli.cache"]
 
 
 @pytest.mark.parametrize("module", COMMAND_MODULES)
@@ -294,7 +295,7 @@ def test_a_command_module_builds_no_json_and_runs_no_git(module: str) -> None:
 
 
 OPERATIONS = ["add", "show", "log", "lineage", "checkout", "cat", "fsck", "render", "remix", "verify", "credits",
-              "push", "pull", "clone", "config", "remote", "init", "login"]
+              "push", "pull", "clone", "config", "remote", "init", "login", "preview", "cache"]
 
 
 @pytest.mark.parametrize("op", OPERATIONS)

@@ -12,10 +12,12 @@ import sys
 
 import typer
 
-from hitrec.cli import credits as _credits  # noqa: F401  (registers commands)
+from hitrec.cli import cache as _cache  # noqa: F401  (registers commands)
+from hitrec.cli import credits as _credits  # noqa: F401
 from hitrec.cli import demo as _demo  # noqa: F401
 from hitrec.cli import fragments as _fragments  # noqa: F401
 from hitrec.cli import hub as _hub  # noqa: F401
+from hitrec.cli import preview as _preview  # noqa: F401
 from hitrec.cli import render as _render  # noqa: F401
 from hitrec.cli import repo as _repo  # noqa: F401
 from hitrec.cli import signals
