@@ -8,8 +8,8 @@ from typing import Any
 
 from hitrec.errors import UsageError
 from hitrec.render.engine import plan_timeline
-from hitrec.render.plan import RepoResolver
 from hitrec.store import Repo
+from hitrec.sync.fetch import fetching_resolver
 from hitrec.timeline import load_timeline
 
 
@@ -40,7 +40,7 @@ def preview(repo: Repo, timeline_path: Path, out: Path, at: list[float] | None =
     if sound and (start is None or end is None):
         raise UsageError("a sound preview needs both --from and --to")
     timeline = load_timeline(timeline_path)
-    with RepoResolver(repo) as resolver:
+    with fetching_resolver(repo) as resolver:
         plan = plan_timeline(resolver, timeline)
         if sound:
             assert start is not None and end is not None
