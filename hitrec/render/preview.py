@@ -115,8 +115,8 @@ def sound_range(plan: Plan, start: float, end: float) -> Plan:
                          f"{plan.length:.3f} s; give 0 <= --from < --to <= {plan.length:.3f}")
     keep = start - DUCK_RELEASE
     tracks = [PlannedTrack(t.index, t.kind, t.name, [c for c in t.clips if c.end > keep and c.at < end])
-              for t in plan.tracks if t.kind != "text"]
-    return Plan(plan.timeline, replace(plan.output, size=None), tracks, min(end, plan.length), plan.inputs)
+              for t in plan.tracks if t.kind in ("video", "audio")]
+    return replace(plan, output=replace(plan.output, size=None), tracks=tracks, length=min(end, plan.length))
 
 
 def preview_sound(plan: Plan, start: float, end: float, out: Path) -> None:

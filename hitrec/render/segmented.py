@@ -40,6 +40,8 @@ from hitrec.render.ffmpeg_engine import (
     _Tail,
     build_graph,
     ffmpeg_failure,
+    subtitle_input,
+    subtitle_map,
 )
 from hitrec.render.plan import Plan
 from hitrec.render.scratch import scratch_dir
@@ -181,12 +183,17 @@ def _ffmpeg_identity() -> str:
 def _mux_args(plan: Plan, listing: Path, work: Path, out: Path) -> list[str]:
     """Sound rendered whole from its own graph (inputs 0..n-1), the picture from the segment list (input n)."""
     inputs, script, _, audio_out = build_graph(plan, work, picture=False, script="sound.txt")
-    n = sum(1 for a in inputs if a == "-i")
+    n = inputs.count("-i")
     fmt = plan.format
+    subtitles: list[str] = []
+    if not plan.captions_burned and plan.clips("captions"):  # captions as a subtitle stream (input n + 1)
+        inputs += subtitle_input(plan, work)
+        subtitles = subtitle_map(plan, n)
+        n += 1
     return [*inputs, "-f", "concat", "-safe", "0", "-i", str(listing), "-/filter_complex", str(script),
-            "-map", f"{n}:v:0", "-map", f"[{audio_out}]", "-c:v", "copy", "-threads", str(ENCODER_THREADS),
-            *AUDIO_CODECS[fmt], *MUX_FLAGS.get(fmt, []), *BITEXACT, "-ar", str(plan.output.sample_rate),
-            "-f", MUXERS[fmt], "-y", str(out)]
+            "-map", f"{n}:v:0", "-map", f"[{audio_out}]", *subtitles, "-c:v", "copy",
+            "-threads", str(ENCODER_THREADS), *AUDIO_CODECS[fmt], *MUX_FLAGS.get(fmt, []), *BITEXACT,
+            "-ar", str(plan.output.sample_rate), "-f", MUXERS[fmt], "-y", str(out)]
 
 
 # --------------------------------------------------------------------------- running ffmpegs side by side
