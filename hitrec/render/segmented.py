@@ -40,6 +40,7 @@ from hitrec.render.ffmpeg_engine import (
     _Tail,
     build_graph,
     ffmpeg_failure,
+    measure_sound,
     subtitle_input,
     subtitle_map,
 )
@@ -182,7 +183,8 @@ def _ffmpeg_identity() -> str:
 
 def _mux_args(plan: Plan, listing: Path, work: Path, out: Path) -> list[str]:
     """Sound rendered whole from its own graph (inputs 0..n-1), the picture from the segment list (input n)."""
-    inputs, script, _, audio_out = build_graph(plan, work, picture=False, script="sound.txt")
+    measured = measure_sound(plan, work)  # output.loudness: the mix is measured first, then normalised
+    inputs, script, _, audio_out = build_graph(plan, work, picture=False, script="sound.txt", measured=measured)
     n = inputs.count("-i")
     fmt = plan.format
     subtitles: list[str] = []
