@@ -12,12 +12,14 @@ import os
 from pathlib import Path
 
 import httpx
+import jsonschema
 import pytest
 from conftest import run_hitrec
 from hub_git import auth_header, commit_file, git, lfs_clone, lfs_work_tree
 from s3_hub import S3Hub, s3_hub
 from seaweed import Seaweed
 from sync_helpers import ADA, noise_wav, user_env
+from test_hub_lfs_spec import BATCH_RESPONSE_SCHEMA
 
 LFS = {"Accept": "application/vnd.git-lfs+json", "Content-Type": "application/vnd.git-lfs+json"}
 
@@ -105,6 +107,7 @@ def test_the_store_refuses_wrong_bytes_and_verify_and_the_hook_refuse_what_it_la
     data = os.urandom(5000)
     oid = hashlib.sha256(data).hexdigest()
     answer = _batch(hub, "wrong", "upload", [{"oid": oid, "size": len(data)}]).json()
+    jsonschema.validate(answer, BATCH_RESPONSE_SCHEMA)  # git-lfs's own schema of batch answers
     actions = answer["objects"][0]["actions"]
     upload, verify = actions["upload"], actions["verify"]
     assert 0 < upload["expires_in"] <= 600 and set(upload["header"]) == {"x-amz-checksum-sha256"}
