@@ -229,3 +229,15 @@ def test_lineage_nodes_from_a_real_repo(project: Path, tmp_path: Path) -> None:
     assert lineage.edges == ((first.id, second.id),)
     svg = lineage_svg(lineage.nodes, lineage.edges, focus=second.id, href=href, more=lambda fid: None)
     assert links(svg)[href(first.id)] == f"Voice <b> / {author}"
+
+
+def test_the_same_lineage_is_laid_out_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nodes, edges = hundred()
+    args = {"focus": "f", "href": href, "more": lambda fid: None}
+    first = lineage_svg(nodes, edges, **args)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot now: the drawing must come from memory
+    start = time.perf_counter()
+    assert lineage_svg(nodes, edges, **args) == first
+    assert time.perf_counter() - start < 0.2
+    with pytest.raises(HubError, match="graphviz"):  # anything else is drawn again
+        lineage_svg(nodes[:50], edges, **args)

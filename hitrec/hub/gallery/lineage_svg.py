@@ -18,7 +18,9 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import threading
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,6 +35,7 @@ DOT_CPU_SECONDS = 10
 ROW_NODES = 12  # a generation wider than this is spread over several rows, so 100 nodes stay readable
 MAX_ROWS = 4
 MORE = "…"  # the label of a node that links to the lineage beyond the depth drawn
+DRAWINGS_KEPT = 8 << 20  # characters of SVG (and their DOT sources) kept for pages asked for again
 
 KIND_COLORS = {"video": "#dbe7f5", "audio": "#e3f1df", "image": "#f7ead8", "text": "#ece4f3"}
 
@@ -209,9 +212,41 @@ def lineage_svg(nodes: Sequence[LineageNode], edges: Sequence[tuple[str, str]], 
     small "…" node linked to ``more(id)`` wherever that gives a link (nodes at the depth limit).
 
     Runs Graphviz's ``dot`` (a few hundred milliseconds for 100 nodes): call it off the event loop.
+    The last drawings are kept (:data:`DRAWINGS_KEPT`), so the same lineage is laid out once.
     Raises HubError when ``dot`` is missing, fails or takes longer than ``timeout``."""
     source = lineage_source(nodes, edges, focus=focus, href=href, more=more)
-    return clean_svg(run_dot(source, timeout=timeout))
+    return _drawings.get(source) or _drawings.put(source, clean_svg(run_dot(source, timeout=timeout)))
+
+
+class _Drawings:
+    """The last drawings made, by their DOT source (which says everything drawn: the same source is the
+    same picture), at most ``keep`` bytes of SVG: a page asked for again is not laid out again."""
+
+    def __init__(self, keep: int = DRAWINGS_KEPT) -> None:
+        self._found: OrderedDict[str, str] = OrderedDict()
+        self._bytes = 0
+        self._keep = keep
+        self._lock = threading.Lock()
+
+    def get(self, source: str) -> str | None:
+        with self._lock:
+            found = self._found.get(source)
+            if found is not None:
+                self._found.move_to_end(source)
+            return found
+
+    def put(self, source: str, svg: str) -> str:
+        with self._lock:
+            if source not in self._found and len(svg) + len(source) <= self._keep:
+                self._found[source] = svg
+                self._bytes += len(svg) + len(source)
+                while self._bytes > self._keep:
+                    old, drawn = self._found.popitem(last=False)
+                    self._bytes -= len(old) + len(drawn)
+        return svg
+
+
+_drawings = _Drawings()
 
 
 def run_dot(source: str, *, timeout: float = DOT_TIMEOUT) -> bytes:
