@@ -153,6 +153,10 @@ def test_a_picture_is_made_once_per_media_object(tmp_path: Path, media: dict[str
         again.want(oid_of("v"), "video", video)
         assert again.wait_idle(10)
         assert video.opened == 1 and again.stats.made == 0 and made.stat().st_mtime_ns == stamp
+        made.unlink()  # the cache cleared by hand: made again when next wanted
+        assert again.ready(oid_of("v"), "video") is None
+        again.want(oid_of("v"), "video", video)
+        assert again.wait_idle(30) and video.opened == 2 and again.ready(oid_of("v"), "video") == made
     assert sorted(p.name for p in (tmp_path / "cache" / "tmp").iterdir()) == []  # no temp file left
 
 

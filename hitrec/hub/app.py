@@ -42,6 +42,7 @@ from hitrec.hub.gallery import Gallery, is_gallery_path
 from hitrec.hub.gallery.headers import with_security_headers
 from hitrec.hub.media import DirectBatch, MediaConfig, problem_of
 from hitrec.hub.names import is_collaboration_name, is_oid
+from hitrec.hub.priority import Priority
 from hitrec.hub.ranges import byte_range
 from hitrec.hub.users import User, UserStore, hash_token
 from hitrec.private import make_private_dirs
@@ -161,6 +162,7 @@ class HubApp:
         if problem is not None:
             log.warning("media store: %s (serving anyway; media requests fail until it answers)", problem)
         self.gallery = Gallery(self)
+        self.priority = Priority()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -177,7 +179,7 @@ class HubApp:
         request = Request(scope, receive, send, scope["method"], scope["path"], headers, query)
         started = time.perf_counter()
         try:
-            await self._dispatch(request)
+            await self._dispatch_in_turn(request)
         except Reply as reply:
             await self._reply(request, reply)
         except git.BodyTooLarge as exc:
@@ -230,6 +232,15 @@ class HubApp:
             pass
 
     # -- routing --------------------------------------------------------------------------------
+    async def _dispatch_in_turn(self, request: Request) -> None:
+        """Git and LFS requests first: the gallery's are metered while any is in flight (hub.priority)."""
+        if is_gallery_path(request.path):
+            async with self.priority.gallery():
+                await self._dispatch(request)
+        else:
+            with self.priority.transfer():
+                await self._dispatch(request)
+
     async def _dispatch(self, request: Request) -> None:
         method, path = request.method, request.path
         if is_gallery_path(path):  # `/` (the health check for tools) and `/-/...`: hitrec.hub.gallery

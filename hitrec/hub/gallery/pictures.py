@@ -126,9 +126,13 @@ class PictureMaker:
         return self.cache_dir / f"{oid}.{kind}.v{VERSION}{MARKER_SUFFIX}"
 
     def _look(self, key: tuple[str, str]) -> tuple[bool, Path | None]:
-        """(settled, picture): from memory, else from the cache folder (remembered once found)."""
+        """(settled, picture): from memory, else from the cache folder (remembered once found). A
+        picture removed from the cache since (the folder cleared by hand) is forgotten, to be made again."""
         if key in self._known:
-            return True, self._known[key]
+            known = self._known[key]
+            if known is None or known.is_file():
+                return True, known
+            del self._known[key]
         picture = self.path(*key)
         if picture.is_file():
             self._known[key] = picture
