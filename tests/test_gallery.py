@@ -294,3 +294,43 @@ def test_the_fragment_page_draws_its_lineage_with_links(site: Site) -> None:
         assert f'href="/-/c/film/f/{fid}"' in picture
     xss = site.get(f"/-/c/film/f/{ids['xss']}", headers={**HTML, **auth(site)}).text
     assert XSS not in xss
+
+
+def test_hub_serve_prints_the_gallery_address(site: Site) -> None:
+    assert f"gallery: {site.hub.url}/" in site.hub.log_text()
+
+
+@pytest.mark.slow
+def test_the_demo_keeps_its_hub_running_for_a_browser(tmp_path: Path) -> None:
+    import os
+    import re
+    import signal
+
+    from conftest import run_hitrec
+
+    done = run_hitrec("demo", str(tmp_path / "demo"), "--keep-hub", cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = " ".join(done.stdout.split())
+    pid = int(re.search(r"kept running \(pid (\d+)", out).group(1))  # type: ignore[union-attr]
+    try:
+        url = re.search(r"open (http://127\.0\.0\.1:\d+)/ in a browser", out).group(1)  # type: ignore[union-attr]
+        page = httpx.get(url + "/-/c/date-with-destiny", headers=HTML, timeout=30)
+        assert page.status_code == 200 and "Morgan" in page.text  # public reads: no login needed
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_a_session_cookie_is_secure_under_https(tmp_path: Path) -> None:
+    import subprocess
+
+    cert, key = tmp_path / "hub.pem", tmp_path / "hub.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    with HubProcess(tmp_path / "hub", extra_args=["--tls-cert", str(cert), "--tls-key", str(key)]) as hub:
+        token = hub.add_user("ada", "ada@example.org")
+        assert hub.url.startswith("https://")
+        answer = httpx.post(hub.url + "/-/login", data={"user": "ada", "token": token},
+                            headers={"origin": hub.url}, verify=str(cert), timeout=30)
+        assert answer.status_code == 303
+        assert "; Secure" in answer.headers["set-cookie"]
