@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from hitrec.errors import HitrecError, MissingMediaError
 from hitrec.hub.gallery import sessions
 from hitrec.hub.gallery.catalog import Query
-from hitrec.hub.gallery.headers import MEDIA_CSP
+from hitrec.hub.gallery.headers import CSP, MEDIA_CSP, csp_with_media_from
 from hitrec.hub.gallery.library import Library
 from hitrec.hub.gallery.views import NotFound
 from hitrec.hub.names import is_oid, is_user_name
@@ -83,6 +83,7 @@ class Gallery:
         self.session_key = sessions.session_key(hub.action_key)
         self._env: jinja2.Environment | None = None
         self.pictures = _picture_maker(hub.root)
+        self._csp: str | None = None
         self._rendered: collections.OrderedDict[tuple[Any, ...], bytes] = collections.OrderedDict()
 
     # -- entry ------------------------------------------------------------------------------------
@@ -208,8 +209,23 @@ class Gallery:
             self._rendered.move_to_end(key)
         cache = [(b"cache-control", b"no-cache" if self.hub.config.public_read else b"private, no-cache"),
                  (b"vary", b"Accept, Cookie")]
+        if not as_json and self.hub.config.media.direct:
+            cache.append((b"content-security-policy", (await self._page_csp()).encode()))
         ctype = b"application/json; charset=utf-8" if as_json else b"text/html; charset=utf-8"
         await self.hub._send_bytes(request, 200, body, ctype, cache)
+
+    async def _page_csp(self) -> str:
+        """The pages' CSP when media is in S3: the players may load from the store's origin (where the
+        media route sends them). Found once, from an address signed for no real object."""
+        if self._csp is None:
+            try:
+                url = await asyncio.to_thread(self.hub.config.media.store("gallery").presigned_get, "0" * 64, 60)
+            except HitrecError as exc:
+                log.warning("gallery: cannot sign a media address (%s); players may not load media", exc)
+                return CSP
+            parts = urllib.parse.urlsplit(url)
+            self._csp = csp_with_media_from(f"{parts.scheme}://{parts.netloc}")
+        return self._csp
 
     def _heads(self, name: str | None) -> tuple[str | None, ...]:
         """The catalog commit of collaboration ``name`` (of every one for None), read from the ref file."""
@@ -323,7 +339,7 @@ class Gallery:
 
         def load() -> Any:
             snap = self.library.snapshot(name)
-            return collaboration(self.library.repo(name), snap, query, page_no, self.library.excerpts)
+            return collaboration(self.hub.media_store_of(name), snap, query, page_no, self.library.excerpts)
 
         await self._page(request, viewer, name, "collaboration.html", load)
 
@@ -338,7 +354,7 @@ class Gallery:
 
         def load() -> Any:
             snap = self.library.snapshot(name)
-            return fragment_page(self.library.repo(name), snap, fid, page_url, depth)
+            return fragment_page(self.hub.media_store_of(name), snap, fid, page_url, depth)
 
         def context(page: Any) -> dict[str, Any]:
             return {"page": page, "clone_url": clone_url, "lineage_svg": self._lineage_svg(page, depth)}

@@ -13,6 +13,7 @@ from typing import Any
 from hitrec.errors import HitrecError
 from hitrec.hub.gallery.catalog import PAGE_SIZE, Query, Snapshot
 from hitrec.store import Fragment, Repo
+from hitrec.store.media_store import MediaStore
 
 TEXT_EXCERPT = 280
 TEXT_PAGE = 64 * 1024  # a text fragment's page shows at most this much of it
@@ -35,10 +36,10 @@ class Card:
                 **({"excerpt": self.excerpt} if self.excerpt is not None else {})}
 
 
-def read_text(repo: Repo, oid: str, limit: int) -> str:
+def read_text(media: MediaStore, oid: str, limit: int) -> str:
     """The first ``limit`` bytes of a text fragment's media, decoded (never trusted: pages escape it)."""
     try:
-        with repo.media.open_read(oid) as fh:
+        with media.open_read(oid, 0, min(limit, media.size(oid))) as fh:
             data = fh.read(limit)
     except HitrecError:
         return ""
@@ -52,10 +53,10 @@ class Excerpts:
         self._found: dict[str, str] = {}
         self._keep = keep
 
-    def of(self, repo: Repo, oid: str) -> str:
+    def of(self, media: MediaStore, oid: str) -> str:
         found = self._found.get(oid)
         if found is None:
-            text = " ".join(read_text(repo, oid, TEXT_EXCERPT * 4).split())
+            text = " ".join(read_text(media, oid, TEXT_EXCERPT * 4).split())
             found = text if len(text) <= TEXT_EXCERPT else text[:TEXT_EXCERPT - 1].rstrip() + "…"
             if len(self._found) >= self._keep:
                 self._found.clear()
@@ -63,8 +64,8 @@ class Excerpts:
         return found
 
 
-def cards(repo: Repo, snap: Snapshot, fragments: list[Fragment], excerpts: Excerpts) -> list[Card]:
-    return [Card(f, snap.remix_count(f.id), excerpts.of(repo, f.media.oid) if f.kind == "text" else None)
+def cards(media: MediaStore, snap: Snapshot, fragments: list[Fragment], excerpts: Excerpts) -> list[Card]:
+    return [Card(f, snap.remix_count(f.id), excerpts.of(media, f.media.oid) if f.kind == "text" else None)
             for f in fragments]
 
 
@@ -84,12 +85,13 @@ class CollaborationPage:
                 "total": self.total, "page_size": PAGE_SIZE, "fragments": [c.to_json() for c in self.cards]}
 
 
-def collaboration(repo: Repo, snap: Snapshot, query: Query, page: int, excerpts: Excerpts) -> CollaborationPage:
+def collaboration(media: MediaStore, snap: Snapshot, query: Query, page: int,
+                  excerpts: Excerpts) -> CollaborationPage:
     found = snap.matching(query)
     pages = max(1, math.ceil(len(found) / PAGE_SIZE))
     page = min(max(page, 1), pages)
     chosen = [snap.fragments[i] for i in found[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]]
-    return CollaborationPage(snap.name, query, page, pages, len(found), cards(repo, snap, chosen, excerpts),
+    return CollaborationPage(snap.name, query, page, pages, len(found), cards(media, snap, chosen, excerpts),
                              snap.facets, len(snap.fragments))
 
 
@@ -180,9 +182,9 @@ def attribution(fragment: Fragment, source_url: str) -> tuple[str, str, str | No
     return line, name, url
 
 
-def fragment_page(repo: Repo, snap: Snapshot, fid: str, source_url: str, depth: int) -> FragmentPage:
+def fragment_page(media: MediaStore, snap: Snapshot, fid: str, source_url: str, depth: int) -> FragmentPage:
     fragment = find(snap, fid)
-    text = read_text(repo, fragment.media.oid, TEXT_PAGE) if fragment.kind == "text" else None
+    text = read_text(media, fragment.media.oid, TEXT_PAGE) if fragment.kind == "text" else None
     line, name, url = attribution(fragment, source_url)
     sources = [snap.by_id[p] for p in fragment.parents if p in snap.by_id]
     remixes = [snap.by_id[c] for c in snap.children.get(fragment.id, ())]
