@@ -147,10 +147,10 @@ def test_a_centred_dissolve_markers_nested_stacks_and_effects_from_another_tool(
     imported = from_otio(tl, "f.otio", match)
     clips = imported.timeline.tracks[0].clips
     assert (clips[0].at, clips[0].duration) == (0, 1.75)  # plays 0.25 s of handle into the dissolve
-    assert (clips[1].at, clips[1].from_ or 0, clips[1].duration) == (1.25, 0, 0.75)
+    assert (clips[1].at, clips[1].freeze, clips[1].duration) == (1.25, 0.25, 0.75)  # the frame its range starts at
     assert clips[1].transition is not None and clips[1].transition.duration == 0.5
     text = "\n".join(imported.warnings)
-    for expected in ("marker", "'Blur' is not modelled", "freeze frame", "nested stack"):
+    for expected in ("marker", "'Blur' is not modelled", "nested stack"):
         assert expected in text, (expected, text)
     assert imported.timeline.output.size == (160, 90)  # the first picture's size
     make_plan(imported.timeline, RESOLVER)  # and it plans

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hitrec.errors import TimelineError
-from hitrec.timeline.model import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, TRANSITIONS, VERSION, Clip, Timeline
+from hitrec.timeline.model import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, TRACK_KINDS, TRANSITIONS, VERSION, Clip, Timeline
 from hitrec.timeline.normalize import seconds
 from hitrec.timeline.yaml_codec import parse_timeline, to_data
 
@@ -194,10 +194,13 @@ def _media_clip(otio: Any, clip: Clip, source: MediaSource, meta: dict[str, Any]
                                         available_range=_range(otio, 0.0, available or length, rate))
     ref.name = source.filename
     ref.metadata[NS] = ref_meta
-    start = 0.0 if source.kind == "image" else float(clip.from_ or 0.0)
+    freeze = getattr(clip, "freeze", None)
+    start = 0.0 if source.kind == "image" else float(freeze if freeze is not None else clip.from_ or 0.0)
     out = otio.schema.Clip(name=source.title or source.filename, media_reference=ref,
                            source_range=_range(otio, start, length, rate), metadata=meta)
-    if clip.speed != 1:
+    if freeze is not None:
+        out.effects.append(otio.schema.FreezeFrame(name="freeze"))
+    elif clip.speed != 1:
         out.effects.append(otio.schema.LinearTimeWarp(name="speed", time_scalar=float(clip.speed)))
     return out
 
@@ -347,7 +350,7 @@ class _Reader:
             self.warn(f"track {label!r} is trimmed (its source range starts later): its clips are placed as "
                       "if it were not")
         key = str(meta.get("track") or f"#{order}")
-        kind = meta.get("kind") if meta.get("kind") in ("video", "audio", "text") else (
+        kind = meta.get("kind") if meta.get("kind") in TRACK_KINDS else (
             "audio" if track.kind == otio.schema.TrackKind.Audio else "video")
         group = groups.setdefault(key, {"name": meta.get("track") or track.name, "kind": kind,
                                         "index": meta.get("index", 10**6 + order), "order": order, "clips": []})
@@ -376,11 +379,13 @@ class _Reader:
         ref = item.media_reference
         self.markers(item.markers, where)
         speed = 1.0
+        frozen = False
         for effect in item.effects:
             if isinstance(effect, otio.schema.FreezeFrame) or (
-                    isinstance(effect, otio.schema.LinearTimeWarp) and effect.time_scalar <= 0):
-                self.warn(f"{where}: a freeze frame or reverse playback is not modelled by hitrec: played "
-                          "at normal speed")
+                    isinstance(effect, otio.schema.LinearTimeWarp) and effect.time_scalar == 0):
+                frozen = True
+            elif isinstance(effect, otio.schema.LinearTimeWarp) and effect.time_scalar < 0:
+                self.warn(f"{where}: reverse playback is not modelled by hitrec: played forwards")
             elif isinstance(effect, otio.schema.LinearTimeWarp):
                 speed *= effect.time_scalar
             else:
@@ -433,9 +438,14 @@ class _Reader:
         start = item.trimmed_range().start_time.to_seconds()
         if isinstance(ref, otio.schema.ExternalReference) and ref.available_range is not None:
             start -= ref.available_range.start_time.to_seconds()
-        start -= head * speed
+        if not frozen:  # a held frame stays the frame the range starts at
+            start -= head * speed
         found_values: dict[str, Any] = {"at": seconds(max(at, 0.0)), "duration": seconds(duration)}
-        if kind not in (None, "image"):
+        if frozen and kind == "video":
+            found_values["freeze"] = seconds(max(start, 0.0))  # the frame held: where the source range starts
+        elif frozen:
+            self.warn(f"{where}: a freeze frame of {what_a(kind or 'generated')} clip is not modelled: skipped")
+        if kind not in (None, "image") and not (frozen and kind == "video"):
             found_values["from"] = seconds(max(start, 0.0))
             found_values["speed"] = _number(speed)
         transition: dict[str, Any] | None = None
@@ -459,11 +469,15 @@ class _Reader:
                 out["fragment"] = fragment
             out.update({k: v for k, v in found_values.items() if not (k == "from" and v == 0 and "from" not in out)
                         and not (k == "speed" and v == 1 and "speed" not in out)})
+            if frozen and kind == "video":  # hitrec's freeze holds one frame: no source range
+                for key in ("from", "to", "speed", "loop"):
+                    out.pop(key, None)
             if (found is not None and found.duration and kind in ("video", "audio") and not out.get("loop")
+                    and not (frozen and kind == "video")
                     and found_values["from"] + duration * speed > found.duration + 0.05):
                 out["loop"] = True  # longer than its media: a format that lost hitrec's loop
                 self.warn(f"{where}: lasts longer than its media: imported with loop: true")
-            if "to" in out and kind not in (None, "image") and not out.get("loop"):
+            if "to" in out and kind not in (None, "image") and not out.get("loop") and not (frozen and kind == "video"):
                 out["to"] = seconds(found_values["from"] + duration * speed)
             if transition is not None:
                 previous = out.get("transition")

@@ -143,6 +143,11 @@ def prepare(otl: Any, fmt: Format) -> list[str]:
                     "does not carry it; `hitrec timeline import` finds the fragments again by media file")
     stack = otl.tracks
     for track in list(stack):
+        if not fmt.lineage and track.metadata.get("hitrec", {}).get("kind") == "captions":
+            lost.append(f"captions track {track.name!r}: {fmt.label} has no captions (`hitrec render --captions "
+                        "cut.srt` writes them beside the piece)")
+            stack.remove(track)
+            continue
         kind = track.kind
         if not fmt.audio and kind == otio.schema.TrackKind.Audio:
             lost.append(f"audio track {track.name!r}: {fmt.label} carries one picture track")
