@@ -200,12 +200,14 @@ class _RepoMatcher:
         self.counts = {"metadata": 0, "hash": 0, "name": 0}
         self._by_name: dict[str, list[str]] | None = None
         self._hashed: dict[Path, str | None] = {}
+        self._matches: dict[str, Match] = {}
 
     def __call__(self, media: ClipMedia) -> Match:
         repo = self.repo
         if media.fragment:
             try:
-                return self._found(repo.fragment(media.fragment).id, "metadata")
+                known = media.fragment if media.fragment in self._matches else repo.fragment(media.fragment).id
+                return self._found(known, "metadata")
             except FragmentError:
                 pass  # a fragment this repo lacks: perhaps its media is here under another id
         oids = [o for o in (media.oid, media.path.name if media.path else None) if o and _OID.match(o)]
@@ -232,10 +234,12 @@ class _RepoMatcher:
 
     def _found(self, fragment_id: str, how: str) -> Match:
         self.counts[how] += 1
-        fragment = self.repo.fragment(fragment_id)
-        m = fragment.media
-        size = (m.width, m.height) if m.width and m.height else None
-        return Match(fragment.id, fragment.kind, size, m.duration)
+        if fragment_id not in self._matches:
+            fragment = self.repo.fragment(fragment_id)
+            m = fragment.media
+            size = (m.width, m.height) if m.width and m.height else None
+            self._matches[fragment_id] = Match(fragment.id, fragment.kind, size, m.duration)
+        return self._matches[fragment_id]
 
     def _names(self) -> dict[str, list[str]]:
         if self._by_name is None:

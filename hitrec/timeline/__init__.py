@@ -3,8 +3,10 @@
     model.py       Timeline, Output, Credits, Track, Clip, Transition; the format's keys and limits
     yaml_codec.py  the ``hitrec: 1`` YAML: load with file:line:field errors, dump the model back
     normalize.py   the normalized form stored in a remix (full ids, explicit ``at`` and ``duration``)
+    otio_codec.py  the second codec: the model <-> OpenTimelineIO objects (docs/otio.md; imported lazily)
+    otio_formats.py  OTIO's file formats and adapters by extension, and what each cannot carry
 
-A second codec (OTIO, say) reads into and writes from the same model beside ``yaml_codec``. Render
+Render
 (:mod:`hitrec.render.plan`) and credits (:mod:`hitrec.credits.graph`) both read timelines only here.
 """
 

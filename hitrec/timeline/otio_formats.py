@@ -36,6 +36,7 @@ class Format:
     one_video_track: bool = False
     audio: bool = True
     quotes: bool = True  # names may hold ' (the FCP X adapter builds XPath queries from them)
+    leading_gap: bool = True  # a gap before a track's first clip reads back
     write_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -44,7 +45,8 @@ FORMATS = {f.suffix: f for f in (
     Format("otioz", "otioz", "opentimelineio", "OpenTimelineIO with the media bundled", lineage=True,
            generators=True),
     Format("xml", "fcp_xml", "opentimelineio-plugins", "FCP 7 XML (Premiere, Resolve)", speed=False),
-    Format("edl", "cmx_3600", "opentimelineio-plugins", "CMX 3600 EDL", one_video_track=True, audio=False),
+    Format("edl", "cmx_3600", "opentimelineio-plugins", "CMX 3600 EDL", one_video_track=True, audio=False,
+           leading_gap=False),
     Format("aaf", "AAF", "opentimelineio-plugins", "AAF (Avid)", transitions=False, speed=False,
            write_options={"use_empty_mob_ids": True}),
     Format("fcpxml", "fcpx_xml", "otio-fcpx-xml-adapter", "FCP X XML (Final Cut Pro)", transitions=False,
@@ -54,6 +56,8 @@ FORMATS = {f.suffix: f for f in (
 
 
 def installed(fmt: Format) -> bool:
+    if fmt.package == "opentimelineio":
+        return True  # OTIO's own adapters: no plugin to look for (which costs 0.2 s)
     otio = load_otio()
     try:
         with _quiet():
@@ -159,6 +163,9 @@ def prepare(otl: Any, fmt: Format) -> list[str]:
             lost.append(f"track {track.name!r}: {fmt.label} carries one picture track (the first is kept)")
             stack.remove(track)
     for track in stack:
+        if not fmt.leading_gap and len(track) and isinstance(track[0], otio.schema.Gap):
+            lost.append(f"the {track[0].duration().to_seconds():g} s before the first clip of track {track.name!r}: "
+                        f"{fmt.label} starts at its first event")
         for i, item in enumerate(list(track)):
             if isinstance(item, otio.schema.Clip) and isinstance(item.media_reference, otio.schema.GeneratorReference):
                 if not fmt.generators:
