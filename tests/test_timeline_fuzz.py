@@ -68,7 +68,7 @@ clip_values: dict[str, Any] = {
         "type": st.sampled_from(["linear", "radial", "conic"]), "direction": st.sampled_from(["up", "left", "x"]),
         "colors": st.lists(st.sampled_from(["red", "#000000", "nocolour", 3]), max_size=9)}), anything),
     "fade_curve": st.sampled_from(["tri", "qsin", "exp", "nofade", ""]),
-    "outline": numbers,
+    "outline": numbers, "credits": st.sampled_from(["roll", "cards", "spiral", 1]),
 }
 
 
@@ -117,8 +117,12 @@ small = st.sampled_from([0, 0.25, 0.5, 1, 1.5, 2])
 @st.composite
 def valid_clip(draw: st.DrawFn, kind: str) -> dict[str, Any]:
     """A clip built from sensible values, so many generated timelines get through to planning."""
-    if kind == "text":
-        clip: dict[str, Any] = {"text": draw(st.text(max_size=12)), "duration": draw(st.sampled_from([0.5, 1, 2]))}
+    if kind == "credits":
+        clip: dict[str, Any] = {"duration": draw(st.sampled_from([0.5, 1, 2])),
+                                "credits": draw(st.sampled_from(["roll", "cards"]))}
+        optional = {"at": small, "fade_in": small, "size": st.integers(8, 40)}
+    elif kind == "text":
+        clip = {"text": draw(st.text(max_size=12)), "duration": draw(st.sampled_from([0.5, 1, 2]))}
         optional = {"at": small, "fade_in": small, "fade_out": small, "size": st.integers(8, 40),
                     "color": st.sampled_from(["white", "gold", "#00ff00"]), "position": st.sampled_from(POSITIONS)}
     else:
@@ -158,12 +162,12 @@ def valid_clip(draw: st.DrawFn, kind: str) -> dict[str, Any]:
 
 @st.composite
 def valid_timelines(draw: st.DrawFn) -> dict[str, Any]:
-    kinds = draw(st.lists(st.sampled_from(["video", "audio", "text"]), min_size=1, max_size=4))
+    kinds = draw(st.lists(st.sampled_from(["video", "audio", "text", "credits"]), min_size=1, max_size=4))
     names = ["picture", "voice", "music", "titles"]
     tracks = [{"kind": kind, "name": names[i], "clips": draw(st.lists(valid_clip(kind), min_size=1, max_size=3))}
               for i, kind in enumerate(kinds)]
     data: dict[str, Any] = {"hitrec": 1, "tracks": tracks}
-    if "video" in kinds or "text" in kinds or draw(st.booleans()):
+    if set(kinds) - {"audio"} or draw(st.booleans()):
         data["output"] = {"size": [160, 90], "fps": draw(st.sampled_from([24, 25, 30]))}
     return data
 

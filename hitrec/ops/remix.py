@@ -67,6 +67,10 @@ def remix(repo: Repo, timeline_path: Path, title: str | None = None, dry_run: bo
 
     with fetching_resolver(repo, progress) as resolver:
         result = prepare_remix(resolver, timeline_path, title)
+        if result.plan.clips("credits"):
+            from hitrec.credits.roll import fill_credits
+
+            fill_credits(result.plan, repo, result.title, author or repo.identity())
         if dry_run:
             return result
         with scratch_dir("remix") as work:

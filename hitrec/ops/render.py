@@ -39,6 +39,7 @@ def render(repo: Repo, timeline_path: Path, out: Path, progress: ProgressFn | No
     captions go to that file and into a subtitle stream instead of the picture; ``draft``: a quarter of the
     picture's area and the fastest encoder settings, the same timing and sound. Picture segments come from
     and go to the repo's segment cache (a render's bytes are the same either way)."""
+    from hitrec.credits.roll import fill_credits
     from hitrec.render.captions import check_sidecar, write_sidecar
     from hitrec.render.draft import draft_plan
     from hitrec.render.segment_cache import SegmentCache
@@ -55,6 +56,7 @@ def render(repo: Repo, timeline_path: Path, out: Path, progress: ProgressFn | No
         if captions is not None:
             plan.captions_burned = False
             check_sidecar(Path(captions), plan)
+        fill_credits(plan, repo, timeline.title or Path(timeline_path).stem, repo.identity())
         if draft:
             plan = draft_plan(plan)
         render_plan(plan, Path(out), progress, engine, options)

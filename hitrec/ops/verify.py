@@ -50,6 +50,10 @@ def verify(repo: Repo, ref: str, progress: ProgressFn | None = None) -> VerifyRe
     timeline = parse_timeline(data.decode("utf-8", "replace"), f"{fragment.id[:10]}:timeline.yaml")
     with fetching_resolver(repo, progress) as resolver, scratch_dir("verify") as work:
         plan = make_plan(timeline, resolver, timeline.output.format)
+        if plan.clips("credits"):
+            from hitrec.credits.roll import fill_credits
+
+            fill_credits(plan, repo, fragment.title, fragment.author)
         out = render_plan(plan, work / f"verify.{plan.format}", progress)
         actual = sha256_file(out)
     return VerifyResult(fragment.id, actual == fragment.media.oid, fragment.media.oid, actual,

@@ -31,6 +31,7 @@ from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import EFBIG_EXIT, ENOSPC_EXIT, ffmpeg_exe, popen
 from hitrec.progress import ProgressFn
 from hitrec.render.captions import burn_filter, placed_cues, sidecar_text
+from hitrec.render.credits_roll import credits_filters
 from hitrec.render.generators import generator_source
 from hitrec.render.loudness import Measured, measure_mix, normalise_filter
 from hitrec.render.motion import box, contain_blur, gain_filter, motion_filters
@@ -324,7 +325,7 @@ class _Graph:
             self.add(f"color=c=black:s={w}x{h}:r={self.fps},trim=end_frame={self.total_frames},"
                      f"setsar=1,format=yuv420p[{current}]")
         for track in video_tracks:
-            if track.kind == "text":
+            if track.kind in ("text", "credits"):
                 current = self.draw_text(track, current)
             elif track.kind == "captions":
                 if self.plan.captions_burned:
@@ -477,6 +478,12 @@ class _Graph:
             start = Fraction(self.frame(clip.at)) / self.fps
             end = Fraction(self.frame(clip.end)) / self.fps
             a, b = _dec(start), _dec(end)
+            if clip.kind == "credits":
+                font = find_font(clip.font)
+                font_opt = f"fontfile={_esc(font)}" if font else f"font={_esc(clip.font or 'Sans')}"
+                filters += credits_filters(clip, (w, h), start, end, half, self.work / f"credits-{track.index}-{i}",
+                                           font_opt, _dec, _esc)
+                continue
             alpha = "1"
             if clip.fade_in > 0:
                 alpha = f"min({alpha}\\,(t-{a})/{_dec(clip.fade_in)})"

@@ -166,6 +166,8 @@ class PlannedClip:
     scale: float = 1.0  # picture in picture: drawn at this fraction of the frame
     gradient: Gradient | None = None  # a generator clip's gradient (else ``color`` is its colour)
     cues: tuple[Cue, ...] = ()  # a captions clip's cues, in clip time
+    credits_style: str | None = None  # a credits clip: roll | cards
+    credit_lines: tuple[str, ...] = ()  # its lines, from the lineage (hitrec.credits.roll.fill_credits)
     outline: float | None = None
 
     @property
@@ -178,7 +180,7 @@ class PlannedClip:
         cannot reproduce: a transition in or out, keyframes or Ken Burns motion, gain automation, a freeze
         frame. A segmenting renderer keeps such a clip whole inside one window."""
         return bool(self.transition or self.transition_out or self.keyframes or self.gain_keyframes
-                    or self.freeze is not None)
+                    or self.freeze is not None or self.kind == "credits")
 
     @property
     def has_sound(self) -> bool:
@@ -352,6 +354,8 @@ def _place(timeline: Timeline, track_kind: str, ti: int, clip: Clip, source: Inp
         assert clip.duration is not None
         pc.duration = clip.duration
         pc.text, pc.size, pc.color, pc.font = clip.text, clip.size, clip.color, clip.font
+        if clip.credits is not None:
+            pc.kind, pc.credits_style = "credits", clip.credits
     elif track_kind == "captions":
         place_captions(clip, pc, source, fail)
     else:

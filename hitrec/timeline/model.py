@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from hitrec.errors import TimelineError
 
 VERSION = 1
-TRACK_KINDS = ("video", "audio", "text", "captions")
+TRACK_KINDS = ("video", "audio", "text", "captions", "credits")
 FITS = ("contain", "cover", "stretch", "contain-blur")
 POSITIONS = (
     "center", "top", "bottom", "left", "right", "top-left", "top-right", "bottom-left", "bottom-right",
@@ -67,11 +67,13 @@ MEDIA_CLIP_KEYS = (
 )
 CAPTION_CLIP_KEYS = ("fragment", "at", "duration", "size", "color", "outline", "position", "font", "weight")
 CAPTION_POSITIONS = ("bottom", "top", "center")
+CREDITS_STYLES = ("roll", "cards")
+CREDITS_CLIP_KEYS = ("credits", "at", "duration", "fade_in", "fade_out", "size", "color", "font", "weight")
 GENERATOR_KEYS = ("color", "gradient", "at", "duration", "fade_in", "fade_out", "transition", "weight",
                   "keyframes", "zoom", "pan", "amount", "scale", "position")
 TEXT_CLIP_KEYS = ("text", "at", "duration", "fade_in", "fade_out", "position", "size", "color", "font",
-                  "weight")
-CLIP_KEYS = tuple(dict.fromkeys(MEDIA_CLIP_KEYS + TEXT_CLIP_KEYS + CAPTION_CLIP_KEYS))
+                  "weight", "credits")  # ``credits:`` instead of ``text:``: the credits roll
+CLIP_KEYS = tuple(dict.fromkeys(MEDIA_CLIP_KEYS + TEXT_CLIP_KEYS + CAPTION_CLIP_KEYS + CREDITS_CLIP_KEYS))
 
 Number = int | float
 Position = str | tuple[float, float]
@@ -165,11 +167,12 @@ class Clip:
     gradient: Gradient | None = None  # a generated gradient background (with no fragment)
     fade_curve: str | None = None  # afade's curve for the sound's fade_in / fade_out
     outline: Number | None = None  # captions: the outline around the letters, in pixels
+    credits: str | None = None  # the piece's credits, drawn as a scrolling roll or as cards
 
     @property
     def generated(self) -> bool:
         """A colour or gradient background: a video-track clip with no fragment (it is the editor's)."""
-        return self.fragment is None and self.text is None
+        return self.fragment is None and self.text is None and self.credits is None
 
     def line_of(self, key: str) -> int:
         return self.lines.get(key, self.line)

@@ -36,7 +36,8 @@ def normalize(timeline: Timeline, output: Output, placements: Sequence[Sequence[
 
 def _normal_clip(clip: Clip, placement: Placement) -> Clip:
     fragment, at, duration = placement
-    head = ("fragment",) if fragment is not None else ("text",) if clip.text is not None else ()
-    rest = tuple(k for k in clip.given if k not in ("fragment", "text", "at", "duration"))
+    head = ("fragment",) if fragment is not None else ("text",) if clip.text is not None else (
+        ("credits",) if clip.has("credits") else ())
+    rest = tuple(k for k in clip.given if k not in (*head, "at", "duration"))
     return dataclasses.replace(clip, fragment=fragment if fragment is not None else clip.fragment,
                                at=seconds(at), duration=seconds(duration), given=(*head, "at", "duration", *rest))

@@ -29,7 +29,9 @@ from hitrec.timeline.model import (
     CAPTION_CLIP_KEYS,
     CAPTION_POSITIONS,
     CLIP_KEYS,
+    CREDITS_CLIP_KEYS,
     CREDITS_KEYS,
+    CREDITS_STYLES,
     CURVES,
     DEFAULT_FPS,
     DEFAULT_SAMPLE_RATE,
@@ -343,15 +345,26 @@ class _Parser:
 
     def clip(self, value: Any, kind: str, where: str, line: int) -> Clip:
         c = self.mapping(value, where, line, CLIP_KEYS, "a clip")
-        allowed = {"text": TEXT_CLIP_KEYS, "captions": CAPTION_CLIP_KEYS}.get(kind, MEDIA_CLIP_KEYS)
+        allowed = {"text": TEXT_CLIP_KEYS, "captions": CAPTION_CLIP_KEYS, "credits": CREDITS_CLIP_KEYS}.get(
+            kind, MEDIA_CLIP_KEYS)
         for key in c:
             if key not in allowed:
                 what = "a text clip" if kind == "text" else f"a clip on a {kind} track"
                 raise self.fail(f"{key!r} is not valid for {what}", c.key_lines[key], _join(where, key))
         clip = Clip(where=where, line=c.line, lines=dict(c.key_lines), given=tuple(str(k) for k in c))
-        if kind == "text":
+        if kind == "credits" or (kind == "text" and "credits" in c):
+            if kind == "text" and "text" in c:
+                raise self.fail("a text clip gives `text:` or `credits:`, not both", c.key_lines["credits"],
+                                _join(where, "credits"))
+            clip.credits = self.string(c, "credits", where, choices=CREDITS_STYLES) or "roll"
+            if "duration" not in c:
+                raise self.fail("the credits roll needs `duration:` (seconds on screen)", c.line,
+                                _join(where, "duration"))
+            self.text_style(c, clip, where)
+        elif kind == "text":
             if "text" not in c:
-                raise self.fail("a text clip needs `text:`", c.line, _join(where, "text"))
+                raise self.fail("a text clip needs `text:` (or `credits: roll` for the piece's credits)", c.line,
+                                _join(where, "text"))
             if not isinstance(c["text"], str):
                 raise self.fail(f"must be a string, got {_type(c['text'])}", c.key_lines["text"],
                                 _join(where, "text"))
@@ -359,13 +372,7 @@ class _Parser:
             if "duration" not in c:
                 raise self.fail("a text clip needs `duration:` (seconds on screen)", c.line,
                                 _join(where, "duration"))
-            size = c.get("size")
-            if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000):
-                raise self.fail(f"must be a whole number of pixels from 1 to 1000, got {size!r}",
-                                c.key_lines["size"], _join(where, "size"))
-            clip.size = size
-            clip.color = self.color(c, where)
-            clip.font = self.string(c, "font", where)
+            self.text_style(c, clip, where)
         elif kind == "captions":
             self.captions_clip(c, clip, where)
         elif kind == "video" and "fragment" not in c and ("color" in c or "gradient" in c):
@@ -412,6 +419,15 @@ class _Parser:
         if "position" in c:
             clip.position = self.position(c, where)
         return clip
+
+    def text_style(self, c: _MarkedDict, clip: Clip, where: str) -> None:
+        size = c.get("size")
+        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 1000):
+            raise self.fail(f"must be a whole number of pixels from 1 to 1000, got {size!r}",
+                            c.key_lines["size"], _join(where, "size"))
+        clip.size = size
+        clip.color = self.color(c, where)
+        clip.font = self.string(c, "font", where)
 
     def captions_clip(self, c: _MarkedDict, clip: Clip, where: str) -> None:
         """A clip on a captions track: a text fragment holding SRT or WebVTT, and how to draw it."""
