@@ -33,7 +33,8 @@ def _sine(path: Path, *args: str, seconds: float = 0.5, rate: int = 44100) -> Pa
 def test_probe_is_a_frozen_dataclass_with_the_documented_fields(media_dir: Path) -> None:
     result = probe(make_wav(media_dir / "fields.wav", seconds=0.1))
     assert [f.name for f in dataclasses.fields(Probe)] == [
-        "kind", "mime", "duration", "sample_rate", "channels", "width", "height", "fps", "codec", "has_audio"]
+        "kind", "mime", "duration", "sample_rate", "channels", "width", "height", "fps", "codec", "has_audio",
+        "rotation", "frames"]
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.kind = "video"  # type: ignore[misc]
 
@@ -300,7 +301,7 @@ def test_damaged_headers_raise_only_media_error(media_dir: Path, header_samples:
 
 def test_tags_that_are_not_utf8_do_not_stop_a_probe(media_dir: Path) -> None:
     """An mp3 whose title is latin-1 bytes: PyAV before 19 refused it unless told to ignore decoding
-    errors, and 19 no longer takes that option (hitrec.media.probe._open_av works with both)."""
+    errors, and 19 no longer takes that option (hitrec.media.pyav.open_av works with both)."""
     path = _sine(media_dir / "latin1-title.mp3", "-metadata", "title=caf\udce9 \udcff")
     result = probe(path)
     assert result.kind == "audio" and result.mime == "audio/mpeg" and result.duration == pytest.approx(0.5, abs=0.1)

@@ -49,6 +49,13 @@ def _missing(path: Path | str, fmt: str, promised: int, present: int) -> MediaEr
     )
 
 
+def _no_samples(path: Path | str, fmt: str) -> MediaError:
+    return MediaError(path, f"zero-length {fmt}: it holds no audio samples. Export or record it again.")
+
+
+MAX_RATE = 10_000_000  # Hz: anything above is a broken header, not audio
+
+
 def _wav_codec(path: Path | str, tag: int, bits: int) -> str | None:
     if tag == _PCM:
         if bits == 8:
@@ -109,6 +116,8 @@ def read_wav(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
                 chunk_size = ds64_data if riff == b"RF64" and ds64_data is not None else present
             if chunk_size > present:
                 raise _missing(path, "WAV", chunk_size, present)
+            if chunk_size // block_align == 0:
+                raise _no_samples(path, "WAV")
             return AudioHeader("wav", codec, rate, channels, chunk_size // block_align)
         pos = body + chunk_size + (chunk_size & 1)
         f.seek(pos)
@@ -121,6 +130,8 @@ def _extended(raw: bytes) -> float:
     exponent &= 0x7FFF
     if exponent == 0 and mantissa == 0:
         return 0.0
+    if exponent - 16383 > 64:  # far beyond any sample rate (and beyond a float): say so, not OverflowError
+        return float("inf")
     return sign * mantissa * 2.0 ** (exponent - 16383 - 63)
 
 
@@ -165,8 +176,10 @@ def read_aiff(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
     if comm is None:
         raise MediaError(path, "not a playable AIFF: it has no COMM chunk")
     channels, frames, bits, rate, codec = comm
-    if channels == 0 or rate <= 0:
-        raise MediaError(path, f"broken AIFF header: {channels} channels, {rate:g} Hz")
+    if channels == 0 or not 0 < rate <= MAX_RATE:
+        raise MediaError(path, f"broken AIFF header: {channels} channels, {rate:.6g} Hz")
+    if frames == 0:
+        raise _no_samples(path, "AIFF")
     if frames and ssnd is None:
         raise MediaError(path, "not a playable AIFF: it has no SSND chunk (no audio)")
     width = {"pcm_f32be": 4, "pcm_f64be": 8, "pcm_alaw": 1, "pcm_mulaw": 1}.get(codec, (bits + 7) // 8)
@@ -220,4 +233,84 @@ def read_flac(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
         raise MediaError(path, "truncated or corrupt FLAC: no audio frame follows the header")
     if total == 0:
         return None  # sample count unknown (a stream): let PyAV estimate
+    first = f.read(14)
+    if _flac_frame(sync + first, 0) is None:
+        raise MediaError(path, "corrupt FLAC: the first audio frame's header is damaged (bad CRC)")
+    ends = _last_flac_frame_end(f, size, pos, info)
+    if ends is None:
+        raise MediaError(path, "corrupt FLAC: no intact audio frame near the end of the file")
+    if ends < total:
+        raise MediaError(path, f"truncated FLAC: the header promises {total / rate:.2f} s of audio but the "
+                               f"frames end at {ends / rate:.2f} s. Export or copy the file again.")
     return AudioHeader("flac", "flac", rate, channels, total)
+
+
+def _crc8_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x07) & 0xFF if crc & 0x80 else (crc << 1) & 0xFF
+        table.append(crc)
+    return tuple(table)
+
+
+_CRC8 = _crc8_table()
+_FLAC_TAIL = (16 << 10, 256 << 10)  # bytes read from the end to find the last frame: then more
+
+
+def _flac_frame(data: bytes, at: int) -> tuple[bool, int, int] | None:
+    """A FLAC frame header at ``data[at:]``: (variable blocking, frame or sample number, block size),
+    or None unless its fields are valid and its CRC-8 matches."""
+    if len(data) < at + 6 or data[at] != 0xFF or data[at + 1] & 0xFE != 0xF8:
+        return None
+    variable = bool(data[at + 1] & 1)
+    size_code, rate_code = data[at + 2] >> 4, data[at + 2] & 0xF
+    if size_code == 0 or rate_code == 15 or data[at + 3] >> 4 > 10 or data[at + 3] & 1 or \
+            (data[at + 3] >> 1) & 7 == 3:
+        return None
+    lead, i = data[at + 4], at + 5
+    ones = next(n for n in range(9) if not lead & (0x80 >> n)) if lead & 0x80 else 0
+    if ones == 1 or ones > 7:
+        return None
+    extra = max(0, ones - 1)
+    number = lead & (0x7F >> ones) if ones else lead
+    for _ in range(extra):
+        if i >= len(data) or data[i] & 0xC0 != 0x80:
+            return None
+        number, i = number << 6 | data[i] & 0x3F, i + 1
+    if size_code == 6:
+        block, i = (data[i] + 1 if i < len(data) else 0), i + 1
+    elif size_code == 7:
+        block, i = int.from_bytes(data[i:i + 2], "big") + 1, i + 2
+    elif size_code == 1:
+        block = 192
+    elif size_code <= 5:
+        block = 576 << (size_code - 2)
+    else:
+        block = 256 << (size_code - 8)
+    i += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+    if i >= len(data):
+        return None
+    crc = 0
+    for byte in data[at:i]:
+        crc = _CRC8[crc ^ byte]
+    return (variable, number, block) if crc == data[i] else None
+
+
+def _last_flac_frame_end(f: BinaryIO, size: int, audio_start: int, info: bytes) -> int | None:
+    """The sample number where the last intact-looking frame near the end of the file stops."""
+    fixed_block = int.from_bytes(info[2:4], "big")  # STREAMINFO's maximum block size
+    for want in _FLAC_TAIL:
+        start = max(audio_start, size - want)
+        f.seek(start)
+        data = f.read(size - start)
+        at = len(data)
+        while (at := max(data.rfind(b"\xff\xf8", 0, at), data.rfind(b"\xff\xf9", 0, at))) >= 0:
+            frame = _flac_frame(data, at)
+            if frame is not None:
+                variable, number, block = frame
+                return (number if variable else number * fixed_block) + block
+        if start == audio_start:
+            return None
+    return None

@@ -15,30 +15,15 @@ from __future__ import annotations
 
 import codecs
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from hitrec.errors import MediaError
-from hitrec.media import headers
+from hitrec.media import formats, headers
+from hitrec.media.facts import Probe
+from hitrec.media.pyav import open_av
 
 KINDS = ("audio", "video", "image", "text")
-
-
-@dataclass(frozen=True)
-class Probe:
-    """What a media file is; ``None`` where a field does not apply to its kind."""
-
-    kind: str  # audio | video | image | text
-    mime: str
-    duration: float | None = None  # seconds
-    sample_rate: int | None = None  # Hz, of the (first) audio stream
-    channels: int | None = None
-    width: int | None = None  # pixels, of the video stream or image
-    height: int | None = None
-    fps: float | None = None  # average frame rate of the video stream
-    codec: str | None = None  # ffmpeg's name: pcm_s16le, flac, h264, aac, png, ...; "utf-8" for text
-    has_audio: bool | None = None  # video only: does it carry a sound track
 
 
 # suffix -> (mime as audio, mime as video); also used for images and text.
@@ -56,7 +41,9 @@ _AV_MIMES: dict[str, tuple[str, str]] = {
     ".flv": ("audio/x-flv", "video/x-flv"),
     ".wav": ("audio/wav", "audio/wav"), ".aif": ("audio/aiff", "audio/aiff"),
     ".aiff": ("audio/aiff", "audio/aiff"), ".aifc": ("audio/aiff", "audio/aiff"),
-    ".flac": ("audio/flac", "audio/flac"),
+    ".flac": ("audio/flac", "audio/flac"), ".wv": ("audio/x-wavpack", "audio/x-wavpack"),
+    ".h264": ("video/h264", "video/h264"), ".264": ("video/h264", "video/h264"),
+    ".h265": ("video/h265", "video/h265"), ".hevc": ("video/h265", "video/h265"),
 }
 _IMAGE_MIMES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                 ".webp": "image/webp", ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff",
@@ -70,9 +57,14 @@ _HEADER_SUFFIXES = (".wav", ".aif", ".aiff", ".aifc", ".flac")
 # ffmpeg's demuxer -> a suffix to take the MIME type from when the file's own suffix is unknown or wrong.
 _FORMAT_SUFFIXES = {"mp3": ".mp3", "ogg": ".ogg", "wav": ".wav", "flac": ".flac", "aiff": ".aiff",
                     "matroska": ".mkv", "mov": ".mp4", "avi": ".avi", "mpegts": ".ts", "flv": ".flv",
-                    "asf": ".wmv", "aac": ".aac", "mpeg": ".mpg"}
+                    "asf": ".wmv", "aac": ".aac", "mpeg": ".mpg", "wv": ".wv", "h264": ".h264",
+                    "hevc": ".h265"}
 _READERS = {"wav": headers.read_wav, "aiff": headers.read_aiff, "flac": headers.read_flac}
-_IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "tiff", "webp", "jpeg2000", "jpegls"}
+_IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "tiff", "webp", "jpeg2000", "jpegls", "apng", "qoi", "psd", "exr",
+                 "hdr", "sgi", "pcx", "xbm", "xpm", "ppm", "pgm", "pam", "pbm", "targa", "jpegxl", "webp_anim",
+                 "pgx", "dpx", "sunrast", "photocd"}
+# Image formats whose files are text: a .txt that starts like one is still text.
+_TEXTUAL_IMAGES = {"XPM", "XBM", "PBM", "PGM", "PPM", "Radiance HDR"}
 
 
 def guess_mime(filename: str | os.PathLike[str], kind: str | None = None) -> str:
@@ -101,9 +93,6 @@ def _sniff(head: bytes) -> str | None:
         return "aiff"
     if head[:4] == b"fLaC":
         return "flac"
-    if (head.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00",
-                         b"MM\x00*")) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")):
-        return "image"
     return None
 
 
@@ -134,7 +123,7 @@ def _probe_open(path: Path, f: BinaryIO) -> Probe:
     size = os.fstat(f.fileno()).st_size
     if size == 0:
         raise MediaError(path, "empty file (0 bytes): nothing to record")
-    head = f.read(16)
+    head = f.read(64)
     fmt = _sniff(head)
     if fmt is None and head[:3] == b"ID3":  # an ID3 tag may sit in front of FLAC (and MP3) audio
         f.seek(headers.skip_id3(f))
@@ -146,10 +135,18 @@ def _probe_open(path: Path, f: BinaryIO) -> Probe:
                          codec=found.codec)
         return _probe_av(path)  # an encoding the header readers leave to ffmpeg (ADPCM, ima4, ...)
     suffix = path.suffix.lower()
-    if fmt == "image" or suffix in _IMAGE_MIMES:
-        return _probe_image(path)
-    if suffix in _TEXT_MIMES:
+    refusal = formats.refused(head, suffix)
+    if refusal is not None:
+        raise MediaError(path, f"not supported: {refusal}")
+    image = formats.sniff_image(head)
+    if suffix in _TEXT_MIMES and (image is None or image.name in _TEXTUAL_IMAGES):
         return _probe_text(path, f, suffix)
+    if image is None and head[4:8] != b"ftyp":
+        image = formats.SUFFIX_IMAGES.get(suffix)
+    if image is not None:
+        from hitrec.media.still import probe_picture
+
+        return probe_picture(path, image)
     return _probe_av(path)  # also a misnamed file (an MP3 called .wav): ffmpeg reads the content
 
 
@@ -171,30 +168,6 @@ def _probe_text(path: Path, f: BinaryIO, suffix: str) -> Probe:
         offset += len(chunk)
 
 
-def _probe_image(path: Path) -> Probe:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            fmt, (width, height) = im.format or "", im.size
-            mime = im.get_format_mimetype() or guess_mime(path)
-            im.verify()  # structure and checksums (PNG CRCs); leaves the image unusable
-        if fmt != "PNG":  # PNG's verify() already read every chunk and checked its CRC
-            with Image.open(path) as im:
-                if fmt == "JPEG":
-                    im.draft("RGB", (max(1, width // 8), max(1, height // 8)))  # decode at 1/8 scale
-                im.load()  # catches truncated pixel data that verify() does not read
-    except UnidentifiedImageError as exc:
-        raise MediaError(path, "not an image Pillow can read (unknown or corrupt format)") from exc
-    except Image.DecompressionBombError as exc:
-        raise MediaError(path, f"image too large to check safely: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # Pillow's errors for broken files
-        raise MediaError(path, f"corrupt or truncated image: {exc}") from exc
-    if width <= 0 or height <= 0:
-        raise MediaError(path, f"image has no pixels ({width}x{height})")
-    return Probe("image", mime, width=width, height=height, codec=fmt.lower() or None)
-
-
 def _is_cover(stream: Any, has_audio: bool) -> bool:
     """A still picture carried with audio (mp3 APIC, m4a covr, FLAC PICTURE): not a video."""
     from av.stream import Disposition
@@ -204,20 +177,11 @@ def _is_cover(stream: Any, has_audio: bool) -> bool:
     return has_audio and stream.codec_context.name in _IMAGE_CODECS and stream.frames <= 1
 
 
-def _open_av(av: Any, path: Path) -> Any:
-    """Open ``path`` with PyAV, whatever bytes its tags hold: PyAV before 19 decodes them strictly
-    unless told to ignore errors; 19 dropped that option and decodes them leniently itself."""
-    try:
-        return av.open(str(path), metadata_errors="ignore")
-    except TypeError:
-        return av.open(str(path))
-
-
 def _probe_av(path: Path) -> Probe:
     import av
 
     try:
-        container = _open_av(av, path)
+        container = open_av(av, path)
     except av.FFmpegError as exc:
         suffix = path.suffix.lower()
         if suffix in _AV_MIMES:
@@ -227,6 +191,9 @@ def _probe_av(path: Path) -> Probe:
             problem = f"not a media file: ffmpeg does not recognise its format ({_av_reason(exc)})"
         raise MediaError(path, problem) from exc
     with container:
+        fmt_name = container.format.name.split(",")[0]
+        if fmt_name == "mov":
+            _refuse_protected(path)
         audio = list(container.streams.audio)
         pictures = list(container.streams.video)
         videos = [s for s in pictures if not _is_cover(s, bool(audio))]
@@ -236,6 +203,11 @@ def _probe_av(path: Path) -> Probe:
             else:
                 raise MediaError(path, "not a media file: ffmpeg found no audio or video stream in it")
         main = videos[0] if videos else audio[0]
+        if not audio and main.codec_context.name in _IMAGE_CODECS and main.frames <= 1:
+            from hitrec.media.still import probe_picture
+
+            image = formats.ImageFormat(main.codec_context.name.upper(), guess_mime(path))
+            return probe_picture(path, image)  # decoded by the renderer's ffmpeg, as every image is
         try:
             frame = next(iter(container.decode(main)), None)
         except av.FFmpegError as exc:
@@ -243,10 +215,12 @@ def _probe_av(path: Path) -> Probe:
                                    f"{_av_reason(exc)}") from exc
         if frame is None:
             raise MediaError(path, f"corrupt or truncated media: no {main.type} frame could be decoded")
-        duration = _duration(container, main)
+        claimed = _duration(container, main)
+        used = [main.index] + ([audio[0].index] if videos and audio else [])
+        duration = _measured(path, used, claimed)
         named = path.name
         if path.suffix.lower() not in _AV_MIMES or path.suffix.lower() in _HEADER_SUFFIXES:
-            named = "x" + _FORMAT_SUFFIXES.get(container.format.name.split(",")[0], path.suffix)
+            named = "x" + _FORMAT_SUFFIXES.get(fmt_name, path.suffix)
         first_audio = audio[0] if audio else None
         rate = first_audio.codec_context.sample_rate if first_audio is not None else None
         channels = first_audio.codec_context.channels if first_audio is not None else None
@@ -254,13 +228,48 @@ def _probe_av(path: Path) -> Probe:
             return Probe("audio", guess_mime(named, "audio"), duration, rate or None, channels or None,
                          codec=main.codec_context.codec.canonical_name)
         video = main.codec_context
-        if not audio and video.name in _IMAGE_CODECS and main.frames <= 1 and (duration or 0) <= 0.1:
-            return Probe("image", guess_mime(named), width=video.width or frame.width,
-                         height=video.height or frame.height, codec=video.codec.canonical_name)
+        width, height = video.width or frame.width, video.height or frame.height
+        turn = round(getattr(frame, "rotation", 0) or 0) % 360
+        if turn in (90, 270):
+            width, height = height, width
         fps = main.average_rate or main.guessed_rate
         return Probe("video", guess_mime(named, "video"), duration, rate or None, channels or None,
-                     video.width or frame.width, video.height or frame.height,
-                     float(fps) if fps else None, video.codec.canonical_name, bool(audio))
+                     width, height, float(fps) if fps else None, video.codec.canonical_name, bool(audio),
+                     rotation=turn or None)
+
+
+TOLERANCE = 0.1  # seconds a header's duration may differ from the last packet's end and still be kept
+
+
+def _measured(path: Path, streams: list[int], claimed: float | None) -> float:
+    """The duration to record: the header's, unless the packets end elsewhere (truncated, no header)."""
+    import av
+
+    from hitrec.media.measure import end_time
+
+    try:
+        end = end_time(path, path.stat().st_size, streams, claimed)
+    except av.FFmpegError:
+        end = None
+    if end is None or end <= 0:
+        if claimed is None or claimed <= 0 or end is not None:
+            raise MediaError(path, "zero-length media: no audio or video packet holds any time. "
+                                   "Export or record it again.")
+        return claimed
+    if claimed is None or abs(end - claimed) > TOLERANCE:
+        return round(end, 6)
+    return claimed
+
+
+def _refuse_protected(path: Path) -> None:
+    from hitrec.media.protected import encryption_scheme
+
+    with open(path, "rb") as f:
+        scheme = encryption_scheme(f, os.fstat(f.fileno()).st_size)
+    if scheme is not None:
+        named = "DRM" if scheme == "DRM" else f"DRM, {scheme}"
+        raise MediaError(path, f"not supported: an encrypted ({named}) MP4 that only a licensed player can "
+                               "decode. Add the unprotected original.")
 
 
 def _duration(container: Any, stream: Any) -> float | None:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import EFBIG_EXIT, ENOSPC_EXIT, ffmpeg_exe, popen
+from hitrec.media.formats import input_options
 from hitrec.progress import ProgressFn
 from hitrec.render.captions import burn_filter, placed_cues, sidecar_text
 from hitrec.render.credits_roll import credits_filters
@@ -300,7 +301,7 @@ class _Graph:
                 args += ["-ss", _dec(clip.src_from)]
             # read a little past the segment end so frame snapping never runs short
             args += ["-t", _dec(clip.src_len)]
-        args += ["-i", str(clip.input.path)]
+        args += [*input_options(clip.input.media.mime), "-i", str(clip.input.path)]
         self.inputs += args
         self.input_of[id(clip)] = self.n_inputs
         self.n_inputs += 1

@@ -114,7 +114,8 @@ class InputsResolver:
             p = probe(Path(path))
             info = MediaInfo(oid="", size=Path(path).stat().st_size, filename=Path(path).name, kind=p.kind,
                              mime=p.mime, duration=p.duration, sample_rate=p.sample_rate, channels=p.channels,
-                             width=p.width, height=p.height, fps=p.fps, codec=p.codec, has_audio=p.has_audio)
+                             width=p.width, height=p.height, fps=p.fps, codec=p.codec, has_audio=p.has_audio,
+                             rotation=p.rotation, frames=p.frames)
             inputs.append(Input(fid, p.kind, license, info, Path(path), Path(path).stem))
         return cls(inputs)
 

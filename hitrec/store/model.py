@@ -43,6 +43,8 @@ class MediaInfo:
     fps: float | None = None
     codec: str | None = None
     has_audio: bool | None = None  # a video with a sound track
+    rotation: int | None = None  # degrees the picture turns for display; width/height are after the turn
+    frames: int | None = None  # an animated image (GIF, APNG, WebP) recorded as video: its frame count
 
     def to_json(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in _MEDIA_FIELDS}

@@ -127,6 +127,7 @@ def _build(spec: FragmentSpec, probe: Any, stored: tuple[str, int], default_auth
         oid=oid, size=size, filename=filename, kind=probe.kind, mime=probe.mime, duration=probe.duration,
         sample_rate=probe.sample_rate, channels=probe.channels, width=probe.width, height=probe.height,
         fps=probe.fps, codec=probe.codec, has_audio=probe.has_audio,
+        rotation=getattr(probe, "rotation", None), frames=getattr(probe, "frames", None),
     )
     title = (spec.title or Path(filename).stem).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     author = spec.author or default_author
