@@ -177,7 +177,8 @@ def read_aiff(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
         raise MediaError(path, "not a playable AIFF: it has no COMM chunk")
     channels, frames, bits, rate, codec = comm
     if channels == 0 or not 0 < rate <= MAX_RATE:
-        raise MediaError(path, f"broken AIFF header: {channels} channels, {rate:.6g} Hz")
+        raise MediaError(path, f"broken AIFF header: {channels} channels at an impossible sample rate "
+                               f"({rate:.6g} Hz). Export the file again.")
     if frames == 0:
         raise _no_samples(path, "AIFF")
     if frames and ssnd is None:
@@ -240,8 +241,8 @@ def read_flac(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
     if ends is None:
         raise MediaError(path, "corrupt FLAC: no intact audio frame near the end of the file")
     if ends < total:
-        raise MediaError(path, f"truncated FLAC: the header promises {total / rate:.2f} s of audio but the "
-                               f"frames end at {ends / rate:.2f} s. Export or copy the file again.")
+        raise MediaError(path, f"truncated or corrupt FLAC: the header promises {total / rate:.2f} s of audio "
+                               f"but the intact frames end at {ends / rate:.2f} s. Export or copy the file again.")
     return AudioHeader("flac", "flac", rate, channels, total)
 
 

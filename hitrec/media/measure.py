@@ -80,7 +80,7 @@ def _scan(container: Any, streams: list[Any], start: float, limit: int | None, s
                 break
     except (av.FFmpegError, EOFError):  # the data stops mid-packet: what was read so far is what there is
         pass
-    rate = first.average_rate or first.guessed_rate if first.type == "video" else None
+    rate = raw_rate(first) if first.type == "video" else None
     if (end is None or end <= start) and count and rate:  # a raw stream without timestamps
         seconds = count / float(rate)
         if limit is not None and read >= limit:
@@ -112,6 +112,11 @@ def _tail(container: Any, streams: list[Any], start: float, at: float) -> float 
     except (av.FFmpegError, EOFError):
         pass
     return None if end is None else end - start
+
+
+def raw_rate(stream: Any) -> Any:
+    """The frame rate of a stream without timestamps, as ffmpeg plays it (the codec's own timing)."""
+    return stream.codec_context.framerate or stream.guessed_rate or stream.average_rate
 
 
 def _packet_end(packet: Any) -> float | None:

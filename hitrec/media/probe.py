@@ -63,6 +63,7 @@ _READERS = {"wav": headers.read_wav, "aiff": headers.read_aiff, "flac": headers.
 _IMAGE_CODECS = {"mjpeg", "png", "bmp", "gif", "tiff", "webp", "jpeg2000", "jpegls", "apng", "qoi", "psd", "exr",
                  "hdr", "sgi", "pcx", "xbm", "xpm", "ppm", "pgm", "pam", "pbm", "targa", "jpegxl", "webp_anim",
                  "pgx", "dpx", "sunrast", "photocd"}
+_RAW_VIDEO = {"h264", "hevc", "m4v", "mpegvideo", "vvc", "obu", "cavsvideo", "avs2", "avs3"}
 # Image formats whose files are text: a .txt that starts like one is still text.
 _TEXTUAL_IMAGES = {"XPM", "XBM", "PBM", "PGM", "PPM", "Radiance HDR"}
 
@@ -232,7 +233,12 @@ def _probe_av(path: Path) -> Probe:
         turn = round(getattr(frame, "rotation", 0) or 0) % 360
         if turn in (90, 270):
             width, height = height, width
-        fps = main.average_rate or main.guessed_rate
+        if fmt_name in _RAW_VIDEO:  # no container timestamps: the codec's timing is the rate
+            from hitrec.media.measure import raw_rate
+
+            fps = raw_rate(main)
+        else:
+            fps = main.average_rate or main.guessed_rate
         return Probe("video", guess_mime(named, "video"), duration, rate or None, channels or None,
                      width, height, float(fps) if fps else None, video.codec.canonical_name, bool(audio),
                      rotation=turn or None)
