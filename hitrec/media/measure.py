@@ -15,13 +15,16 @@ absent. :func:`end_time` demuxes packets (no decoding) and returns where the las
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 FULL_SCAN_BYTES = 16 << 20
 MAX_SEEKS = 24
-PACKETS_PER_SEEK = 400
+PACKETS_PER_SEEK = 200
+BYTES_PER_SEEK = 4 << 20
+UNLIMITED = 1 << 62
 WINDOW = 10.0  # seconds before the claimed end where the tail is looked for
 
 
@@ -31,30 +34,72 @@ def end_time(path: Path, size: int, stream_indexes: Sequence[int], claimed: floa
 
     from hitrec.media.pyav import open_av
 
-    with open_av(av, path) as container:
-        streams = [container.streams[i] for i in stream_indexes]
-        start = _start(container, streams)
-        if size <= FULL_SCAN_BYTES:
-            return _scan(container, streams, start, None, size)
-        if claimed is None or not container.streams[stream_indexes[0]].container.format.seekable:
-            return _scan(container, streams, start, FULL_SCAN_BYTES, size)
-        found = _tail(container, streams, start, max(0.0, claimed - WINDOW))
-        if found is not None:
-            return found
-        low, high, best = 0.0, claimed, None
-        for _ in range(MAX_SEEKS):
-            if high - low < 0.5:
-                break
-            middle = (low + high) / 2
-            found = _tail(container, streams, start, middle)
-            if found is None or found < middle - WINDOW:
-                high = middle
-            else:
-                best, low = max(best or 0.0, found), middle
-        return best if best is not None else _scan(container, streams, start, FULL_SCAN_BYTES, size)
+    with open(path, "rb") as raw:
+        source = Budgeted(raw)
+        with open_av(av, source) as container:  # type: ignore[arg-type]  # a RawIOBase reads like a file
+            return _measure(container, source, size, stream_indexes, claimed)
 
 
-def _start(container: Any, streams: list[Any]) -> float:
+def _measure(container: Any, source: Budgeted, size: int, stream_indexes: Sequence[int],
+             claimed: float | None) -> float | None:
+    streams = [container.streams[i] for i in stream_indexes]
+    start = _start(container)
+    if size <= FULL_SCAN_BYTES:
+        source.allow(UNLIMITED)
+        return _scan(container, streams, start, None, size)
+    source.allow(FULL_SCAN_BYTES)
+    if claimed is None:
+        return _scan(container, streams, start, FULL_SCAN_BYTES, size)
+    found = _tail(container, source, streams, start, max(0.0, claimed - WINDOW))
+    if found is not None:
+        return found
+    low, high, best = 0.0, claimed, None
+    for _ in range(MAX_SEEKS):
+        if high - low < 0.5:
+            break
+        middle = (low + high) / 2
+        found = _tail(container, source, streams, start, middle)
+        if found is None or found < middle - WINDOW:
+            high = middle
+        else:
+            best, low = max(best or 0.0, found), middle
+    return best
+
+
+class Budgeted(io.RawIOBase):
+    """A file PyAV reads through that ends (reads return nothing) once ``allow``'s byte budget is spent:
+    a demuxer looking for the next packet through a gigabyte of junk gives up instead."""
+
+    def __init__(self, raw: io.BufferedReader) -> None:
+        super().__init__()
+        self.raw = raw
+        self.left = FULL_SCAN_BYTES
+
+    def allow(self, budget: int) -> None:
+        self.left = budget
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.left <= 0:
+            return 0
+        view = memoryview(buffer)[: self.left]
+        n = self.raw.readinto(view) or 0
+        self.left -= n
+        return n
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+
+def _start(container: Any) -> float:
     if container.start_time is not None:
         return max(0.0, container.start_time / 1_000_000)
     return 0.0
@@ -93,10 +138,12 @@ def _scan(container: Any, streams: list[Any], start: float, limit: int | None, s
     return end - start
 
 
-def _tail(container: Any, streams: list[Any], start: float, at: float) -> float | None:
-    """The last packet end found demuxing from ``at`` seconds (a seek) for a bounded number of packets."""
+def _tail(container: Any, source: Budgeted, streams: list[Any], start: float, at: float) -> float | None:
+    """The last packet end found demuxing from ``at`` seconds (a seek) for a bounded number of packets
+    and bytes (junk after the last packet is scanned for a packet only up to :data:`BYTES_PER_SEEK`)."""
     import av
 
+    source.allow(BYTES_PER_SEEK)
     try:
         container.seek(int((start + at) * 1_000_000), backward=True, any_frame=False)
     except (av.FFmpegError, OverflowError):

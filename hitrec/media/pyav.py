@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 
-def open_av(av: Any, path: Path) -> Any:
-    """Open ``path`` with PyAV, whatever bytes its tags hold: PyAV before 19 decodes them strictly
-    unless told to ignore errors; 19 dropped that option and decodes them leniently itself."""
+def open_av(av: Any, path: Path | BinaryIO) -> Any:
+    """Open ``path`` (or a binary file object) with PyAV, whatever bytes its tags hold: PyAV before 19
+    decodes them strictly unless told to ignore errors; 19 dropped that option and decodes them leniently
+    itself."""
+    target = str(path) if isinstance(path, Path) else path
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(target, metadata_errors="ignore")
     except TypeError:
-        return av.open(str(path))
+        return av.open(target)
