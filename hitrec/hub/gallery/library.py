@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ class Library:
         self.root = root
         self._repos: dict[str, Repo] = {}
         self._snapshots: dict[str, Snapshot] = {}
+        self._dirs: dict[str, tuple[Path, str]] = {}
         self.excerpts = Excerpts()
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="hitrec-gallery")
         self._thread: threading.Thread | None = None
@@ -42,9 +44,19 @@ class Library:
         return repos.list_collaborations(self.root)
 
     def git_dir(self, name: str) -> Path:
-        if not is_collaboration_name(name) or not repos.exists(self.root, name):
+        """The git folder of collaboration ``name`` (NotFound if there is none: a bad name included).
+        Every request asks: the paths are remembered, the folder's ``HEAD`` is looked at each time."""
+        found = self._dirs.get(name)
+        if found is None:
+            if not is_collaboration_name(name):
+                raise NotFound(f"no collaboration named {name!r} on this hub")
+            path = repos.collaboration_path(self.root, name)
+            found = (path, os.path.join(path, "HEAD"))
+            if len(self._dirs) < 10000:
+                self._dirs[name] = found
+        if not os.path.isfile(found[1]):
             raise NotFound(f"no collaboration named {name!r} on this hub")
-        return repos.collaboration_path(self.root, name)
+        return found[0]
 
     # -- on the worker thread ------------------------------------------------------------------
     def repo(self, name: str) -> Repo:

@@ -121,7 +121,7 @@ class Gallery:
         if not match:
             raise NotFound("no such page on this hub")
         name, rest = match.group("name"), match.group("rest") or ""
-        self.library.git_dir(name)  # NotFound for a bad name or a missing collaboration
+        self.library.git_dir(name)  # NotFound for a bad name or a missing collaboration (remembered paths)
         parts = rest.strip("/").split("/") if rest.strip("/") else []
         params = _params(request)
         if not parts:
