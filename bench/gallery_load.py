@@ -13,7 +13,9 @@ separate load process) asks for each page with ``Accept: text/html`` for ``--sec
     fragment pages (200 of them)     limit p95 <= 20 ms
     /-/health (the peer: the same server doing nothing)
 
-then reads the hub's peak RSS (limit 150 MB). Each page is asked once before its run (the first view
+then reads the hub's peak RSS (limit 150 MB). With ``--push-mb 1024``: `hitrec push` of one fragment of that
+size to the same hub, alternately quiet and while wrk loads the gallery (limit: at least 0.8x the quiet
+speed under load). Each page is asked once before its run (the first view
 of a catalog commit builds the snapshot and draws the page: that figure is printed too). The machine
 is shared: the health route, measured in the same run, is the floor to compare with.
 """
@@ -137,6 +139,41 @@ def wrk(url: str, paths: list[str], cookie: str, seconds: float, connections: in
     return {**{k: float(v) for k, v in values.items()}, "rps": float(rate.group(1)) if rate else 0.0}
 
 
+def push_under_load(hub: HubProcess, token: str, base: Path, size_mb: int, rounds: int, cookie: str,
+                    paths: list[str], connections: int) -> tuple[list[float], list[float]]:
+    """Seconds of `hitrec push` of one ``size_mb`` fragment to a fresh collaboration, quiet and under a
+    gallery load, alternated ``rounds`` times each."""
+    from _sync_common import hitrec, isolated_env, noise_wav, user_env
+
+    env = {**isolated_env(base / "client"), **user_env("Ada", "ada@example.org", token)}
+    hitrec("init", "pusher", cwd=base, env=env)
+    source = noise_wav(base / "big.wav", size_mb << 20, seed=11)
+    hitrec("add", str(source), cwd=base / "pusher", env=env)
+    source.unlink()
+    script = base / "load.lua"
+    script.write_text(LUA % ", ".join(f'"{p}"' for p in paths))
+    quiet: list[float] = []
+    loaded: list[float] = []
+    for r in range(rounds * 2):
+        under_load = r % 2 == 1
+        hitrec("remote", "add", "origin", hub.collaboration_url(f"push{r}"), "--replace", cwd=base / "pusher", env=env)
+        shutil.rmtree(base / "pusher" / ".hitrec" / "refs" / "remotes", ignore_errors=True)
+        load = None
+        if under_load:
+            load = subprocess.Popen(["wrk", "-t2", f"-c{connections}", "-d600s", "--timeout", "10s", "-s", str(script),
+                                     "-H", "Accept: text/html", "-H", f"Cookie: {cookie}", hub.url],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)  # the load is on before the push starts
+        try:
+            seconds, _ = hitrec("push", "--json", cwd=base / "pusher", env=env)
+        finally:
+            if load is not None:
+                load.terminate()
+                load.wait()
+        (loaded if under_load else quiet).append(seconds)
+    return quiet, loaded
+
+
 def rss_mb(pid: int) -> tuple[float, float]:
     status = Path(f"/proc/{pid}/status").read_text()
     get = lambda key: int(re.search(rf"{key}:\s+(\d+) kB", status).group(1)) / 1024  # noqa: E731
@@ -149,6 +186,8 @@ def main() -> int:
     parser.add_argument("--contributors", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--push-mb", type=int, default=0, help="also push a fragment this big, quiet and under load")
+    parser.add_argument("--push-rounds", type=int, default=2)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -183,6 +222,10 @@ def main() -> int:
                 found = wrk(hub.url, paths, cookie, args.seconds, args.connections, base)
                 results.append((name, limit, found))
             rss, peak = rss_mb(hub.proc.pid)
+            pushes = None
+            if args.push_mb:
+                pushes = push_under_load(hub, token, base, args.push_mb, args.push_rounds, cookie,
+                                         ["/-/c/big", "/-/c/big?page=150", *fragment_paths[:50]], args.connections)
         floor = results[0][2]["p95"]
         print(f"\n{args.connections} connections, {args.seconds:g} s each, wrk; p95 and ratio to the limit "
               f"(<= 1 meets it) and to the health route's p95 (the same server doing nothing)")
@@ -200,6 +243,14 @@ def main() -> int:
                   + (f"  ERRORS {r['errors']:.0f}" if r["errors"] else ""))
         print(f"hub RSS {rss:.0f} MB, peak {peak:.0f} MB (limit {RSS_LIMIT_MB:.0f}: {peak / RSS_LIMIT_MB:.2f})")
         ok = ok and peak < RSS_LIMIT_MB
+        if pushes is not None:
+            quiet, loaded = pushes
+            mb = args.push_mb * 1.048576
+            ratio = min(quiet) / min(loaded)
+            print(f"push {mb:.0f} MB: quiet {', '.join(f'{mb / s:.0f}' for s in quiet)} MB/s; under the gallery load "
+                  f"{', '.join(f'{mb / s:.0f}' for s in loaded)} MB/s; best under load / best quiet {ratio:.2f} "
+                  "(limit >= 0.8)")
+            ok = ok and ratio >= 0.8
         print("meets every limit" if ok else "DOES NOT meet every limit")
         return 0 if ok else 1
     finally:
