@@ -8,6 +8,12 @@ from pathlib import Path
 from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import ffmpeg_exe
 
+CAPTIONS = """\
+1
+00:00:00,000 --> 00:00:01,800
+Morgan, this is your date with destiny.
+"""
+
 STORY = """# Morgan M. Morgansen's Date With Destiny
 
 Morgan had rehearsed the line forty times. On the forty-first, the cat walked across the piano.
@@ -32,6 +38,7 @@ def generate(folder: Path) -> dict[str, Path]:
         "sky": folder / "sky-shot.mp4",
         "drawing": folder / "drawing.png",
         "story": folder / "story.md",
+        "captions": folder / "captions.srt",
     }
     # a "voice": a gliding tone with a tremolo, 3 s
     _ffmpeg("-f", "lavfi", "-i", "sine=frequency=220:duration=3:sample_rate=48000",
@@ -46,4 +53,5 @@ def generate(folder: Path) -> dict[str, Path]:
                 str(files[name]))
     _ffmpeg("-f", "lavfi", "-i", "mandelbrot=size=320x180:rate=1", "-frames:v", "1", str(files["drawing"]))
     files["story"].write_text(STORY, encoding="utf-8")
+    files["captions"].write_text(CAPTIONS, encoding="utf-8")
     return files

@@ -15,7 +15,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     r = run_hitrec("demo", str(target), cwd=tmp_path, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     assert "demo complete" in r.stdout
-    assert "wrote piece.otio: 4 OTIO tracks, 6 clips, 2 transitions, 5 fragments" in r.stdout, r.stdout
+    assert "wrote piece.otio: 6 OTIO tracks, 8 clips, 2 transitions, 6 fragments" in r.stdout, r.stdout
     assert (target / "piece.otio").stat().st_size > 0
     studio = target / "studio"
     log = json.loads(run_hitrec("log", "--json", cwd=studio).stdout)

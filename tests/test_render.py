@@ -330,7 +330,13 @@ def test_demo_remixes_and_verifies(tmp_path: Path, cli) -> None:  # type: ignore
     assert "hitrec remix timeline.yaml" in r.stdout and "re-renders to identical bytes" in r.stdout
     repo = Repo(tmp_path / "demo" / "studio")
     pieces = [f for f in repo.fragments() if f.has_timeline]
-    assert len(pieces) == 1 and len(pieces[0].parents) == 5
+    assert len(pieces) == 1 and len(pieces[0].parents) == 6  # the five sources and the captions
+    # the piece shows the effects: a wipe (not a cross-fade), a Ken Burns still, a caption, the credits roll
+    stored = yaml.safe_load(repo.read_fragment_file(pieces[0].id, "timeline.yaml") or b"")
+    clips = {t["kind"]: t["clips"] for t in stored["tracks"]}
+    assert any(c.get("transition", {}).get("type") == "wipeleft" for c in clips["video"])
+    assert any(c.get("zoom") == "in" for c in clips["video"])
+    assert clips["captions"] and clips["credits"]
 
 
 def test_progress_bar_on_a_terminal(project: Path, frags: dict[str, str]) -> None:

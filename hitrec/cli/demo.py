@@ -26,6 +26,7 @@ def contribute(state: DemoState) -> None:
         ("shot", "sam", "City at dusk", ("footage",), "CC-BY-4.0"),
         ("sky", "sam", "Test-card sky", ("footage",), "CC-BY-4.0"),
         ("story", "ines", "Page one of the story", ("story",), "CC-BY-4.0"),
+        ("captions", "maya", "Captions of Morgan's line", ("captions",), "CC-BY-4.0"),
     ]
     specs = [FragmentSpec(state.media[key], title=title, tags=tags, license=lic, project="date-with-destiny",
                           author=CONTRIBUTORS[who]) for key, who, title, tags, lic in plan]
@@ -67,7 +68,8 @@ tracks:
     name: picture
     clips:
       - {{fragment: {shot}, from: 0, to: 2.5, mute: true}}
-      - {{fragment: {drawing}, duration: 2, fit: contain, transition: {{type: crossfade, duration: 0.5}}}}
+      - {{fragment: {drawing}, duration: 2, fit: cover, zoom: in, pan: right,
+         transition: {{type: wipeleft, duration: 0.5}}}}
       - {{fragment: {sky}, to: 2, mute: true, fade_out: 0.5, transition: {{type: crossfade, duration: 0.5}}}}
   - kind: audio
     name: voice
@@ -81,6 +83,12 @@ tracks:
     clips:
       - {{text: "Morgan M. Morgansen's Date With Destiny", at: 0.2, duration: 2, size: 14, position: bottom,
          fade_in: 0.3, fade_out: 0.3}}
+  - kind: captions
+    clips:
+      - {{fragment: {captions}, at: 2.4, size: 12}}
+  - kind: credits
+    clips:
+      - {{at: 5.5, duration: 2.5, size: 10}}
 """
 
 
@@ -89,7 +97,7 @@ def remix_piece(state: DemoState) -> None:
     from hitrec.ops.remix import remix
     from hitrec.ops.verify import verify
 
-    ids = {key: state.fragments[key].short_id for key in ("shot", "drawing", "sky", "voice", "chords")}
+    ids = {key: state.fragments[key].short_id for key in ("shot", "drawing", "sky", "voice", "chords", "captions")}
     timeline = state.repo.root / "timeline.yaml"
     timeline.write_text(DEMO_TIMELINE.format(**ids), encoding="utf-8")
     result = remix(state.repo, timeline, author=CONTRIBUTORS["editor"])

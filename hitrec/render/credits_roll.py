@@ -35,6 +35,17 @@ def _blocks(lines: tuple[str, ...]) -> list[list[str]]:
     return [c for c in cards if c]
 
 
+def wrapped(lines: tuple[str, ...], width: int, fontsize: int) -> tuple[str, ...]:
+    """Lines wider than the frame broken at spaces (a glyph is taken as 0.55 of the font size)."""
+    import textwrap
+
+    chars = max(8, int(width * 0.9 / (fontsize * 0.55)))
+    out: list[str] = []
+    for line in lines:
+        out += textwrap.wrap(line, chars, subsequent_indent="  ") if len(line) > chars else [line]
+    return tuple(out)
+
+
 def credits_filters(clip: PlannedClip, size: tuple[int, int], start: Fraction, end: Fraction, half: Fraction,
                     stem: Path, font: str, dec: Callable[[float | Fraction], str],
                     esc: Callable[[str], str]) -> list[str]:
@@ -44,13 +55,14 @@ def credits_filters(clip: PlannedClip, size: tuple[int, int], start: Fraction, e
                           "`hitrec render` or `hitrec remix` in a hitrec repo")
     h = size[1]
     fontsize = clip.size or max(8, round(h * 0.045))
+    lines = wrapped(clip.credit_lines, size[0], fontsize)
     color = (clip.color or "#ffffff").lstrip("#")
     spacing = round(fontsize * LINE_SPACING)
     common = (f"{font}:expansion=none:fontsize={fontsize}:fontcolor=0x{color}:line_spacing={spacing}"
               ":text_align=C:x=(w-text_w)/2")
     a = dec(start)
     if clip.credits_style == "cards":
-        cards = _blocks(clip.credit_lines)
+        cards = _blocks(lines)
         step = (end - start) / len(cards)
         out = []
         for i, card in enumerate(cards):
@@ -61,7 +73,7 @@ def credits_filters(clip: PlannedClip, size: tuple[int, int], start: Fraction, e
                        f":enable='gte(t\\,{dec(s - half)})*lt(t\\,{dec(e - half)})'")
         return out
     path = stem.with_name(f"{stem.name}.txt")
-    path.write_text("\n".join(clip.credit_lines), encoding="utf-8")
+    path.write_text("\n".join(lines), encoding="utf-8")
     y = f"h-(h+text_h)*(t-{a})/{dec(end - start)}"
     return [f"drawtext={common}:textfile={esc(str(path))}:y='{y}'"
             f":enable='gte(t\\,{dec(start - half)})*lt(t\\,{dec(end - half)})'"]

@@ -4,7 +4,10 @@ It exists to check the ffmpeg engine against an independent implementation of th
 renders one timeline with both and compares frames and audio levels) and as the slow baseline in
 bench/. It follows the same rules — clips placed by the plan, cross-fades as the incoming clip fading
 in over the outgoing one, later tracks on top, all sound summed — but is neither byte-exact with the
-ffmpeg engine nor fast. ``duck_under`` is not implemented here.
+ffmpeg engine nor fast. It refuses, naming it, what it does not implement (:func:`unsupported`):
+``duck_under``, transitions other than crossfade, fade curves, keyframes and Ken Burns moves, freeze
+frames, picture in picture, contain-blur, generated backgrounds, captions, the credits roll and loudness
+normalisation (docs/timeline.md lists them).
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ class MoviepyEngine:
 
 def unsupported(plan: Plan) -> str | None:
     """The first feature of ``plan`` this engine does not implement (named as the timeline spells it)."""
+    if plan.output.loudness is not None:
+        return "output.loudness (loudness normalisation)"
     for clip in plan.clips():
         if clip.duck_under:
             return "duck_under"
