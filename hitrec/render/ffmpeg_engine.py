@@ -506,6 +506,9 @@ class _Graph:
         return out
 
     def build_sound(self) -> None:
+        if self.measured is not None and self.plan.output.loudness is not None:  # pass 2 of output.loudness
+            self.normalised_sound(self.plan.output.loudness, self.measured)
+            return
         plan = self.plan
         targets = {c.duck_under for c in plan.clips() if c.duck_under}
         target_mix: dict[str, list[str]] = {}
@@ -537,9 +540,17 @@ class _Graph:
         out = self.label("aout")
         # Timestamps from the sample count: amix may cut its output into frames differently from run to run
         # (it emits what its inputs have delivered), which moved AAC packet times in ~1 of 6 loaded runs.
-        loudness = self.plan.output.loudness
-        norm = normalise_filter(loudness, self.measured, self.rate) + "," if loudness and self.measured else ""
-        self.add(f"[{mixed}]{norm}atrim=end_sample={self.total_samples},asetpts=N/SR/TB[{out}]")
+        self.add(f"[{mixed}]atrim=end_sample={self.total_samples},asetpts=N/SR/TB[{out}]")
+        self.audio_out = out
+
+    def normalised_sound(self, target: float, measured: Measured) -> None:
+        """The sound as the mix the loudness pass wrote, brought to ``target`` LUFS."""
+        index = self.n_inputs
+        self.inputs += ["-i", str(measured.mix)]
+        self.n_inputs += 1
+        out = self.label("aout")
+        self.add(f"[{index}:a:0]{normalise_filter(target, measured, self.rate)},"
+                 f"atrim=end_sample={self.total_samples},asetpts=N/SR/TB[{out}]")
         self.audio_out = out
 
     def mix(self, streams: list[str], pad: bool) -> str:

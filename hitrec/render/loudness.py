@@ -2,9 +2,12 @@
 loudness of a fragment (``hitrec show``).
 
 Normalising is two ffmpeg passes over the sound alone (the whole mix, never a window of it): the first
-runs the plan's audio graph into ``loudnorm`` in measuring mode; the second is the real render, its mix
-through ``loudnorm`` given those measurements (``linear=true``: one gain for the whole piece where the
-true-peak limit allows it). Both passes are pure functions of the plan, so re-renders stay
+renders the plan's mix once, whole, to a float WAV in the scratch folder and measures it on the way
+(``ebur128``: integrated loudness and sample peak); the second is the real render, which reads that WAV
+back through one gain to the target (EBU R128 linear normalisation, what ``loudnorm`` does in its linear
+mode) and a limiter at -1.5 dBFS only where the gain would push the peak past it. ``loudnorm`` itself
+is not used: it resamples to 192 kHz and costs ~2x a mix's own render in each pass (bench/render_effects.py
+allows normalisation 0.3x). Both passes are pure functions of the plan, so re-renders stay
 byte-identical. A fragment's loudness is measured with ``ebur128`` and cached by media oid.
 """
 
@@ -16,7 +19,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hitrec.errors import RenderError
 from hitrec.media.ffmpeg import ffmpeg_exe, popen
@@ -24,25 +27,24 @@ from hitrec.media.ffmpeg import ffmpeg_exe, popen
 if TYPE_CHECKING:
     from hitrec.store import Fragment, Repo
 
-TRUE_PEAK = -1.5  # dBTP
-RANGE = 11.0  # LU, loudnorm's target loudness range
-LOUDNESS_MIN, LOUDNESS_MAX = -70.0, -5.0  # what loudnorm accepts
+TRUE_PEAK = -1.5  # dBFS: the ceiling the gain may not push the peak past (a limiter holds it there)
+SILENCE = -70.0  # LUFS: ebur128's floor; a mix this quiet is left alone
+BITEXACT_AUDIO = ["-fflags", "+bitexact", "-flags:a", "+bitexact", "-map_metadata", "-1"]
 _SUMMARY = re.compile(r"^\s*I:\s+(-?[\d.]+|-inf) LUFS", re.MULTILINE)
+_PEAK = re.compile(r"^\s*Peak:\s+(-?[\d.]+|-inf) dBFS", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class Measured:
-    """What loudnorm's first pass measured."""
+    """What the first pass measured, and the mix it wrote (the second pass reads it back)."""
 
-    i: str
-    tp: str
-    lra: str
-    thresh: str
-    offset: str
+    integrated: float | None  # LUFS; None: silence
+    peak: float  # the sample peak, dBFS
+    mix: Path  # the whole mix as 32-bit float WAV
 
 
 def _run(cmd: list[str]) -> str:
-    """Run ffmpeg for its stderr (where loudnorm and ebur128 report); RenderError on failure."""
+    """Run ffmpeg for its stderr (where ebur128 reports); RenderError on failure."""
     try:
         proc = popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     except OSError as exc:
@@ -56,37 +58,48 @@ def _run(cmd: list[str]) -> str:
     text = err.decode("utf-8", "replace")
     if proc.returncode != 0:
         lines = [line for line in text.splitlines() if line.strip()]
+        if any("No space left on device" in line for line in lines):
+            raise RenderError("the disk is full: no space left for the mix hitrec measures the loudness of "
+                              "(in $TMPDIR); free space there or set TMPDIR to a folder on a disk with room")
         raise RenderError(f"ffmpeg failed measuring loudness: {'; '.join(lines[-3:]) or proc.returncode}")
     return text
 
 
+def _summary(text: str, what: str) -> tuple[float | None, float]:
+    found = _SUMMARY.findall(text)
+    peaks = _PEAK.findall(text)
+    if not found:
+        raise RenderError(f"ffmpeg's ebur128 gave no loudness for {what}")
+    i = None if found[-1] == "-inf" or float(found[-1]) <= SILENCE else float(found[-1])
+    peak = float(peaks[-1]) if peaks and peaks[-1] != "-inf" else -200.0
+    return i, peak
+
+
 def measure_mix(inputs: list[str], lines: list[str], mix: str, target: float, work: Path) -> Measured:
-    """Pass 1: a mix (the label ``mix`` of the audio graph ``lines`` over ``inputs``) through loudnorm in
-    measuring mode."""
+    """Pass 1: the mix (label ``mix`` of the audio graph ``lines`` over ``inputs``) written whole to a float
+    WAV and measured on the way (EBU R128 integrated loudness, sample peak)."""
     script = work / "loudness.txt"
-    lines = [*lines, f"[{mix}]{_loudnorm(target)}:print_format=json[measured]"]
+    lines = [*lines, f"[{mix}]asplit=2[tofile][tomeasure]", "[tomeasure]ebur128=peak=sample[measured]"]
     script.write_text(";\n".join(lines) + "\n", encoding="utf-8")
-    text = _run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "info", *inputs, "-/filter_complex",
-                 str(script), "-map", "[measured]", "-f", "null", "-"])
-    start = text.rfind("{")
-    try:
-        data: dict[str, Any] = json.loads(text[start:text.index("}", start) + 1])
-        return Measured(data["input_i"], data["input_tp"], data["input_lra"], data["input_thresh"],
-                        data["target_offset"])
-    except (ValueError, KeyError) as exc:
-        raise RenderError("ffmpeg's loudnorm reported no measurement") from exc
-
-
-def _loudnorm(target: float) -> str:
-    return f"loudnorm=I={target:g}:TP={TRUE_PEAK:g}:LRA={RANGE:g}"
+    wav = work / "mix.wav"
+    text = _run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "info", *inputs,
+                 "-/filter_complex", str(script), "-map", "[measured]", "-f", "null", "-",
+                 "-map", "[tofile]", "-c:a", "pcm_f32le", *BITEXACT_AUDIO, "-f", "wav", "-y", str(wav)])
+    integrated, peak = _summary(text, "the mix")
+    return Measured(integrated, peak, wav)
 
 
 def normalise_filter(target: float, measured: Measured, rate: int) -> str:
-    """Pass 2: the filters that bring the mix to ``target`` LUFS (and back to the output's rate)."""
-    if measured.i in ("-inf", "inf") or measured.thresh in ("-inf", "inf"):
+    """Pass 2: the filters that bring the measured mix to ``target`` LUFS: one gain for the whole piece
+    (EBU R128 linear normalisation), and a limiter at the true-peak ceiling only where that gain would
+    push the sample peak past it."""
+    if measured.integrated is None:
         return "anull"  # silence stays silence
-    return (f"{_loudnorm(target)}:measured_I={measured.i}:measured_TP={measured.tp}:measured_LRA={measured.lra}"
-            f":measured_thresh={measured.thresh}:offset={measured.offset}:linear=true,aresample={rate}")
+    gain = target - measured.integrated
+    parts = [f"volume={gain:.2f}dB"]
+    if measured.peak + gain > TRUE_PEAK:
+        parts.append(f"alimiter=limit={10 ** (TRUE_PEAK / 20):.4f}:level=0:attack=5:release=50")
+    return ",".join(parts)
 
 
 # --------------------------------------------------------------------------- a fragment's loudness
@@ -96,10 +109,7 @@ def integrated_loudness(path: Path) -> float | None:
     """The integrated loudness (LUFS) of a media file's first sound stream; None for silence."""
     text = _run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "info", "-nostats", "-i", str(path),
                  "-map", "0:a:0", "-af", "ebur128", "-f", "null", "-"])
-    found = _SUMMARY.findall(text)
-    if not found:
-        raise RenderError(f"ffmpeg's ebur128 gave no loudness for {path.name}")
-    return None if found[-1] == "-inf" else float(found[-1])
+    return _summary(text, path.name)[0]
 
 
 def fragment_loudness(repo: Repo, fragment: Fragment) -> float | None:
