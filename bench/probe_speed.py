@@ -4,7 +4,9 @@
 
 Prints microseconds per call (best of 5 rounds) and the ratio probe / wave for WAV; the claim is that
 probing a WAV costs about what `wave.open` does (ratio near 1) and stays under 100 µs. Other formats are
-shown for scale: AIFF and FLAC are header reads too, images go through Pillow, mp3/mp4 through PyAV.
+shown for scale: AIFF and FLAC are header reads too (FLAC also finds its last frame), images are decoded
+by the renderer's ffmpeg (one process), mp3/mp4/webm through PyAV (first frame, then the last packet's end).
+Each header format's figure is also given against `wave` on the WAV in the same run (load-independent).
 """
 
 from __future__ import annotations
@@ -72,9 +74,33 @@ def main() -> None:
             "MP3 (PyAV)": make_audio(root / "tone.mp3", seconds=10.0),
             "MP4 720p (PyAV)": make_video(root / "clip.mp4", seconds=2.0, size="1280x720"),
         }
+        others.update(_phone_and_browser(root))
         for name, path in others.items():
             repeat = args.repeat if name in ("AIFF", "FLAC") else max(1, args.repeat // 50)
-            print(f"{name:>26}: probe {per_call_us(lambda p=path: probe(p), repeat):8.1f} µs")
+            if name.startswith(("HEIC", "GIF", "WebM")):
+                repeat = 5
+            spent = per_call_us(lambda p=path: probe(p), repeat)
+            vs_wave = f"   ratio to wave {spent / wave_us:.2f}" if name in ("AIFF", "FLAC") else ""
+            print(f"{name:>26}: probe {spent:8.1f} µs{vs_wave}")
+
+
+def _phone_and_browser(root: Path) -> dict[str, Path]:
+    """An iPhone-style photo, an animation and a browser recording (issue 12), for scale."""
+    from PIL import Image
+
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        Image.new("RGB", (1280, 720), "red").save(root / "photo.heic", quality=60)
+        heic = {"HEIC 1280x720": root / "photo.heic"}
+    except ImportError:
+        heic = {}
+    frames = [Image.new("RGB", (320, 240), c) for c in ("red", "blue", "green", "white")]
+    frames[0].save(root / "anim.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=320x240:rate=24:duration=10", "-c:v", "libvpx-vp9", "-deadline",
+           "realtime", "-cpu-used", "8", "-live", "1", "-f", "webm", str(root / "browser.webm"))
+    return {**heic, "GIF 4 frames": root / "anim.gif", "WebM no Duration 10 s": root / "browser.webm"}
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ returns an :class:`AudioHeader`, or ``None`` when the file uses an encoding thes
 
 from __future__ import annotations
 
+import os
 import struct
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
@@ -234,10 +235,7 @@ def read_flac(f: BinaryIO, size: int, path: Path | str) -> AudioHeader | None:
         raise MediaError(path, "truncated or corrupt FLAC: no audio frame follows the header")
     if total == 0:
         return None  # sample count unknown (a stream): let PyAV estimate
-    first = f.read(14)
-    if _flac_frame(sync + first, 0) is None:
-        raise MediaError(path, "corrupt FLAC: the first audio frame's header is damaged (bad CRC)")
-    ends = _last_flac_frame_end(f, size, pos, info)
+    ends = _last_flac_frame_end(f, size, pos, info, sync)
     if ends is None:
         raise MediaError(path, "corrupt FLAC: no intact audio frame near the end of the file")
     if ends < total:
@@ -257,7 +255,11 @@ def _crc8_table() -> tuple[int, ...]:
 
 
 _CRC8 = _crc8_table()
-_FLAC_TAIL = (16 << 10, 256 << 10)  # bytes read from the end to find the last frame: then more
+_FLAC_TAIL = (4 << 10, 64 << 10, 1 << 20)  # bytes read from the end to find the last frame: then more
+
+
+_BLOCK_SIZES = (0, 192, 576, 1152, 2304, 4608, -1, -2, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768)
+_RATE_BYTES = (0,) * 12 + (1, 2, 2, 0)
 
 
 def _flac_frame(data: bytes, at: int) -> tuple[bool, int, int] | None:
@@ -265,49 +267,44 @@ def _flac_frame(data: bytes, at: int) -> tuple[bool, int, int] | None:
     or None unless its fields are valid and its CRC-8 matches."""
     if len(data) < at + 6 or data[at] != 0xFF or data[at + 1] & 0xFE != 0xF8:
         return None
-    variable = bool(data[at + 1] & 1)
-    size_code, rate_code = data[at + 2] >> 4, data[at + 2] & 0xF
-    if size_code == 0 or rate_code == 15 or data[at + 3] >> 4 > 10 or data[at + 3] & 1 or \
-            (data[at + 3] >> 1) & 7 == 3:
+    codes, layout = data[at + 2], data[at + 3]
+    size_code, rate_code = codes >> 4, codes & 0xF
+    if size_code == 0 or rate_code == 15 or layout >> 4 > 10 or layout & 1 or layout & 0xE == 6:
         return None
     lead, i = data[at + 4], at + 5
-    ones = next(n for n in range(9) if not lead & (0x80 >> n)) if lead & 0x80 else 0
-    if ones == 1 or ones > 7:
+    ones = 8 - (~lead & 0xFF).bit_length()  # leading 1 bits: the UTF-8-style length of the number
+    if ones == 1 or ones == 8:
         return None
-    extra = max(0, ones - 1)
-    number = lead & (0x7F >> ones) if ones else lead
-    for _ in range(extra):
-        if i >= len(data) or data[i] & 0xC0 != 0x80:
+    number = lead & (0x7F >> ones)
+    end = at + 4 + max(1, ones)
+    for byte in data[i:end]:
+        if byte & 0xC0 != 0x80:
             return None
-        number, i = number << 6 | data[i] & 0x3F, i + 1
-    if size_code == 6:
+        number = number << 6 | byte & 0x3F
+    i = end
+    block = _BLOCK_SIZES[size_code]
+    if block == -1:
         block, i = (data[i] + 1 if i < len(data) else 0), i + 1
-    elif size_code == 7:
+    elif block == -2:
         block, i = int.from_bytes(data[i:i + 2], "big") + 1, i + 2
-    elif size_code == 1:
-        block = 192
-    elif size_code <= 5:
-        block = 576 << (size_code - 2)
-    else:
-        block = 256 << (size_code - 8)
-    i += {12: 1, 13: 2, 14: 2}.get(rate_code, 0)
+    i += _RATE_BYTES[rate_code]
     if i >= len(data):
         return None
     crc = 0
     for byte in data[at:i]:
         crc = _CRC8[crc ^ byte]
-    return (variable, number, block) if crc == data[i] else None
+    return (bool(data[at + 1] & 1), number, block) if crc == data[i] else None
 
 
-def _last_flac_frame_end(f: BinaryIO, size: int, audio_start: int, info: bytes) -> int | None:
-    """The sample number where the last intact-looking frame near the end of the file stops."""
+def _last_flac_frame_end(f: BinaryIO, size: int, audio_start: int, info: bytes, sync: bytes) -> int | None:
+    """The sample number where the last intact-looking frame near the end of the file stops; ``sync`` is
+    the first frame's two sync bytes (the blocking strategy is the stream's, the same in every frame)."""
     fixed_block = int.from_bytes(info[2:4], "big")  # STREAMINFO's maximum block size
     for want in _FLAC_TAIL:
         start = max(audio_start, size - want)
-        f.seek(start)
-        data = f.read(size - start)
+        data = os.pread(f.fileno(), size - start, start)
         at = len(data)
-        while (at := max(data.rfind(b"\xff\xf8", 0, at), data.rfind(b"\xff\xf9", 0, at))) >= 0:
+        while (at := data.rfind(sync, 0, at)) >= 0:
             frame = _flac_frame(data, at)
             if frame is not None:
                 variable, number, block = frame
