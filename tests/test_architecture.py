@@ -202,7 +202,7 @@ def test_the_fragment_file_names_are_named_in_one_module() -> None:
     """Code names a fragment's files by format.FRAGMENT_YAML, TIMELINE_YAML and GITATTRIBUTES_NAME
     (messages may mention them)."""
     names = {"fragment.yaml", "timeline.yaml", ".gitattributes"}
-    own_files = {FORMAT_MODULE, "hitrec.cli.demo"}  # the demo writes the user's timeline.yaml in the project
+    own_files = {FORMAT_MODULE, "hitrec.cli.demo", "hitrec.cli.demo_preview"}  # the demo's user timeline.yaml
     found = [f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {text!r}" for m in MODULES if m not in own_files
              for line, text in code_strings(m) if text in names]
     assert found == []

@@ -337,6 +337,11 @@ def test_demo_remixes_and_verifies(tmp_path: Path, cli) -> None:  # type: ignore
     assert any(c.get("transition", {}).get("type") == "wipeleft" for c in clips["video"])
     assert any(c.get("zoom") == "in" for c in clips["video"])
     assert clips["captions"] and clips["credits"]
+    # and a preview frame of the timeline, one line
+    assert "hitrec preview timeline.yaml --at 2.5 -o frame.png -> wrote frame.png" in r.stdout
+    from PIL import Image
+
+    assert Image.open(tmp_path / "demo" / "studio" / "frame.png").size == (320, 180)
 
 
 def test_progress_bar_on_a_terminal(project: Path, frags: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from hitrec.cli.app import app
 from hitrec.cli.demo_gallery import show_gallery
 from hitrec.cli.demo_hub import share_through_hub
 from hitrec.cli.demo_otio import export_otio
+from hitrec.cli.demo_preview import preview_frame
 from hitrec.cli.demo_state import CONTRIBUTORS, DemoState, describe, step
 from hitrec.cli.output import console
 from hitrec.errors import UsageError
@@ -121,9 +122,10 @@ def show_credits(state: DemoState) -> None:
     print_table(credits(state.repo, piece.id, profit="1000.00", currency="USD"))
 
 
-# The demo, in order: contributions, the log, a remix, its OTIO export, its lineage, sharing through a hub,
-# who gets what.
-STEPS = [contribute, show_log, remix_piece, export_otio, show_lineage, share_through_hub, show_credits]
+# The demo, in order: contributions, the log, a remix (and a preview frame of it), its OTIO export, its lineage,
+# sharing through a hub, who gets what.
+STEPS = [contribute, show_log, remix_piece, preview_frame, export_otio, show_lineage, share_through_hub,
+         show_credits]
 
 
 @app.command()
