@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from render_support import make_fragments, write_timeline
 
 from hitrec.store import Repo
@@ -32,6 +33,7 @@ def timeline(frags: dict[str, str]) -> dict[str, Any]:
         "title": "Test piece",
         "output": {"size": [160, 90], "fps": 24},
         "credits": {"editor_share": 0.25},
+        "markers": [{"at": 1.25, "name": "look", "color": "green"}],
         "tracks": [
             {"kind": "video", "name": "picture", "clips": [
                 {"fragment": frags["red"][:8], "to": 1.5, "weight": 2},
@@ -102,9 +104,9 @@ def test_otioz_bundles_the_media_under_their_file_names(project: Path, frags: di
 
 @pytest.mark.parametrize(("suffix", "lost"), [
     ("xml", ["speed of clip", "gain (tracks[1].clips[0])", "text clip 'Hello'"]),
-    ("edl", ["audio track 'voice'", "track 'text2'", "mute (tracks[0].clips[2])"]),
-    ("aaf", ["1 transition(s) on track 'picture'", "speed of clip", "fit (tracks[0].clips[1])"]),
-    ("fcpxml", ["1 transition(s)", "fade_in (tracks[1].clips[1])"]),
+    ("edl", ["audio track 'voice'", "track 'text2'", "mute (tracks[0].clips[2])", "1 marker(s) of the piece"]),
+    ("aaf", ["1 transition(s) on track 'picture'", "speed of clip", "fit (tracks[0].clips[1])", "1 marker(s)"]),
+    ("fcpxml", ["1 transition(s)", "fade_in (tracks[1].clips[1])", "1 marker(s)"]),
     ("kdenlive", ["1 transition(s)", "speed of clip"]),
 ])
 def test_editor_formats_say_what_they_lose_and_import_back(project: Path, frags: dict[str, str], cli: Any,
@@ -120,6 +122,11 @@ def test_editor_formats_say_what_they_lose_and_import_back(project: Path, frags:
     assert back.exit_code == 0, back.output
     assert back.json()["matched"]["hash"] == back.json()["clips"]  # the repo's own media files, by their oid
     assert cli("remix", "back.yaml", "--dry-run").exit_code == 0
+    markers = yaml.safe_load((project / "back.yaml").read_text()).get("markers")
+    if suffix == "kdenlive":
+        assert markers == [{"at": 1.25, "name": "look", "color": "green"}]
+    if suffix == "xml":  # FCP 7 XML has no marker colours: the adapter reads them back red
+        assert markers == [{"at": 1.25, "name": "look", "color": "red"}]
 
 
 def foreign_timeline(folder: Path) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_timeline_fuzz import IDS, RESOLVER, valid_timelines
 
 from hitrec.errors import HitrecError, TimelineError
@@ -41,9 +42,17 @@ def round_trip(text: str) -> tuple[bytes, bytes, list[str]]:
     return dump_timeline(normalized), dump_timeline(again), imported.warnings
 
 
+markers = st.lists(st.fixed_dictionaries({"at": st.sampled_from([0, 0.5, 1.25, 3])}, optional={
+    "duration": st.sampled_from([0, 0.5]), "name": st.text(max_size=8), "color": st.sampled_from(["red", "blue"]),
+    "note": st.text(max_size=8)}), max_size=3)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(valid_timelines())
-def test_hitrec_to_otio_to_hitrec_gives_the_same_normalized_timeline(data: dict[str, Any]) -> None:
+@given(valid_timelines(), markers)
+def test_hitrec_to_otio_to_hitrec_gives_the_same_normalized_timeline(data: dict[str, Any],
+                                                                     marks: list[dict[str, Any]]) -> None:
+    if marks:
+        data = {**data, "markers": marks}
     text = yaml.safe_dump(data, sort_keys=False)
     if "\\0" in text:
         return  # OTIO's strings cannot hold NUL: an export says so (test below)
@@ -150,8 +159,10 @@ def test_a_centred_dissolve_markers_nested_stacks_and_effects_from_another_tool(
     assert (clips[1].at, clips[1].freeze, clips[1].duration) == (1.25, 0.25, 0.75)  # the frame its range starts at
     assert clips[1].transition is not None and clips[1].transition.duration == 0.5
     text = "\n".join(imported.warnings)
-    for expected in ("marker", "'Blur' is not modelled", "nested stack"):
+    for expected in ("'Blur' is not modelled", "nested stack"):
         assert expected in text, (expected, text)
+    (marker,) = imported.timeline.markers  # 0.5 s into clip a's source, which plays from 0 at 0
+    assert (marker.at, marker.name) == (0.5, "note")
     assert imported.timeline.output.size == (160, 90)  # the first picture's size
     make_plan(imported.timeline, RESOLVER)  # and it plans
 

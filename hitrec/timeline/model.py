@@ -54,7 +54,11 @@ DEFAULT_SAMPLE_RATE = 48000
 MAX_SECONDS = 24 * 3600.0
 MAX_SIZE = 7680
 
-TOP_KEYS = ("hitrec", "title", "output", "credits", "tracks")
+TOP_KEYS = ("hitrec", "title", "output", "credits", "markers", "tracks")
+# a marker: a named moment (or span) of the piece for review notes; rendering ignores it (docs/timeline.md)
+MARKER_KEYS = ("at", "duration", "name", "color", "note")
+MARKER_COLORS = ("red", "pink", "orange", "yellow", "green", "cyan", "blue", "purple", "magenta", "black",
+                 "white")  # OpenTimelineIO's marker colours
 OUTPUT_KEYS = ("size", "fps", "sample_rate", "format", "channels", "loudness")
 CREDITS_KEYS = ("editor_share",)
 TRACK_KEYS = ("kind", "name", "clips")
@@ -192,6 +196,19 @@ class Track:
     name_line: int | None = None
 
 
+@dataclass(frozen=True)
+class Marker:
+    """A named moment of the piece (``duration`` > 0: a span), kept as given; rendering ignores it."""
+
+    at: Number
+    line: int
+    given: tuple[str, ...] = ()
+    duration: Number = 0
+    name: str = ""
+    color: str | None = None
+    note: str | None = None
+
+
 @dataclass
 class Timeline:
     file: str  # where it was read from, for messages
@@ -200,6 +217,7 @@ class Timeline:
     tracks: list[Track]
     credits: dict[str, Number] | None = None  # ``credits:`` as given: {} or {"editor_share": x}
     line: int = 1
+    markers: tuple[Marker, ...] = ()
 
     def error(self, problem: str, *, line: int | None = None, where: str | None = None) -> TimelineError:
         return TimelineError(self.file, problem, line=line, field=where)

@@ -32,7 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from hitrec.errors import TimelineError
-from hitrec.timeline.model import DEFAULT_FPS, DEFAULT_SAMPLE_RATE, TRACK_KINDS, TRANSITIONS, VERSION, Clip, Timeline
+from hitrec.timeline.model import (
+    DEFAULT_FPS,
+    DEFAULT_SAMPLE_RATE,
+    MARKER_COLORS,
+    TRACK_KINDS,
+    TRANSITIONS,
+    VERSION,
+    Clip,
+    Timeline,
+)
 from hitrec.timeline.normalize import seconds
 from hitrec.timeline.yaml_codec import parse_timeline, to_data
 
@@ -115,6 +124,11 @@ def to_otio(timeline: Timeline, media: Mapping[str, MediaSource]) -> Any:
     head: dict[str, Any] = {"hitrec": VERSION, **top, "fragments": used,
                             "tracks": [t.name for t in timeline.tracks]}
     result = otio.schema.Timeline(name=timeline.title or "", metadata={NS: head})
+    for marker in timeline.markers:
+        result.tracks.markers.append(otio.schema.Marker(
+            name=marker.name, marked_range=_range(otio, float(marker.at), float(marker.duration), rate),
+            color=(marker.color or "red").upper(), comment=marker.note or "",
+            metadata={NS: {"given": list(marker.given)}}))
     for ti, (track, tdata) in enumerate(zip(timeline.tracks, data["tracks"], strict=True)):
         for lane_no, lane in enumerate(_lanes(track.clips)):
             name = track.name if lane_no == 0 else f"{track.name} ({lane_no + 1})"
@@ -259,6 +273,8 @@ class _Reader:
         self.warnings: list[str] = []
         self.unmatched: list[str] = []
         self.sizes: list[tuple[int, int]] = []
+        self.marker_data: list[dict[str, Any]] = []
+        self.markers_sorted = False
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -279,7 +295,7 @@ class _Reader:
         if stack.effects:
             self.warn(f"effects on the whole timeline ({_names(stack.effects)}) are not modelled by hitrec: "
                       "skipped")
-        self.markers(stack.markers, "the timeline")
+        self.markers(stack.markers, 0.0, 1.0, 0.0)
         groups: dict[str, dict[str, Any]] = {}
         order = 0
         for child in stack:
@@ -304,6 +320,9 @@ class _Reader:
         data["output"] = self.output(meta.get("output"), otl, tracks)
         if isinstance(meta.get("credits"), dict):
             data["credits"] = meta["credits"]
+        if self.marker_data:  # hitrec's own in the order written; others' (from clips, tracks) in time order
+            data["markers"] = (sorted(self.marker_data, key=lambda m: m["at"]) if self.markers_sorted
+                               else self.marker_data)
         data["tracks"] = tracks
         import yaml
 
@@ -334,10 +353,20 @@ class _Reader:
         out["sample_rate"] = DEFAULT_SAMPLE_RATE
         return out
 
-    def markers(self, markers: Any, where: str) -> None:
-        if len(markers):
-            self.warn(f"{len(markers)} marker(s) on {where} ({_names(markers)}): hitrec timelines have no markers; "
-                      "skipped")
+    def markers(self, markers: Any, at: float, speed: float, start: float) -> None:
+        """Markers of an object whose time ``start`` plays at ``at`` on the piece, at ``speed``."""
+        for marker in markers:
+            meta = plain(marker.metadata.get(NS, {}))
+            given = meta.get("given") if isinstance(meta, dict) and isinstance(meta.get("given"), list) else None
+            data: dict[str, Any] = {
+                "at": seconds(max(0.0, at + (marker.marked_range.start_time.to_seconds() - start) / speed)),
+                "duration": seconds(marker.marked_range.duration.to_seconds() / speed), "name": marker.name,
+                "color": str(marker.color).lower() if str(marker.color).lower() in MARKER_COLORS else None,
+                "note": getattr(marker, "comment", "")}
+            if given is None:  # another tool's marker: what it says
+                self.markers_sorted = True
+                given = ["at", *[k for k in ("duration", "name", "color", "note") if data[k]]]
+            self.marker_data.append({k: data[k] for k in given if k in data and data[k] is not None})
 
     def track(self, track: Any, groups: dict[str, dict[str, Any]], order: int) -> None:
         otio = self.otio
@@ -346,7 +375,7 @@ class _Reader:
         label = track.name or f"{'audio' if track.kind == otio.schema.TrackKind.Audio else 'video'} {order + 1}"
         if track.effects:
             self.warn(f"effects on track {label!r} ({_names(track.effects)}) are not modelled by hitrec: skipped")
-        self.markers(track.markers, f"track {label!r}")
+        self.markers(track.markers, 0.0, 1.0, 0.0)
         if track.source_range is not None and track.source_range.start_time.to_seconds() > EPS:
             self.warn(f"track {label!r} is trimmed (its source range starts later): its clips are placed as "
                       "if it were not")
@@ -378,7 +407,6 @@ class _Reader:
         if written is not None:  # OTIO's dictionaries sort their keys: put them back in the order written
             written = reorder(written, meta.get("order"))
         ref = item.media_reference
-        self.markers(item.markers, where)
         speed = 1.0
         frozen = False
         for effect in item.effects:
@@ -458,6 +486,8 @@ class _Reader:
                           "a crossfade")
             elif name != "crossfade":
                 transition = {**(transition or {}), "type": name}
+        self.markers(item.markers, span.start_time.to_seconds(), speed if not frozen else 1.0,
+                     item.trimmed_range().start_time.to_seconds())
         tol = 0.5 / rate + EPS if rate else EPS
         if written is not None and _agrees(written, found_values, transition, tol):
             out = dict(written)

@@ -37,6 +37,7 @@ class Format:
     audio: bool = True
     quotes: bool = True  # names may hold ' (the FCP X adapter builds XPath queries from them)
     leading_gap: bool = True  # a gap before a track's first clip reads back
+    markers: bool = True  # the piece's markers (on OTIO's top stack) read back
     write_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -46,11 +47,11 @@ FORMATS = {f.suffix: f for f in (
            generators=True),
     Format("xml", "fcp_xml", "opentimelineio-plugins", "FCP 7 XML (Premiere, Resolve)", speed=False),
     Format("edl", "cmx_3600", "opentimelineio-plugins", "CMX 3600 EDL", one_video_track=True, audio=False,
-           leading_gap=False),
-    Format("aaf", "AAF", "opentimelineio-plugins", "AAF (Avid)", transitions=False, speed=False,
+           leading_gap=False, markers=False),
+    Format("aaf", "AAF", "opentimelineio-plugins", "AAF (Avid)", transitions=False, speed=False, markers=False,
            write_options={"use_empty_mob_ids": True}),
     Format("fcpxml", "fcpx_xml", "otio-fcpx-xml-adapter", "FCP X XML (Final Cut Pro)", transitions=False,
-           speed=False, quotes=False),
+           speed=False, quotes=False, markers=False),
     Format("kdenlive", "kdenlive", "otio-kdenlive-adapter", "Kdenlive (MLT)", transitions=False, speed=False),
 )}
 
@@ -146,6 +147,10 @@ def prepare(otl: Any, fmt: Format) -> list[str]:
         lost.append(f"hitrec's metadata (fragment ids, weights, credits settings, every clip key): {fmt.label} "
                     "does not carry it; `hitrec timeline import` finds the fragments again by media file")
     stack = otl.tracks
+    if not fmt.markers and len(stack.markers):
+        lost.append(f"{len(stack.markers)} marker(s) of the piece ({', '.join(repr(m.name) for m in stack.markers[:3])}"
+                    f"{' ...' if len(stack.markers) > 3 else ''}): {fmt.label} does not carry them")
+        stack.markers[:] = []
     for track in list(stack):
         if not fmt.lineage and track.metadata.get("hitrec", {}).get("kind") == "captions":
             lost.append(f"captions track {track.name!r}: {fmt.label} has no captions (`hitrec render --captions "

@@ -37,6 +37,8 @@ from hitrec.timeline.model import (
     DEFAULT_SAMPLE_RATE,
     FITS,
     GENERATOR_KEYS,
+    MARKER_COLORS,
+    MARKER_KEYS,
     MAX_SECONDS,
     MAX_SIZE,
     MEDIA_CLIP_KEYS,
@@ -51,6 +53,7 @@ from hitrec.timeline.model import (
     VERSION,
     VIDEO_FORMATS,
     Clip,
+    Marker,
     Number,
     Output,
     Position,
@@ -280,9 +283,26 @@ class _Parser:
                 raise self.fail(f"two tracks are named {t.name!r}; track names must be unique",
                                 t.name_line or t.line, _join(t.where, "name"))
             names[t.name] = t
-        timeline = Timeline(self.file, title, output, tracks, credits)
+        markers = self.markers(d["markers"], d.key_lines["markers"]) if "markers" in d else ()
+        timeline = Timeline(self.file, title, output, tracks, credits, markers=markers)
         self.cross_checks(timeline)
         return timeline
+
+    def markers(self, value: Any, line: int) -> tuple[Marker, ...]:
+        if not isinstance(value, _MarkedList):
+            raise self.fail("must be a list of markers ({at: 12.5, name: ...})", line, "markers")
+        out = []
+        for i, raw in enumerate(value):
+            where = f"markers[{i}]"
+            m = self.mapping(raw, where, value.item_lines[i], MARKER_KEYS, "a marker")
+            at = self.number(m, "at", where)
+            if at is None:
+                raise self.fail("a marker needs `at:` (seconds into the piece)", m.line, _join(where, "at"))
+            name = self.string(m, "name", where, nonempty=False) or ""
+            note = self.string(m, "note", where, nonempty=False)
+            out.append(Marker(at, m.line, tuple(str(k) for k in m), self.number(m, "duration", where) or 0, name,
+                              self.string(m, "color", where, choices=MARKER_COLORS), note))
+        return tuple(out)
 
     def output(self, value: Any, line: int) -> Output:
         if value is None:
@@ -577,6 +597,8 @@ def to_data(timeline: Timeline) -> dict[str, Any]:
     out["output"] = output
     if timeline.credits is not None:
         out["credits"] = dict(timeline.credits)
+    if timeline.markers:
+        out["markers"] = [{k: getattr(m, k) for k in m.given} for m in timeline.markers]
     out["tracks"] = [{"kind": t.kind, "name": t.name, "clips": [_clip_data(c) for c in t.clips]}
                      for t in timeline.tracks]
     return out
