@@ -568,8 +568,10 @@ class _Reader:
                 kind = "text"
             keep = []
             for c in clips:
-                fits = ("text" in c and "fragment" not in c if kind == "text" else "fragment" in c
-                        or (kind == "video" and "text" not in c))  # a video track's backgrounds have neither
+                # media on a text track, or a clip without media on a sound track, cannot be; the rest is
+                # checked by the YAML codec (backgrounds, captions, a credits roll have no fragment or text)
+                fits = not ((kind == "text" and "fragment" in c) or (kind == "audio" and "fragment" not in c)
+                            or (kind not in ("text", "credits") and "text" in c and "fragment" not in c))
                 if not fits:
                     self.warn(f"{c['__where']}: {'media' if 'fragment' in c else 'a text or generated clip'} on "
                               f"a {kind} track is not modelled: skipped")
