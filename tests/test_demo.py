@@ -17,6 +17,9 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "demo complete" in r.stdout
     assert "wrote piece.otio: 6 OTIO tracks, 8 clips, 2 transitions, 6 fragments" in r.stdout, r.stdout
     assert (target / "piece.otio").stat().st_size > 0
+    # phone media (issue 12): an iPhone photo is an image, a portrait clip is turned, a GIF moves, a cut FLAC is refused
+    assert "photo.heic     -> image" in r.stdout and "36x64 turned 90°" in r.stdout, r.stdout
+    assert "3 frames" in r.stdout and "truncated or corrupt FLAC" in r.stdout, r.stdout
     studio = target / "studio"
     log = json.loads(run_hitrec("log", "--json", cwd=studio).stdout)
     authors = {f["author"]["email"] for f in log}

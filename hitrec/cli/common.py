@@ -32,6 +32,10 @@ def describe_media(fragment: Fragment) -> str:
         parts.append(f"{m.duration:.2f}s")
     if m.width and m.height:
         parts.append(f"{m.width}x{m.height}")
+    if m.rotation:
+        parts.append(f"turned {m.rotation}°")
+    if m.frames:
+        parts.append(f"{m.frames} frames")
     if m.fps:
         parts.append(f"{m.fps:g}fps")
     if m.sample_rate:

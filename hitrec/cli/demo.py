@@ -11,6 +11,7 @@ from hitrec.cli.app import app
 from hitrec.cli.demo_gallery import show_gallery
 from hitrec.cli.demo_hub import share_through_hub
 from hitrec.cli.demo_otio import export_otio
+from hitrec.cli.demo_phone import phone_media
 from hitrec.cli.demo_preview import preview_frame
 from hitrec.cli.demo_state import CONTRIBUTORS, DemoState, describe, step
 from hitrec.cli.output import console
@@ -123,9 +124,9 @@ def show_credits(state: DemoState) -> None:
 
 
 # The demo, in order: contributions, the log, a remix (and a preview frame of it), its OTIO export, its lineage,
-# sharing through a hub, who gets what.
+# sharing through a hub, who gets what, and what phones and browsers make.
 STEPS = [contribute, show_log, remix_piece, preview_frame, export_otio, show_lineage, share_through_hub,
-         show_credits]
+         show_credits, phone_media]
 
 
 @app.command()
