@@ -13,6 +13,7 @@ byte-identical. A fragment's loudness is measured with ``ebur128`` and cached by
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -136,5 +137,6 @@ def fragment_loudness(repo: Repo, fragment: Fragment) -> float | None:
         tmp.write_text(json.dumps(cache, sort_keys=True), encoding="utf-8")
         os.replace(tmp, cache_path)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only repo refuses even this
+            tmp.unlink(missing_ok=True)
     return value
