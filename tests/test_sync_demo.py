@@ -15,6 +15,7 @@ def test_demo_hub_step(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr + r.stdout
     out = " ".join(r.stdout.split())
     assert "Sharing through a hub" in out
+    assert "hitrec hub serve --port 0 --workers 2" in out  # the demo's hub runs two processes
     assert "had 1 new fragment(s): merged by union" in out
     assert "both repos hold the same" in out and ": yes" in out
     assert "hrt_" not in r.stdout + r.stderr  # tokens are never shown

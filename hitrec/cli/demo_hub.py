@@ -28,7 +28,8 @@ _URL = re.compile(r"at (http://127\.0\.0\.1:[0-9]+)/")
 
 
 class EmbeddedHub:
-    """`hitrec hub serve --port 0` in a child process, stopped on exit."""
+    """`hitrec hub serve --port 0 --workers 2` in a child process (two processes on one socket, as a
+    busy hub runs: docs/scale.md), stopped on exit."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -41,8 +42,8 @@ class EmbeddedHub:
         self.root.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hitrec", "hub", "serve", "--root", str(self.root), "--host", "127.0.0.1",
-             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"})
+             "--port", "0", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "1000"})
         assert self.proc.stdout is not None
         deadline = time.monotonic() + 30
         for line in self.proc.stdout:
@@ -109,7 +110,8 @@ def share_through_hub(state: DemoState) -> None:
     repos.create(root, COLLABORATION, author_check=False)
     with EmbeddedHub(root) as hub:
         url = f"{hub.url}/{COLLABORATION}.git"
-        console.print(f"  {'hub':<12} hitrec hub serve --port 0 -> {hub.url} (users jo, maya; tokens stored hashed)",
+        console.print(f"  {'hub':<12} hitrec hub serve --port 0 --workers 2 -> {hub.url} (two processes on one "
+                      "socket; users jo, maya; tokens stored hashed)",
                       soft_wrap=True)
         studio = state.repo
         cfg.write_value(studio.config_path, "user.name", jo.name)
