@@ -413,6 +413,10 @@ def test_nginx_routes_each_collaboration_to_one_hub_and_16_clients_lose_nothing(
         for collab, upstream, *_ in front.nginx.access_log():
             upstreams.setdefault(collab, set()).add(upstream)
         assert all(len(ups) == 1 for name, ups in upstreams.items() if name in names), upstreams
+        for path in ("/", "/-/health", "/-/login", "/-/c/collab0"):  # the gallery: all on one hub
+            assert httpx.get(front.nginx.origin + path, timeout=30).status_code < 500
+        gallery = {upstream for collab, upstream, *_ in front.nginx.access_log() if collab == "-"}
+        assert len(gallery) == 1, gallery
         # the batch answers' addresses name nginx, where the client came in, not the hub behind it
         _, token = UserStore(front.root).add("probe", "probe@example.org")
         oid = "b" * 64
