@@ -375,3 +375,29 @@ def test_a_waited_helper_has_a_cpu_time_limit_and_a_lower_priority() -> None:
     assert result["code"] == -signal.SIGXCPU
     assert result["nice"] == os.nice(0) + 7
     assert isinstance(result["took"], float) and result["took"] < 20
+
+
+WITHOUT_HEIF = """
+import contextlib, sys
+from pathlib import Path
+sys.modules["pillow_heif"] = None  # as on a machine without pillow-heif: importing it fails
+from hitrec.hub.gallery.pictures import PictureMaker
+from PIL import Image
+@contextlib.contextmanager
+def media():
+    yield Path(sys.argv[2])
+with PictureMaker(Path(sys.argv[1])) as maker:
+    maker.want("%s", "image", media)
+    assert maker.wait_idle(60)
+    picture = maker.ready("%s", "image")
+    assert "pillow_heif" not in sys.modules or sys.modules["pillow_heif"] is None
+    print(Image.open(picture).size if picture else None)
+"""
+
+
+def test_heic_without_pillow_heif_goes_to_ffmpeg(tmp_path: Path, media: dict[str, Path]) -> None:
+    oid = oid_of("heic")
+    done = subprocess.run([sys.executable, "-c", WITHOUT_HEIF % (oid, oid), str(tmp_path / "cache"),
+                           str(media["heic"])], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(320, 240)"
