@@ -3,10 +3,17 @@
 ``probe(path)`` is called by ``hitrec add`` for every file, so the common cases are cheap:
 
 - WAV (PCM, float, A-law/µ-law, WAVE_FORMAT_EXTENSIBLE, RF64), AIFF/AIFC and FLAC are read from
-  their headers by :mod:`hitrec.media.headers` (stdlib only, a few reads, no samples);
-- images go through Pillow (``verify()`` plus a cheap reduced decode), text is checked to be UTF-8;
-- everything else (mp4, mov, m4a, webm, mkv, mp3, ogg, opus, ...) through PyAV, imported lazily, which
-  decodes one frame so a corrupt file is caught here rather than at render time.
+  their headers by :mod:`hitrec.media.headers` (stdlib only, a few reads, no samples; FLAC also finds its
+  last intact frame, so a truncated file is refused);
+- formats refused by name (camera raw, PDF) are named by :mod:`hitrec.media.formats`;
+- images, still and animated, are decoded once by the renderer's own ffmpeg (:mod:`hitrec.media.still`):
+  what it cannot decode is refused, an animation is kind ``video`` with ``frames``;
+- text is checked to be UTF-8;
+- everything else (mp4, mov, m4a, webm, mkv, mp3, ogg, opus, wv, raw h264, ...) through PyAV, imported
+  lazily, which decodes one frame so a corrupt file is caught here rather than at render time; the
+  duration is where the last packet ends (:mod:`hitrec.media.measure`) when the header's claim disagrees
+  or is missing; a rotated video records its displayed size; DRM-encrypted MP4 is refused
+  (:mod:`hitrec.media.protected`). docs/media.md says what is accepted and refused.
 
 Every problem is a :class:`hitrec.errors.MediaError`; no foreign exception escapes.
 """
