@@ -304,3 +304,21 @@ def test_json_reports_are_plain_json(project: Path, frags: dict[str, str], cli: 
     write_timeline(project / "t.yaml", timeline(frags))
     done = cli("timeline", "export", "t.yaml", "-o", "c.edl", "--json")
     assert json.loads(done.stdout)["format"] == "edl"
+
+
+def test_a_foreign_otioz_is_unpacked_and_matched_by_hash(project: Path, frags: dict[str, str], cli: Any,
+                                                        tmp_path: Path) -> None:
+    """Someone else's bundle: media under other names, no hitrec metadata; its files are hashed."""
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for name in ("red.mp4", "blue.mp4", "tone.wav"):
+        shutil.copy(project / "media" / name, renamed / f"take-{name}")
+    tl = foreign_timeline(renamed)
+    for clip in tl.find_clips():
+        url = clip.media_reference.target_url
+        clip.media_reference.target_url = url.replace("/red.mp4", "/take-red.mp4").replace(
+            "/blue.mp4", "/take-blue.mp4").replace("/tone.wav", "/take-tone.wav")
+    otio.adapters.write_to_file(tl, str(project / "theirs.otioz"))
+    back = cli("timeline", "import", "theirs.otioz", "-o", "back.yaml", "--json")
+    assert back.exit_code == 0, back.output
+    assert back.json()["matched"] == {"metadata": 0, "hash": 4, "name": 0}

@@ -30,7 +30,7 @@ from hitrec.store.media_store import sha256_file
 from hitrec.sync.fetch import fetching_resolver
 from hitrec.timeline import load_timeline, parse_timeline
 from hitrec.timeline.model import Timeline
-from hitrec.timeline.otio_codec import ClipMedia, Match, MediaSource, from_otio, load_otio, to_otio
+from hitrec.timeline.otio_codec import ClipMedia, Match, MediaSource, explain, from_otio, load_otio, to_otio
 from hitrec.timeline.otio_formats import format_of, not_carried, prepare, read_file, write_file
 
 _OID = re.compile(r"^[0-9a-f]{64}$")
@@ -167,29 +167,21 @@ def import_(repo: Repo, source: Path, out: Path) -> ImportResult:
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UsageError(f"{out.name}: import writes a hitrec timeline; name the output *.yaml")
     _check_output(out)
-    otl = read_file(source)
     matcher = _RepoMatcher(repo)
-    imported = from_otio(otl, str(source), matcher)
+    with scratch_dir("timeline") as work:  # an .otioz's media, unpacked to be matched by their hashes
+        bundle = source.suffix.lower() == ".otioz"
+        otl = read_file(source, unpack_to=work if bundle else None)
+        imported = from_otio(otl, str(source), matcher, base=work if bundle else None)
     with fetching_resolver(repo) as resolver:  # a metadata-only clone fetches what it names
         try:
             plan: Plan = make_plan(imported.timeline, resolver)
         except TimelineError as exc:
-            raise TimelineError(str(source), _explain(exc, imported.origins)) from exc
+            raise TimelineError(str(source), explain(exc, imported.origins)) from exc
         text = plan.normalized_yaml()
     _writing(out, lambda: _write_bytes(out, text))
     clips = sum(len(t.clips) for t in plan.tracks)
     return ImportResult(source, out, plan.length, len(plan.tracks), clips, plan.fragment_ids, matcher.counts,
                         imported.warnings)
-
-
-def _explain(exc: TimelineError, origins: dict[str, str]) -> str:
-    where = exc.field or ""
-    found = re.match(r"^tracks\[\d+\]\.clips\[\d+\]", where)
-    origin = origins.get(found.group(0)) if found else None
-    if origin is None:
-        return exc.problem if not where else f"{where}: {exc.problem}"
-    key = where[found.end():].lstrip(".") if found else ""
-    return f"{origin}{': ' + key if key else ''}: {exc.problem}"
 
 
 class _RepoMatcher:

@@ -266,8 +266,9 @@ def plain(value: Any) -> Any:
 
 
 class _Reader:
-    def __init__(self, file: str, match: Matcher) -> None:
+    def __init__(self, file: str, match: Matcher, base: Path | None = None) -> None:
         self.file = file
+        self.base = base if base is not None else Path(file).parent
         self.match = match
         self.otio = load_otio()
         self.warnings: list[str] = []
@@ -331,15 +332,8 @@ class _Reader:
         try:
             timeline = parse_timeline(text, self.file)
         except TimelineError as exc:
-            raise self.fail(self.explain(exc, origins)) from exc
+            raise self.fail(explain(exc, origins)) from exc
         return Imported(timeline, self.warnings, origins)
-
-    def explain(self, exc: TimelineError, origins: dict[str, str]) -> str:
-        where = exc.field or ""
-        found = _WHERE.match(where)
-        origin = origins.get(found.group(0)) if found else None
-        key = where[found.end():].lstrip(".") if found else where
-        return f"{origin or where}{': ' + key if origin and key else ''}: {exc.problem}"
 
     def output(self, given: Any, otl: Any, tracks: list[dict[str, Any]]) -> dict[str, Any]:
         if isinstance(given, dict):
@@ -543,7 +537,7 @@ class _Reader:
             except Exception:
                 path = None
             if path is not None and not path.is_absolute():
-                path = Path(self.file).parent / path
+                path = self.base / path
         name = ref_meta.get("filename") or (Path(url).name if url else None) or ref.name or None
         fragment = meta.get("fragment") or ref_meta.get("fragment")
         media = ClipMedia(where, fragment if isinstance(fragment, str) else None,
@@ -593,13 +587,26 @@ class _Reader:
         return out, origins
 
 
-def from_otio(otl: Any, file: str, match: Matcher) -> Imported:
+def explain(exc: TimelineError, origins: dict[str, str]) -> str:
+    """A problem the YAML codec or the planner found in an imported timeline, named by its OTIO clip
+    (``origins``: ``tracks[i].clips[j]`` -> the clip) instead of a line of a file nobody wrote."""
+    where = exc.field or ""
+    found = _WHERE.match(where)
+    origin = origins.get(found.group(0)) if found else None
+    if origin is None or found is None:
+        return f"{where}: {exc.problem}" if where else exc.problem
+    key = where[found.end():].lstrip(".")
+    return f"{origin}{': ' + key if key else ''}: {exc.problem}"
+
+
+def from_otio(otl: Any, file: str, match: Matcher, base: Path | None = None) -> Imported:
     """A hitrec timeline of an ``opentimelineio.schema.Timeline`` (``file`` names it in messages).
 
     ``match`` finds the fragment a clip's media is, or raises ``LookupError(what to say)``; every clip
-    it cannot match is named in one TimelineError. What is skipped is in ``Imported.warnings``.
+    it cannot match is named in one TimelineError. What is skipped is in ``Imported.warnings``. Relative
+    media paths are relative to ``base`` (default: the file's folder; an unpacked .otioz's folder).
     """
-    return _Reader(file, match).timeline(otl)
+    return _Reader(file, match, base).timeline(otl)
 
 
 def _agrees(written: dict[str, Any], found: dict[str, Any], transition: dict[str, Any] | None,

@@ -93,9 +93,11 @@ def _quiet() -> Any:
         yield
 
 
-def read_file(path: Path) -> Any:
-    """Read an OTIO file (any supported format) into OTIO objects; every failure a TimelineError."""
+def read_file(path: Path, unpack_to: Path | None = None) -> Any:
+    """Read an OTIO file (any supported format) into OTIO objects; every failure a TimelineError.
+    ``unpack_to``: an empty folder an .otioz's media are unpacked into (its references are relative)."""
     fmt = format_of(path, writing=False)
+    options = {"extract_to_directory": str(unpack_to)} if unpack_to is not None and fmt.adapter == "otioz" else {}
     if not path.exists():
         raise TimelineError(str(path), "no such file")
     if path.is_dir():
@@ -103,7 +105,7 @@ def read_file(path: Path) -> Any:
     otio = load_otio()
     try:
         with _quiet():
-            result = otio.adapters.read_from_file(str(path), adapter_name=fmt.adapter)
+            result = otio.adapters.read_from_file(str(path), adapter_name=fmt.adapter, **options)
     except RecursionError as exc:
         raise TimelineError(str(path), "nests too deeply to be a timeline") from exc
     except Exception as exc:  # foreign code: JSON, XML and zip errors, OTIO's own, KeyError...
