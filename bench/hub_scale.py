@@ -13,9 +13,9 @@ layouts alternate, one then the other, ``--repeats`` times:
 Checks, as issue 14 asks: zero errors; every fragment on the hub and in a clone of every collaboration;
 throughput (push and pull operations a second) of ``front`` at least that of ``single``; each hub's
 memory flat (RSS sampled every 0.5 s: the last third's peak at most 10 MB over the first third's). It
-also prints the CPU seconds the hubs, nginx and the clients used: on a 2-core machine the clients (16
-Python processes and their git children) share the CPUs with the hubs, and that bounds what any number
-of hub processes can do.
+also prints the CPU seconds the hubs and the clients used, each with its git children: on a 2-core
+machine the 16 clients share the CPUs with the hubs, and that bounds what any number of hub processes
+can do.
 """
 
 from __future__ import annotations
