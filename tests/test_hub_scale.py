@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -516,3 +517,21 @@ def test_three_hubs_with_media_in_the_object_store_behind_nginx(tmp_path: Path, 
         for hub in front.hubs:  # no media bytes through any hub
             assert not re.search(r'"(PUT|GET) /[^ ]+/info/lfs/objects/[0-9a-f]{64}"', hub.log_text())
             assert seaweed.secret_key not in hub.log_text()
+
+
+def test_behind_a_tls_nginx_batch_answers_name_the_https_front(tmp_path: Path) -> None:
+    """nginx ends TLS and says so in X-Forwarded-Proto, which the hub believes from a trusted proxy
+    (loopback by default): the addresses a batch answer gives are https:// addresses of the front."""
+    cert, key = tmp_path / "front.pem", tmp_path / "front.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    with HubProcess(tmp_path / "root") as hub, \
+            NginxFront(tmp_path / "nginx", [hub.url.split("//")[1]], tls=(cert, key)) as front:
+        token = hub.add_user("ada", "ada@example.org")
+        answer = httpx.post(front.url("film") + "/info/lfs/objects/batch", auth=("ada", token), headers=LFS,
+                            json={"operation": "upload", "objects": [{"oid": "c" * 64, "size": 1}]},
+                            verify=ssl.create_default_context(cafile=str(cert)), timeout=30)
+        href = answer.json()["objects"][0]["actions"]["upload"]["href"]
+        assert href == f"{front.origin}/film.git/info/lfs/objects/{'c' * 64}"
+        assert front.origin.startswith("https://")
