@@ -139,3 +139,26 @@ def test_moto_unit_case_missing_bucket_and_missing_object() -> None:
         store.put_verified([b"x"], _oid(b"x"), 1)
         assert store.has(_oid(b"x")) and store.size(_oid(b"x")) == 1
         assert oid_checksum(_oid(b"x")) == "LXEWQrcmsEQBYnyp+6wy9chTD7GQPMTbAiWHF5IaSIE="
+
+
+def test_the_hubs_media_setting_from_flags_then_hub_toml_else_local(tmp_path) -> None:
+    from hitrec.errors import HubError
+    from hitrec.hub.media import resolve
+
+    assert resolve(tmp_path, None, None).s3 is None
+    flagged = resolve(tmp_path, "s3://media/hub1", "http://127.0.0.1:8333", url_ttl=60)
+    assert flagged.s3 is not None and flagged.s3.url() == "s3://media/hub1" and flagged.url_ttl == 60
+    assert flagged.hook_env() == {"HITREC_HUB_MEDIA": "s3://media/hub1",
+                                  "HITREC_HUB_S3_ENDPOINT": "http://127.0.0.1:8333"}
+    (tmp_path / "hub.toml").write_text('[media]\nstore = "s3://other"\ns3_endpoint = "http://h:1"\n')
+    from_file = resolve(tmp_path, None, None)
+    assert from_file.s3 is not None and from_file.s3.bucket == "other" and from_file.url_ttl == 300
+    assert resolve(tmp_path, "s3://media", None).s3.bucket == "media"  # type: ignore[union-attr]
+    for args, message in ((("local", "http://h:1"), "--s3-endpoint needs --media"),
+                          (("media-bucket", None), "s3://BUCKET"),
+                          (("s3://b", None, None, 0), "1 s to 7 days")):
+        with pytest.raises(HubError, match=message):
+            resolve(tmp_path, *args)
+    (tmp_path / "hub.toml").write_text("[media\n")
+    with pytest.raises(HubError, match="not valid TOML"):
+        resolve(tmp_path, None, None)

@@ -86,7 +86,7 @@ class S3Location:
     @classmethod
     def parse(cls, url: str, endpoint: str | None = None, region: str | None = None) -> S3Location:
         if not url.startswith("s3://"):
-            raise ValueError(f"not an s3:// address: {url!r}")
+            raise ValueError(f"give the media store as s3://BUCKET or s3://BUCKET/PREFIX, not {url!r}")
         bucket, _, prefix = url[len("s3://"):].partition("/")
         if not bucket or "?" in url or "@" in bucket:
             raise ValueError(f"give the media store as s3://BUCKET or s3://BUCKET/PREFIX, not {url!r}")
