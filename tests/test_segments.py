@@ -62,6 +62,7 @@ def test_windows_come_from_the_timeline_and_never_cut_a_fade_or_a_cross_fade(pro
     data["tracks"][0]["clips"][1]["transition"] = {"duration": 0.5}
     data["tracks"][0]["clips"].append({"fragment": frags["green"][:8], "duration": 20, "fit": "stretch"})
     data["tracks"][0]["clips"].append({"fragment": frags["red"][:8], "to": 1, "duration": 9, "loop": True})
+    data["tracks"][0]["clips"].append({"fragment": frags["green"][:8], "duration": 10, "fit": "cover", "zoom": "in"})
     write_timeline(project / "t.yaml", data)
     with RepoResolver(Repo.find()) as resolver:
         plan = plan_timeline(resolver, load_timeline(project / "t.yaml"))
@@ -78,11 +79,12 @@ def test_windows_come_from_the_timeline_and_never_cut_a_fade_or_a_cross_fade(pro
     assert not any(23 < e < 37 for e in edges)
     # the hard cuts at 2.5 s (yellow -> blue) and 4 s become edges
     assert 60 in edges and 96 in edges
-    # the 20 s still is split into windows of at most MAX_SECONDS; the 9 s loop is never cut
-    still = [w for w in found if w.start >= round(7 * fps)]
-    loop_start = round((plan.length - 9) * fps)
-    assert any(w.end == loop_start for w in found) and found[-1].start == loop_start
-    assert all(w.frames <= MAX_SECONDS * fps for w in still[:-1])
+    # the 20 s still is split into windows of at most MAX_SECONDS; the 9 s loop and the 10 s Ken Burns move
+    # (time-dependent: PlannedClip.time_dependent) are never cut
+    loop_start = round((plan.length - 19) * fps)
+    still = [w for w in found if round(7 * fps) <= w.start < loop_start]
+    assert still and all(w.frames <= MAX_SECONDS * fps for w in still)
+    assert [w.start for w in found[-2:]] == [loop_start, loop_start + 9 * 24]
 
 
 def test_fresh_and_incremental_renders_are_byte_identical(project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
