@@ -104,6 +104,12 @@ def test_fresh_and_incremental_renders_are_byte_identical(project: Path, frags: 
     fresh = cli("render", "b.yaml", "-o", "b-fresh.mp4", "--json").json()
     assert fresh["reused"] == 0
     assert sha(project / "b-incremental.mp4") == sha(project / "b-fresh.mp4")
+    # a remix made from cached segments is what `hitrec verify` renders afresh (it reads no cache)
+    remixed = cli("remix", "b.yaml", "--json")
+    assert remixed.exit_code == 0, remixed.output
+    assert remixed.json()["fragment"]["media"]["oid"] == sha(project / "b-fresh.mp4")
+    verified = cli("verify", remixed.json()["id"], "--json")
+    assert verified.exit_code == 0 and verified.json()["ok"], verified.output
     # and the picture is the timeline's: 7.5 s, cyan in the middle, the title's frames and the sound in place
     frames = decode_video(project / "b-fresh.mp4", 160, 90)
     assert len(frames) == 180
