@@ -109,7 +109,8 @@ class SegmentCache:
                     dest.unlink()
                     continue
                 now = time.time()
-                os.utime(path, (now, now))
+                with contextlib.suppress(OSError):  # a read-only cache still serves its entries
+                    os.utime(path, (now, now))
             except OSError:
                 with contextlib.suppress(OSError):
                     dest.unlink()
@@ -137,8 +138,12 @@ class SegmentCache:
         for entry in entries:
             if total <= self.max_size:
                 break
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 entry.path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:  # a read-only cache: it stays as it is
+                break
             total -= entry.size
             removed += 1
         return removed
