@@ -124,6 +124,9 @@ def main() -> None:
         ours, theirs, movie = [], [], []
         for _ in range(args.rounds):  # interleaved, so a noisy neighbour hits all three alike
             theirs.append(timed(hand_written(media, folder, folder / "hand.mp4"), project))
+            # a full render each time: the segment cache (which would make every round after the first a
+            # no-op re-render) is emptied first, untimed
+            subprocess.run([*hitrec, "cache", "clear"], cwd=project, env=ENV, check=True, stdout=subprocess.DEVNULL)
             ours.append(timed([*hitrec, "render", "timeline.yaml", "-o", "out.mp4"], project))
             if not args.skip_moviepy:
                 movie.append(timed([*hitrec, "render", "timeline.yaml", "-o", "moviepy.mp4", "--engine", "moviepy"],
