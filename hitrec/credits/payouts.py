@@ -47,6 +47,9 @@ class Payouts:
     payouts: list[Payout]
 
 
+MAX_PROFIT_DIGITS = 30
+
+
 def minor_units(currency: str) -> int:
     code = currency.upper()
     if code in _ZERO_DECIMALS:
@@ -55,8 +58,11 @@ def minor_units(currency: str) -> int:
 
 
 def format_amount(minor: int, digits: int) -> str:
-    """Minor units as a decimal string: ``format_amount(1234, 2) == "12.34"``."""
-    return str(Decimal(minor).scaleb(-digits).quantize(Decimal(1).scaleb(-digits)))
+    """Minor units as a decimal string: ``format_amount(1234, 2) == "12.34"``. Integer arithmetic:
+    Decimal's quantize fails past its 28-digit precision (a profit of 1e30 took the piece page down)."""
+    sign, minor = ("-", -minor) if minor < 0 else ("", minor)
+    whole, rest = divmod(minor, 10 ** digits)
+    return f"{sign}{whole}.{rest:0{digits}d}" if digits else f"{sign}{whole}"
 
 
 def parse_amount(text: str | Decimal, digits: int) -> int:
@@ -67,6 +73,8 @@ def parse_amount(text: str | Decimal, digits: int) -> int:
         raise UsageError(f"--profit: {text!r} is not an amount; give a decimal like 1234.56") from exc
     if not amount.is_finite():
         raise UsageError(f"--profit: {text!r} is not an amount; give a decimal like 1234.56")
+    if amount.adjusted() >= MAX_PROFIT_DIGITS:  # ints that large are slow and cannot be printed (4300 digits)
+        raise UsageError(f"--profit: {text} is too large; give at most {MAX_PROFIT_DIGITS} digits before the point")
     if amount < 0:
         raise UsageError(f"--profit: {text} is negative; a loss is not paid out, give 0 or more")
     minor = amount.scaleb(digits)

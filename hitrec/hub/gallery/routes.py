@@ -81,6 +81,7 @@ class Gallery:
         self.hub = hub
         self.library = Library(hub.root)
         self.session_key = sessions.session_key(hub.action_key)
+        self.ended_sessions = hub.root / ".sessions-ended"  # not a collaboration name (hitrec.hub.names)
         self._env: jinja2.Environment | None = None
         self.pictures = _picture_maker(hub.root)
         self._csp: str | None = None
@@ -148,7 +149,7 @@ class Gallery:
         or refused (a tool)."""
         cookie = sessions.cookie_value(request.headers.get("cookie", ""))
         if cookie:
-            session = sessions.check(self.session_key, cookie, self.hub.users)
+            session = sessions.check(self.session_key, cookie, self.hub.users, ended=self.ended_sessions)
             if session is not None:
                 request.user = session.user
                 return session.user
@@ -190,7 +191,10 @@ class Gallery:
         catalog commit (every collaboration's for the hub page), the URL, the format and the viewer."""
         as_json = _wants_json(request)
         heads = self._heads(name)
-        key = (template, heads, request.path, _query_string(request), as_json, viewer.name if viewer else "")
+        # the base URL too: pages name the hub's address (clone URL), taken from the Host header, and one
+        # stranger's forged Host must not reach every other stranger's page from this cache
+        key = (template, heads, request.path, _query_string(request), as_json, viewer.name if viewer else "",
+               self.hub._base_url(request))
         body = self._rendered.get(key)
         if body is None:
             def make() -> bytes:
@@ -304,6 +308,11 @@ class Gallery:
         if not self._same_origin(request):
             raise Page(403, "log out from the hub's own pages")
         await self._form(request)
+        cookie = sessions.cookie_value(request.headers.get("cookie", ""))
+        session = sessions.check(self.session_key, cookie, self.hub.users, ended=self.ended_sessions) \
+            if cookie else None
+        if session is not None:  # a copy of the cookie must stop working too, in every process
+            await asyncio.to_thread(sessions.end, self.ended_sessions, cookie, session.expiry)
         secure = request.scope.get("scheme") == "https"
         await self.hub._send_bytes(request, 303, b"", b"text/plain; charset=utf-8",
                                    [(b"location", b"/-/login" if not self.hub.config.public_read else b"/"),

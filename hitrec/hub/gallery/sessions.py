@@ -7,14 +7,19 @@ session key is derived from the hub's action key (``<root>/action-key``, 0600, m
 use by hitrec.hub.actions), so every process serving a root shares it with no state of its own. Each
 request checks the signature, the expiry, and that the user's current token still has that id in the
 hub's UserStore: revoking the user or giving them a new token ends their sessions in every process.
+Logging out ends that one session everywhere too: its MAC is written to ``<root>/.sessions-ended/``
+(an empty file whose mtime is the session's expiry, swept once that has passed), which each check
+consults, so a copied cookie stops working at logout and not only when it expires.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from hitrec.hub.names import is_user_name
 from hitrec.hub.users import User, UserStore
@@ -51,9 +56,11 @@ class Session:
     expiry: int
 
 
-def check(key: bytes, cookie: str, users: UserStore, *, now: float | None = None) -> Session | None:
-    """The session a cookie value carries, if its signature holds, it has not expired and its user's
-    current token is still the one it was made with; else None."""
+def check(key: bytes, cookie: str, users: UserStore, *, now: float | None = None,
+          ended: Path | None = None) -> Session | None:
+    """The session a cookie value carries, if its signature holds, it has not expired, it was not
+    logged out of (``ended``: the folder of ended sessions) and its user's current token is still the
+    one it was made with; else None."""
     if not cookie.startswith(PREFIX):
         return None
     expiry_text, _, rest = cookie[len(PREFIX):].partition("_")
@@ -67,10 +74,28 @@ def check(key: bytes, cookie: str, users: UserStore, *, now: float | None = None
         return None
     if not hmac.compare_digest(mac, _mac(key, user, tid, expiry)):
         return None
+    if ended is not None and (ended / mac).exists():
+        return None  # logged out
     found = users.active(user)
     if found is None or not hmac.compare_digest(token_id(found[1]), tid):
         return None  # revoked, or a new token since
     return Session(found[0], expiry)
+
+
+def end(ended: Path, cookie: str, expiry: int, *, now: float | None = None) -> None:
+    """Log session ``cookie`` (already checked) out in every process: its MAC into folder ``ended``,
+    which keeps it until ``expiry``; sessions ended earlier and expired since are swept."""
+    ended.mkdir(mode=0o700, exist_ok=True)
+    mark = ended / cookie.rpartition("_")[2]
+    mark.touch()
+    os.utime(mark, (expiry, expiry))
+    moment = now if now is not None else time.time()
+    for old in ended.iterdir():
+        try:
+            if old.stat().st_mtime < moment:
+                old.unlink()
+        except FileNotFoundError:
+            pass  # another process swept it
 
 
 def cookie_header(value: str, *, secure: bool, max_age: int = TTL) -> bytes:
