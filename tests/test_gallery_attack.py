@@ -58,7 +58,10 @@ def test_logging_out_ends_the_session_for_every_copy_of_its_cookie(site: Site) -
     after = httpx.get(hub.url + page, headers={**HTML, "cookie": cookie}, timeout=30)
     assert after.status_code == 200 and "Log out" not in after.text
     assert list((hub.root / ".sessions-ended").iterdir())
-    # a fresh login works again
+    with HubProcess(hub.root, public_read=True) as other:  # in every process serving the root
+        elsewhere = httpx.get(other.url + page, headers={**HTML, "cookie": cookie}, timeout=30)
+        assert elsewhere.status_code == 200 and "Log out" not in elsewhere.text
+    # a fresh login works again, even within the same second (each login's cookie is its own)
     again = httpx.post(hub.url + "/-/login", data={"user": "ada", "token": hub.tokens["ada"], "next": "/"},
                        headers={"origin": hub.url}, timeout=30)
     fresh = again.headers["set-cookie"].split(";")[0]
@@ -83,3 +86,26 @@ def test_a_huge_profit_is_refused_with_a_message_and_big_amounts_print() -> None
     with pytest.raises(UsageError, match="too large"):
         parse_amount("1e5000", 2)
     assert format_amount(10**32 + 5, 2) == "1" + "0" * 30 + ".05"
+
+
+HOSTILE = [  # each once made the hub answer 500 with a traceback in its log
+    ("/-/c/film/f/{tone}/media", {"range": "bytes=" + "9" * 5000 + "-"}),
+    ("/-/c/film/f/{tone}/media", {"range": "bytes=-" + "9" * 5000}),
+    ("/film.git/info/lfs/objects/{tone_oid}", {"range": "bytes=" + "9" * 5000 + "-"}),
+    ("/-/c/film?" + "&".join(f"a{i}=1" for i in range(60)), {}),
+    ("/-/c/film/f/{tone}?depth=" + "9" * 5000, {}),
+    ("/-/c/film/f/{tone}?depth=%C2%B2", {}),
+    ("/-/c/film?page=%C2%B2", {}),
+    ("/-/c/film", {"cookie": b"hitrec_session=hrs_\xb2_ada_" + b"a" * 16 + b"_" + b"b" * 64}),
+]
+
+
+@pytest.mark.parametrize(("path", "headers"), HOSTILE)
+def test_hostile_numbers_and_queries_are_answered_not_crashed_on(site: Site, path: str,
+                                                                  headers: dict[str, str | bytes]) -> None:
+    logged = len(site.hub.log_text())
+    url = site.hub.url + path.format(tone=site.seeded.ids["tone"], tone_oid=site.seeded.oids["tone"])
+    answer = httpx.get(url, headers={**HTML, **headers}, timeout=30)  # type: ignore[dict-item]
+    assert answer.status_code in (200, 400), answer.text[:200]
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert "Traceback" not in site.hub.log_text()[logged:]

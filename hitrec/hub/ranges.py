@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
+_RANGE = re.compile(r"bytes=([0-9]{0,18})-([0-9]{0,18})")  # longer numbers: ignored (int refuses 4300 digits)
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:

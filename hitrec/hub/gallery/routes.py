@@ -54,6 +54,7 @@ HERE = Path(__file__).resolve().parent
 STATIC = {"gallery.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 _COLLAB = re.compile(r"/-/c/(?P<name>[^/]+)(?P<rest>/.*)?")
 _FRAGMENT_ID = re.compile(r"[0-9a-f]{40}")
+_WHOLE = re.compile(r"[0-9]{1,8}")
 _MAX_FORM = 8 * 1024
 _LOGIN_FAILURE_DELAY = 0.5  # seconds: a guess through the form is slower than one through the API
 _CHUNK = 1 << 20
@@ -344,7 +345,7 @@ class Gallery:
         from hitrec.hub.gallery.views import collaboration
 
         query = Query.parse(params)
-        page_no = int(params["page"]) if params.get("page", "").isdigit() and len(params["page"]) < 9 else 1
+        page_no = _whole(params.get("page", ""), 1)
 
         def load() -> Any:
             snap = self.library.snapshot(name)
@@ -356,8 +357,7 @@ class Gallery:
                         params: dict[str, str]) -> None:
         from hitrec.hub.gallery.views import LINEAGE_DEPTH, fragment_page
 
-        depth = int(params["depth"]) if params.get("depth", "").isdigit() else LINEAGE_DEPTH
-        depth = max(1, min(depth, 12))
+        depth = max(1, min(_whole(params.get("depth", ""), LINEAGE_DEPTH), 12))
         clone_url = f"{self.hub._base_url(request)}/{name}.git"
         page_url = f"{self.hub._base_url(request)}/-/c/{name}/f/{fid}"
 
@@ -579,11 +579,21 @@ def _query_string(request: Request) -> str:
 def _params(request: Request) -> dict[str, str]:
     """The URL's query, decoded (the first value of each name)."""
     out: dict[str, str] = {}
-    for key, value in urllib.parse.parse_qsl(_query_string(request), max_num_fields=40):
+    try:
+        fields = urllib.parse.parse_qsl(_query_string(request), max_num_fields=40)
+    except ValueError:  # more fields than that
+        raise Page(400, "too many parameters in this address") from None
+    for key, value in fields:
         out.setdefault(key, value)
     for key, value in request.query.items():  # what the handler put there itself (the login's next)
         out.setdefault(key, urllib.parse.unquote(value))
     return out
+
+
+def _whole(text: str, default: int) -> int:
+    """A page number or depth from the URL: ASCII digits, at most 8 (``str.isdigit`` takes "²", which
+    ``int`` refuses, and Python refuses to read more than 4300 digits), else ``default``."""
+    return int(text) if _WHOLE.fullmatch(text) else default
 
 
 def _safe_next(target: str) -> str:

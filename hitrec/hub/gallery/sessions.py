@@ -1,6 +1,10 @@
 """Gallery sessions: stateless, HMAC-signed cookies, so any number of hub processes on one root agree.
 
-    hrs_<expiry>_<user>_<token id>_<mac>     mac = HMAC-SHA256(session key, user, token id, expiry)
+    hrs_<expiry>_<user>_<token id>_<nonce>_<mac>
+    mac = HMAC-SHA256(session key, user, token id, expiry, nonce)
+
+The nonce (random, per login) makes each login's cookie its own, so logging out of one (below) does
+not end a login made again in the same second.
 
 The token id is the first 16 hex digits of the SHA-256 of the user's token (never the token). The
 session key is derived from the hub's action key (``<root>/action-key``, 0600, made atomically on first
@@ -17,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +33,7 @@ PREFIX = "hrs_"
 COOKIE = "hitrec_session"
 TTL = 12 * 3600
 TOKEN_ID_LENGTH = 16
+NONCE_LENGTH = 16
 
 
 def session_key(action_key: bytes) -> bytes:
@@ -40,14 +46,15 @@ def token_id(digest: str) -> str:
     return digest[:TOKEN_ID_LENGTH]
 
 
-def _mac(key: bytes, user: str, tid: str, expiry: int) -> str:
-    return hmac.new(key, f"{user}\n{tid}\n{expiry}".encode(), hashlib.sha256).hexdigest()
+def _mac(key: bytes, user: str, tid: str, expiry: int, nonce: str) -> str:
+    return hmac.new(key, f"{user}\n{tid}\n{expiry}\n{nonce}".encode(), hashlib.sha256).hexdigest()
 
 
 def mint(key: bytes, user: str, digest: str, *, now: float | None = None, ttl: int = TTL) -> str:
     expiry = int(now if now is not None else time.time()) + ttl
     tid = token_id(digest)
-    return f"{PREFIX}{expiry}_{user}_{tid}_{_mac(key, user, tid, expiry)}"
+    nonce = secrets.token_hex(NONCE_LENGTH // 2)
+    return f"{PREFIX}{expiry}_{user}_{tid}_{nonce}_{_mac(key, user, tid, expiry, nonce)}"
 
 
 @dataclass(frozen=True)
@@ -65,14 +72,15 @@ def check(key: bytes, cookie: str, users: UserStore, *, now: float | None = None
         return None
     expiry_text, _, rest = cookie[len(PREFIX):].partition("_")
     rest, _, mac = rest.rpartition("_")
+    rest, _, nonce = rest.rpartition("_")
     user, _, tid = rest.rpartition("_")
-    if not expiry_text.isdigit() or len(expiry_text) > 12 or not is_user_name(user) \
-            or len(tid) != TOKEN_ID_LENGTH or len(mac) != 64:
+    if not (expiry_text.isascii() and expiry_text.isdigit()) or len(expiry_text) > 12 or not is_user_name(user) \
+            or len(tid) != TOKEN_ID_LENGTH or len(nonce) != NONCE_LENGTH or len(mac) != 64:
         return None
     expiry = int(expiry_text)
     if expiry < (now if now is not None else time.time()):
         return None
-    if not hmac.compare_digest(mac, _mac(key, user, tid, expiry)):
+    if not hmac.compare_digest(mac, _mac(key, user, tid, expiry, nonce)):
         return None
     if ended is not None and (ended / mac).exists():
         return None  # logged out
