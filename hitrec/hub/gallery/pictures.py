@@ -110,7 +110,7 @@ class PictureMaker:
         self._cond = threading.Condition()
         self._queue: list[_Job] = []  # newest last: workers take the newest want first (the page in view)
         self._pending: set[tuple[str, str]] = set()  # queued or being made
-        self._known: dict[tuple[str, str], Path | None] = {}  # made (its path) or no picture (None)
+        self._known: dict[tuple[str, str], bool] = {}  # made (True) or no picture (False): small, for 10,000s
         self._later: dict[tuple[str, str], float] = {}  # failed for now: not before this monotonic time
         self._workers: list[threading.Thread] = []
         self._children: set[subprocess.Popen[bytes]] = set()
@@ -128,17 +128,19 @@ class PictureMaker:
     def _look(self, key: tuple[str, str]) -> tuple[bool, Path | None]:
         """(settled, picture): from memory, else from the cache folder (remembered once found). A
         picture removed from the cache since (the folder cleared by hand) is forgotten, to be made again."""
-        if key in self._known:
-            known = self._known[key]
-            if known is None or known.is_file():
-                return True, known
-            del self._known[key]
         picture = self.path(*key)
+        known = self._known.get(key)
+        if known is not None:
+            if not known:
+                return True, None
+            if picture.is_file():
+                return True, picture
+            del self._known[key]
         if picture.is_file():
-            self._known[key] = picture
+            self._known[key] = True
             return True, picture
         if self._marker(*key).is_file():
-            self._known[key] = None
+            self._known[key] = False
             return True, None
         return False, None
 
@@ -246,7 +248,7 @@ class PictureMaker:
                     self._later[job.key] = time.monotonic() + RETRY_DELAY
                 else:
                     self._later.pop(job.key, None)
-                    self._known[job.key] = outcome
+                    self._known[job.key] = outcome is not None
                     if outcome is None:
                         self.stats.failed += 1
                     else:
