@@ -11,8 +11,17 @@ from conftest import run_hitrec
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from conftest import IDENTITY
+
     target = tmp_path / "demo"
-    r = run_hitrec("demo", str(target), cwd=tmp_path, timeout=300)
+    # a newcomer's first command: no identity configured anywhere (the suite's own is taken away)
+    env = {k: v for k, v in os.environ.items() if k not in IDENTITY}
+    r = subprocess.run([sys.executable, "-m", "hitrec", "demo", str(target)], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr + r.stdout
     assert "demo complete" in r.stdout
     assert "wrote piece.otio: 6 OTIO tracks, 8 clips, 2 transitions, 6 fragments" in r.stdout, r.stdout

@@ -14,12 +14,16 @@ def phone_media(state: DemoState) -> None:
     from hitrec.errors import MediaError
     from hitrec.ops.add import add
     from hitrec.store import Repo
+    from hitrec.store import config as cfg
 
     step(state, "Phone and browser media: hitrec add photo.heic portrait.mp4 wave.gif")
     folder = state.folder / "phone"
     files = _make(folder)
     repo = Repo.init(folder / "repo")
     try:
+        sam = CONTRIBUTORS["sam"]  # the demo needs no identity of the person running it
+        cfg.write_value(repo.config_path, "user.name", sam.name)
+        cfg.write_value(repo.config_path, "user.email", sam.email)
         result = add(repo, files[:3])
         for fragment in result.added:
             console.print(f"  {CONTRIBUTORS['sam'].name:<12} {escape(fragment.media.filename):<14} -> "
