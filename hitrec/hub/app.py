@@ -43,7 +43,7 @@ from hitrec.hub.gallery.headers import with_security_headers
 from hitrec.hub.media import DirectBatch, MediaConfig, problem_of
 from hitrec.hub.names import is_collaboration_name, is_oid
 from hitrec.hub.priority import Priority
-from hitrec.hub.ranges import byte_range
+from hitrec.hub.ranges import ranged_answer, unsatisfiable_header, unsatisfiable_message
 from hitrec.hub.users import User, UserStore, hash_token
 from hitrec.private import make_private_dirs
 from hitrec.store.format import ZERO_SHA, read_ref
@@ -538,19 +538,12 @@ class HubApp:
             raise Reply(404, "the hub does not have this media", lfs_json=True) from None
         with fh:
             size = fh.size
-            start, end = 0, size  # end: one past the last byte sent
-            status = 200
-            headers = [(b"content-type", b"application/octet-stream"), (b"accept-ranges", b"bytes")]
-            ranged = byte_range(request.headers.get("range"), size)
-            if ranged == "unsatisfiable":
-                raise Reply(416, f"the range asked for is not within this media's {size} bytes",
-                            headers=[(b"content-range", f"bytes */{size}".encode())], lfs_json=True)
-            if isinstance(ranged, tuple):
-                start, end = ranged
-                status = 206
-                headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
-            headers.append((b"content-length", str(end - start).encode()))
-            await request.start(status, headers)
+            answer = ranged_answer(request.headers.get("range"), size)
+            if answer is None:
+                raise Reply(416, unsatisfiable_message(size), headers=[unsatisfiable_header(size)], lfs_json=True)
+            status, start, end, ranged_headers = answer  # end: one past the last byte sent
+            await request.start(status, [(b"content-type", b"application/octet-stream"),
+                                         (b"accept-ranges", b"bytes"), *ranged_headers])
             remaining = end - start
             if request.method == "HEAD" or remaining == 0:
                 await request.body(b"")

@@ -38,7 +38,7 @@ from hitrec.hub.gallery.headers import CSP, MEDIA_CSP, csp_with_media_from
 from hitrec.hub.gallery.library import Library
 from hitrec.hub.gallery.views import NotFound
 from hitrec.hub.names import is_oid, is_user_name
-from hitrec.hub.ranges import byte_range
+from hitrec.hub.ranges import ranged_answer, unsatisfiable_header, unsatisfiable_message
 from hitrec.hub.users import hash_token
 from hitrec.store.format import read_ref
 
@@ -455,17 +455,11 @@ class Gallery:
         headers = [(b"content-type", ctype.encode()), (b"accept-ranges", b"bytes"),
                    (b"content-disposition", disposition.encode()), (b"content-security-policy", MEDIA_CSP.encode()),
                    (b"cache-control", b"private, max-age=86400")]
-        start, end, status = 0, size, 200
-        ranged = byte_range(request.headers.get("range"), size)
-        if ranged == "unsatisfiable":
-            raise Page(416, f"the range asked for is not within this media's {size} bytes",
-                       [(b"content-range", f"bytes */{size}".encode())])
-        if isinstance(ranged, tuple):
-            start, end = ranged
-            status = 206
-            headers.append((b"content-range", f"bytes {start}-{end - 1}/{size}".encode()))
-        headers.append((b"content-length", str(end - start).encode()))
-        await request.start(status, headers)
+        answer = ranged_answer(request.headers.get("range"), size)
+        if answer is None:
+            raise Page(416, unsatisfiable_message(size), [unsatisfiable_header(size)])
+        status, start, end, ranged_headers = answer
+        await request.start(status, headers + ranged_headers)
         if request.method == "HEAD" or end == start:
             await request.body(b"")
             return
