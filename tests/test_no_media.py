@@ -40,6 +40,17 @@ def shared(tmp_path: Path, monkeypatch, hub: HubProcess, cli) -> dict:
     return {"ids": ids, "piece": piece, "url": hub.collaboration_url("film"), "ada": tmp_path / "ada"}
 
 
+def _clone_without_media(tmp_path: Path, cli, monkeypatch, shared: dict) -> dict[str, str]:
+    """`clone --no-media` of the shared collaboration into ``c``, made the current folder; fragment -> oid."""
+    assert cli("clone", "--no-media", shared["url"], "c").exit_code == 0
+    monkeypatch.chdir(tmp_path / "c")
+    repo = Repo(tmp_path / "c")
+    try:
+        return {f.id: f.media.oid for f in repo.fragments()}
+    finally:
+        repo.close()
+
+
 def _timeline(ids: list[str]) -> str:
     clips = "\n".join(f"      - {{fragment: {fid}, at: {i}}}" for i, fid in enumerate(ids))
     return ("hitrec: 1\ntitle: cut\noutput: {sample_rate: 48000, channels: 2, format: wav}\n"
@@ -67,12 +78,8 @@ def test_a_no_media_clone_has_records_and_no_media_and_needs_none_to_list_show_a
 
 def test_render_fetches_exactly_the_media_it_uses_and_cat_checkout_verify_fetch_theirs(
         tmp_path: Path, cli, monkeypatch, shared: dict) -> None:
-    assert cli("clone", "--no-media", shared["url"], "c").exit_code == 0
-    monkeypatch.chdir(tmp_path / "c")
+    oid = _clone_without_media(tmp_path, cli, monkeypatch, shared)
     ids = shared["ids"]
-    repo = Repo(tmp_path / "c")
-    oid = {f.id: f.media.oid for f in repo.fragments()}
-    repo.close()
     (tmp_path / "five.yaml").write_text(_timeline(ids[2:7]))
     r = cli("render", str(tmp_path / "five.yaml"), "-o", str(tmp_path / "five.wav"))
     assert r.exit_code == 0, r
@@ -94,12 +101,8 @@ def test_render_fetches_exactly_the_media_it_uses_and_cat_checkout_verify_fetch_
 
 def test_remix_and_timeline_export_fetch_the_sources_they_use(tmp_path: Path, cli, monkeypatch,
                                                               shared: dict) -> None:
-    assert cli("clone", "--no-media", shared["url"], "c").exit_code == 0
-    monkeypatch.chdir(tmp_path / "c")
+    oid = _clone_without_media(tmp_path, cli, monkeypatch, shared)
     ids = shared["ids"]
-    repo = Repo(tmp_path / "c")
-    oid = {f.id: f.media.oid for f in repo.fragments()}
-    repo.close()
     (tmp_path / "two.yaml").write_text(_timeline(ids[5:7]))
     r = cli("remix", str(tmp_path / "two.yaml"), "--title", "Two more", "--json")
     assert r.exit_code == 0, r
