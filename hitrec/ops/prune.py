@@ -42,12 +42,13 @@ def prune(repo: Repo, refs: list[str] | None = None, *, dry_run: bool = False,
     every = repo.fragments()
     chosen = every if not refs else [repo.fragment(ref) for ref in refs]
     catalogs = Catalogs(repo)
-    only_here = {f.media.oid for f in every if catalogs.remote_of(f.id) is None}
+    hub_of = {f.id: catalogs.remote_of(f.id) for f in every}
+    only_here = {f.media.oid for f in every if hub_of[f.id] is None}
     by_remote: dict[str, dict[str, int]] = {}
     kept: set[str] = set()
     for fragment in chosen:
         oid = fragment.media.oid
-        remote = catalogs.remote_of(fragment.id)
+        remote = hub_of.get(fragment.id, catalogs.remote_of(fragment.id))
         if oid in kept or not repo.media.has(oid):
             continue
         if oid in only_here or remote is None:
@@ -76,7 +77,7 @@ def _confirmed(repo: Repo, remote: str, objects: dict[str, int]) -> set[str]:
                 status = session.lfs.compare("download", items[start:start + step])
             except HitrecError as exc:
                 raise session.scrub(exc) from exc.__cause__
-            confirmed.update(p.oid for p in status.missing if p.size == objects[p.oid])
+            confirmed.update(p.oid for p in status.missing)  # a download address: the hub holds it
     return confirmed
 
 

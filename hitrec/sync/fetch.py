@@ -80,9 +80,6 @@ class Catalogs:
                 return name
         return None
 
-    def __bool__(self) -> bool:
-        return bool(self._lookups)
-
 
 def missing_media_error(fragment: Fragment) -> CorruptRepoError:
     return CorruptRepoError(
