@@ -8,16 +8,19 @@ cd "$(dirname "$0")/.."
 # git's own http-backend: the third-party Git LFS host of tests/thirdparty_host.py, and the nginx in front
 # of several hubs); chromium (the gallery's browser tests, driven by Playwright); graphviz (lineage
 # pictures); melt (MLT, a render peer in bench/); wrk (the gallery's load bench); npm (axe-core).
+# Only what is missing is installed: a machine whose Node.js comes with its own npm (nodesource's nodejs
+# package) cannot take Debian's npm beside it (the two conflict), and needs none.
 need=""
-for cmd in git git-lfs nginx fcgiwrap chromium dot melt wrk npm; do
-  command -v "$cmd" >/dev/null 2>&1 || need=1
+for pair in git:git git-lfs:git-lfs nginx:nginx fcgiwrap:fcgiwrap chromium:chromium dot:graphviz melt:melt \
+            wrk:wrk npm:npm; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need="$need ${pair#*:}"
 done
 if [ -n "$need" ]; then
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq git git-lfs nginx fcgiwrap chromium graphviz \
-    melt wrk npm >/dev/null
+  # shellcheck disable=SC2086  # the package names are words
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
 fi
 # axe-core (the accessibility checks of the gallery's browser tests), from npm into tests/.node
 if [ ! -f tests/.node/node_modules/axe-core/axe.min.js ]; then
