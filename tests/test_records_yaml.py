@@ -74,6 +74,30 @@ def test_anything_else_goes_to_pyyaml(text: str) -> None:
         records._read_own_yaml(text)
 
 
+@pytest.mark.parametrize("value", [
+    "0", "7", "01", "007", "010", "08", "-010", "-5", "-0", "123456789012345678901234567890", "\u0663",
+    "\uff11\uff12", "1_000",
+    "1.5", "-0.5", "1.", "01.5", ".5", "1.0e+5", "1.5E-3", "1.0e5", "1e+5", "-", "+1",
+    '""', '"plain"', '"a\\"b"', '"x" # c', '"', '"a"b"', '"caf\u00e9 \u2603"', '"tab\\there"',
+    "true", "True", "false", "null", "~", "[]", "[ ]", "[1, 2]", "{}",
+])
+def test_each_value_shape_reads_as_pyyaml_or_goes_to_it(value: str) -> None:
+    """The shapes read without the JSON decoder (quoted strings without escapes, words, integers, floats,
+    ``[]``) and their near misses: the reader agrees with PyYAML or hands the text to it."""
+    text = f"a: {value}\n"
+    try:
+        fast = records._read_own_yaml(text)
+    except records._NotOurs:
+        return
+    assert same(fast, yaml.load(text, Loader=records._Loader)), (value, fast)
+
+
+def test_a_raw_tab_or_carriage_return_goes_to_pyyaml() -> None:
+    for text in ("a: \"x\ty\"\n", "a: 1\t\n", "a: 1\r\nb: 2\r\n"):
+        with pytest.raises(records._NotOurs):
+            records._read_own_yaml(text)
+
+
 def test_nesting_deeper_than_json_allows_does_not_crash() -> None:
     """3,000 nested lists: json raises RecursionError on 3.11 (the reader hands the text to PyYAML);
     3.13's json reads it (and so does the reader, correctly). Either way, no crash."""

@@ -16,6 +16,7 @@ import subprocess
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 
 class CatFileError(Exception):
@@ -28,8 +29,9 @@ def read_objects(git_dir: Path, shas: Sequence[bytes]) -> Iterator[tuple[bytes, 
     if git is None:
         raise CatFileError("no git binary")
     try:
-        proc = subprocess.Popen([git, "--git-dir", str(git_dir), "cat-file", "--batch"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        # --buffer: git writes its answers in blocks, not one flush (a write call) per object
+        proc = subprocess.Popen([git, "--git-dir", str(git_dir), "cat-file", "--batch", "--buffer"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     except OSError as exc:
         raise CatFileError(str(exc)) from exc
     assert proc.stdin is not None and proc.stdout is not None
@@ -45,21 +47,39 @@ def read_objects(git_dir: Path, shas: Sequence[bytes]) -> Iterator[tuple[bytes, 
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     try:
+        # The answers are read in large blocks and cut here: a read per object (readline, then read)
+        # was half of this function's time for 40,000 small objects.
+        buffer, pos = b"", 0
         for sha in shas:
-            header = stdout.readline().split()
+            end = buffer.find(b"\n", pos)
+            while end < 0:
+                buffer, pos = buffer[pos:] + _more(stdout), 0
+                end = buffer.find(b"\n", pos)
+            header = buffer[pos:end].split()
+            pos = end + 1
             if len(header) == 2 and header[1] == b"missing":
                 yield sha, None, b""
                 continue
             if len(header) != 3:
                 raise CatFileError(f"unexpected git cat-file answer {header!r}")
             size = int(header[2])
-            data = stdout.read(size + 1)
-            if len(data) != size + 1:
-                raise CatFileError("git cat-file ended early")
-            yield sha, header[1], data[:size]
+            while len(buffer) - pos < size + 1:
+                buffer, pos = buffer[pos:] + _more(stdout), 0
+            yield sha, header[1], buffer[pos:pos + size]
+            pos += size + 1
     finally:
         writer.join()
         stdout.close()
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def _more(stdout: IO[bytes]) -> bytes:
+    block = stdout.read1(_BLOCK)  # type: ignore[attr-defined]
+    if not block:
+        raise CatFileError("git cat-file ended early")
+    return block
+
+
+_BLOCK = 1 << 20

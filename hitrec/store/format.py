@@ -18,6 +18,7 @@ Light on purpose (``os`` and ``re`` only): the hub's pre-receive hook imports it
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections.abc import Collection, Iterable
@@ -110,6 +111,14 @@ def is_oid(text: str) -> bool:
 
 def format_pointer(oid: str, size: int) -> bytes:
     return f"version {LFS_SPEC}\noid sha256:{oid}\nsize {size}\n".encode()
+
+
+def pointer_blob_id(oid: str, size: int) -> bytes:
+    """The git blob id of ``format_pointer(oid, size)``: a tree entry with this id holds exactly that
+    pointer, so a reader that only checks it need not read the blob (a metadata-only clone of 10,000
+    fragments then reads 10,000 fewer objects)."""
+    data = format_pointer(oid, size)
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest().encode()
 
 
 def exact_pointer(data: bytes) -> tuple[str, int] | None:

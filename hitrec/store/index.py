@@ -48,6 +48,7 @@ COLUMNS = ("id, kind, title, author_name, author_email, created, tz, parents, ta
            "oid, has_timeline, media")
 
 
+_DUMPS = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), set up once
 # sqlite's answers that mean "cannot write here now", not "this file is damaged"
 _UNAVAILABLE = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"}
 
@@ -199,13 +200,17 @@ class Index:
     def insert(self, fragments: Iterable[Fragment]) -> None:
         rows: list[tuple[Any, ...]] = []
         edges: list[tuple[str, str]] = []
+        dumps = _DUMPS
         for f in fragments:
             offset = f.created.utcoffset()
+            media = dumps(f.media.to_json())
+            # the doc is json.dumps(f.to_json()): its media, always last, is the text just made
+            doc = f"{dumps(f.to_json(media=False))[:-1]}, \"media\": {media}}}"
             rows.append((
                 f.id, f.kind, f.title, f.author.name, f.author.email, int(f.created.timestamp()),
-                int(offset.total_seconds()) if offset else 0, " ".join(f.parents), json.dumps(list(f.tags)),
-                f.license, f.project, f.media.oid, int(f.has_timeline), json.dumps(f.media.to_json()),
-                json.dumps(f.to_json(), ensure_ascii=False),
+                int(offset.total_seconds()) if offset else 0, " ".join(f.parents),
+                dumps(list(f.tags)) if f.tags else "[]", f.license, f.project, f.media.oid, int(f.has_timeline),
+                media, doc,
             ))
             edges.extend((f.id, p) for p in f.parents)
         with self._writing():

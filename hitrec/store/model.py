@@ -51,11 +51,11 @@ class MediaInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MediaInfo:
-        known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{k: v for k, v in data.items() if k in _MEDIA_FIELD_SET})
 
 
 _MEDIA_FIELDS = tuple(MediaInfo.__dataclass_fields__)
+_MEDIA_FIELD_SET = frozenset(_MEDIA_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,9 @@ class Fragment:
     def short_id(self) -> str:
         return self.id[:10]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, media: bool = True) -> dict[str, Any]:
+        """The fragment as JSON; ``media=False`` leaves out the ``media`` entry (always the last)."""
+        doc = {
             "id": self.id,
             "kind": self.kind,
             "title": self.title,
@@ -91,8 +92,10 @@ class Fragment:
             "license": self.license,
             "project": self.project,
             "has_timeline": self.has_timeline,
-            "media": self.media.to_json(),
         }
+        if media:
+            doc["media"] = self.media.to_json()
+        return doc
 
 
 @dataclass

@@ -11,7 +11,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ from hitrec.errors import (
 from hitrec.progress import ProgressFn
 from hitrec.store import config as config_mod
 from hitrec.store.durable import fsync_dir
-from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, TIMELINE_YAML, read_ref
+from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, TIMELINE_YAML, is_oid, read_ref
 from hitrec.store.index import Index, IndexDamaged, IndexUnavailable
 from hitrec.store.local_media import LocalMediaStore
 from hitrec.store.lock import write_lock
@@ -36,6 +36,15 @@ from hitrec.store.stale import clear_dead_pack_temps, clear_stale_locks
 
 if TYPE_CHECKING:
     import dulwich.repo
+
+
+_FRAGMENT_YAML, _TIMELINE_YAML = FRAGMENT_YAML.encode(), TIMELINE_YAML.encode()
+
+
+@lru_cache(maxsize=256)
+def _zone(offset_seconds: int) -> timezone:
+    """One tzinfo per offset: a metadata-only clone of 10,000 fragments made 10,000 equal ones."""
+    return timezone(timedelta(seconds=offset_seconds))
 
 
 REPO_DIR = ".hitrec"
@@ -48,7 +57,6 @@ __all__ = ["REPO_DIR", "FragmentSpec", "RecordResult", "Repo"]
 
 def _check_record(record: dict[str, Any], media: dict[str, Any], where: str) -> None:
     """fragment.yaml may come from anyone through a hub: check every field before trusting it."""
-    from hitrec.store.format import is_oid
     from hitrec.store.records import safe_filename
 
     def bad(field: str) -> CorruptRepoError:
@@ -105,38 +113,48 @@ class Repo:
 
     def git_object(self, sha: bytes) -> Any:
         """The parsed git object ``sha`` (KeyError if absent)."""
-        from dulwich.objects import ObjectID  # loaded with dulwich.repo already: a dict lookup
-
         remembered = self._remembered
-        if remembered is None:
-            return self.dulwich.object_store[ObjectID(sha)]
-        found = remembered.get(sha)
+        found = remembered.get(sha) if remembered is not None else None
         if found is None:
-            found = remembered[sha] = self.dulwich.object_store[ObjectID(sha)]
+            from dulwich.objects import ObjectID  # loaded with dulwich.repo already: a dict lookup
+
+            found = self.dulwich.object_store[ObjectID(sha)]
+            if remembered is not None:
+                remembered[sha] = found
         return found
 
-    def preload_fragments(self, fragment_ids: Sequence[str]) -> None:
+    def preload_fragments(self, fragment_ids: Sequence[str], *, pointers: bool = True) -> None:
         """Within ``remembering_objects``: read the commits, trees and files of many fragments in three
-        batched reads (hitrec.store.catfile: one git process each) instead of four dulwich reads each.
-        Below ``PRELOAD_MIN`` fragments, or without git, the objects are read one by one as before."""
+        batched reads (hitrec.store.catfile: one git process each) instead of four dulwich reads each;
+        ``pointers=False`` reads only each tree's ``fragment.yaml`` of its files. Below ``PRELOAD_MIN``
+        fragments, or without git, the objects are read one by one as before."""
         if self._remembered is None or len(fragment_ids) < PRELOAD_MIN:
             return
         commits = self._preload([i.encode() for i in fragment_ids])
         trees = self._preload([c.tree for c in commits if getattr(c, "tree", None)])
-        self._preload([e.sha for t in trees if hasattr(t, "items") for e in t.items() if not e.mode & 0o040000])
+        if pointers:
+            self._preload([e.sha for t in trees if hasattr(t, "items") for e in t.items()
+                           if not e.mode & 0o040000])
+        else:
+            self._preload([t[_FRAGMENT_YAML][1] for t in trees if _FRAGMENT_YAML in t])
 
     def _preload(self, shas: list[bytes]) -> list[Any]:
-        from dulwich.objects import ObjectID, ShaFile
-
         from hitrec.store.catfile import CatFileError, read_objects
+        from hitrec.store.raw_objects import parse_raw
 
         remembered = self._remembered
         assert remembered is not None
         wanted = [sha for sha in dict.fromkeys(shas) if sha not in remembered]
         try:
             for sha, kind, data in read_objects(self.git_dir, wanted):
-                if kind in _TYPE_NUMS:
-                    remembered[sha] = ShaFile.from_raw_string(_TYPE_NUMS[kind], data, sha=ObjectID(sha))
+                if kind is None:
+                    continue
+                try:
+                    view = parse_raw(sha, kind, data)
+                except ValueError:
+                    continue  # left to dulwich, whose error says what is wrong with it
+                if view is not None:
+                    remembered[sha] = view
         except CatFileError:
             pass  # what was not read is read by dulwich when asked for
         return [remembered[sha] for sha in dict.fromkeys(shas) if sha in remembered]
@@ -366,22 +384,35 @@ class Repo:
 
     def load_fragment(self, fragment_id: str) -> Fragment:
         """Read a fragment from git (the index is only a cache of this)."""
-        return self._load_fragment(fragment_id, with_pointer=False)[0]
+        return self._load_fragment(fragment_id)[0]
 
-    def load_fragment_and_pointer(self, fragment_id: str) -> tuple[Fragment, bytes]:
-        """The fragment and its media's LFS pointer file, reading its commit and tree once."""
-        fragment, pointer = self._load_fragment(fragment_id, with_pointer=True)
-        assert pointer is not None
-        return fragment, pointer
+    def load_checked_fragment(self, fragment_id: str) -> Fragment:
+        """The fragment, after checking that its media's LFS pointer file says what fragment.yaml says
+        (CorruptRepoError if not). The pointer is read only when it is not byte for byte the one hitrec
+        writes for that media, which its blob id in the tree tells (``format.pointer_blob_id``)."""
+        from hitrec.store.format import parse_pointer, pointer_blob_id
 
-    def _load_fragment(self, fragment_id: str, *, with_pointer: bool) -> tuple[Fragment, bytes | None]:
+        fragment, pointer_id = self._load_fragment(fragment_id)
+        media = fragment.media
+        if pointer_id != pointer_blob_id(media.oid, media.size):
+            try:
+                pointer = self.git_object(pointer_id).data
+                matches = parse_pointer(pointer) == (media.oid, media.size)
+            except (KeyError, AttributeError, CorruptRepoError):
+                matches = False
+            if not matches:
+                raise CorruptRepoError(f"fragment {fragment_id[:12]}: its LFS pointer and fragment.yaml disagree")
+        return fragment
+
+    def _load_fragment(self, fragment_id: str) -> tuple[Fragment, bytes]:
+        """The fragment and the git id of its media's LFS pointer file."""
         from hitrec.store.records import as_blob, parse_fragment_yaml, read_blob
 
         store = self.dulwich.object_store
         try:
             commit = self.git_object(fragment_id.encode())
             tree = self.git_object(commit.tree)
-            _, yaml_id = tree[FRAGMENT_YAML.encode()]
+            _, yaml_id = tree[_FRAGMENT_YAML]
             blob = as_blob(self.git_object(yaml_id), yaml_id) if self._remembered is not None \
                 else read_blob(store, yaml_id)
             record = parse_fragment_yaml(blob.data, f"fragment {fragment_id[:12]}")
@@ -394,10 +425,9 @@ class Repo:
         _check_record(record, media, where)
         try:
             _, pointer_id = tree[media["filename"].encode()]
-            pointer = self.git_object(pointer_id).data if with_pointer else None
         except KeyError as exc:
             raise CorruptRepoError(f"{where}: its media file {media['filename']!r} is not in its tree") from exc
-        tz = timezone(timedelta(seconds=commit.author_timezone))
+        tz = _zone(commit.author_timezone)
         fragment = Fragment(
             id=fragment_id,
             kind=str(record.get("kind")),
@@ -409,9 +439,9 @@ class Repo:
             license=str(record.get("license") or ""),
             project=record.get("project"),
             media=MediaInfo.from_json(media),
-            has_timeline=TIMELINE_YAML.encode() in tree,
+            has_timeline=_TIMELINE_YAML in tree,
         )
-        return fragment, pointer
+        return fragment, pointer_id
 
     def resolve(self, ref: str) -> str:
         """The full id of a fragment named by its id or a unique prefix of 4+ hex characters."""
@@ -506,9 +536,6 @@ class Repo:
 
 INIT_PREFIX = ".hitrec-init-"
 PRELOAD_MIN = 64  # fragments: below this, starting a git process costs more than it saves
-_TYPE_NUMS = {b"commit": 1, b"tree": 2, b"blob": 3}
-
-
 def _init_bare(git_dir: Path) -> None:
     from dulwich.refs import Ref
     from dulwich.repo import Repo as GitRepo

@@ -170,7 +170,7 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
         new_ids = repo.fragment_ids_between(new_head, ours)
         # The ref only ever points at complete fragments: readable records whose media is here.
         with repo.remembering_objects():
-            repo.preload_fragments(new_ids)
+            repo.preload_fragments(new_ids, pointers=False)
             fragments = [_checked_fragment(repo, i, require_media) for i in new_ids]
         repo.set_catalog_head(new_head)
         repo.update_index(fragments, new_head)
@@ -178,12 +178,10 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
 
 
 def _checked_fragment(repo: Repo, fragment_id: str, require_media: bool) -> Fragment:
-    from hitrec.store.format import parse_pointer
-
-    fragment, pointer = repo.load_fragment_and_pointer(fragment_id)
-    if parse_pointer(pointer) != (fragment.media.oid, fragment.media.size):
-        raise CorruptRepoError(f"fragment {fragment_id[:12]}: its LFS pointer and fragment.yaml disagree; "
-                               "the catalog was not merged")
+    try:
+        fragment = repo.load_checked_fragment(fragment_id)
+    except CorruptRepoError as exc:
+        raise CorruptRepoError(f"{exc}; the catalog was not merged") from exc
     if require_media and not repo.media.has(fragment.media.oid):
         raise CorruptRepoError(f"fragment {fragment_id[:12]}: its media {fragment.media.oid[:12]} is not here; "
                                "fetch it before merging (the catalog was not merged)")

@@ -1,0 +1,206 @@
+"""What a merge of fetched fragments reads, and how: the batched path (``Repo.preload_fragments`` with
+the light object views of hitrec.store.raw_objects) must read exactly what dulwich reads, and the LFS
+pointer check must hold whether or not the pointer blob is read."""
+
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import pytest
+from dulwich.objects import Blob, Commit, ShaFile, Tree
+from media import make_wav
+
+from hitrec.errors import CorruptRepoError
+from hitrec.store import FragmentSpec, Repo
+from hitrec.store.format import LFS_SPEC, format_pointer, pointer_blob_id
+from hitrec.store.model import MediaInfo, Person
+from hitrec.store.raw_objects import RawCommit, RawTree, parse_raw
+from hitrec.store.records import build_catalog_commit, build_fragment, catalog_tree_with, fragment_yaml
+from hitrec.store.repo import PRELOAD_MIN
+
+MANY = PRELOAD_MIN + 6  # enough for the batched reads
+
+
+def _fragment_objects(index: int, *, pointer: bytes | None, tz: int) -> tuple[Commit, list[ShaFile], bytes]:
+    """One fragment as a hub might send it; ``pointer`` replaces the LFS pointer file hitrec would write."""
+    media = b"RIFF media %d" % index
+    oid = hashlib.sha256(media).hexdigest()
+    info = MediaInfo(oid=oid, size=len(media), filename=f"m{index}.wav", kind="audio", mime="audio/wav",
+                     duration=0.5, sample_rate=48000, channels=1)
+    yaml_bytes = fragment_yaml(kind="audio", title=f"take {index}", tags=["vo"], license="CC0-1.0",
+                               project="p", media=info)
+    built = build_fragment(yaml_bytes=yaml_bytes, media=info, filename=info.filename, title=f"take {index}",
+                           parents=(), author=Person("Mallory Ünal", "m@example.org"), when=1_700_000_000 + index,
+                           tz=tz)
+    if pointer is None:
+        return built.commit, built.objects, media
+    blob = Blob.from_string(pointer)
+    tree = Tree()
+    for obj in built.objects:
+        if isinstance(obj, Tree):
+            for entry in obj.items():
+                sha = blob.id if entry.path == info.filename.encode() else entry.sha
+                tree.add(entry.path, entry.mode, sha)
+    commit = built.commit.copy()
+    commit.tree = tree.id
+    return commit, [o for o in built.objects if not isinstance(o, Tree | Commit)] + [blob, tree, commit], media
+
+
+def _merge(tmp_path: Path, count: int, odd: bytes | None, tz: int = 0) -> tuple[Repo, str]:
+    """A repo holding ``count`` fetched fragments (the middle one with pointer ``odd``), not yet merged."""
+    repo = Repo.init(tmp_path / "mine")
+    store = repo.dulwich.object_store
+    trees: dict[str, bytes] = {}
+    for i in range(count):
+        commit, objects, media = _fragment_objects(i, pointer=odd if i == count // 2 else None, tz=tz)
+        for obj in objects:
+            store.add_object(obj)
+        repo.media.put_verified([media], hashlib.sha256(media).hexdigest(), len(media))
+        trees[commit.id.decode()] = commit.tree
+    tree_id, objects = catalog_tree_with(store, None, trees)
+    catalog = build_catalog_commit(tree_id=tree_id, parents=[t.encode() for t in trees], author=Person("M", "m@e.org"),
+                                   when=1_700_000_000, tz=0, message="catalog\n")
+    for obj in [*objects, catalog]:
+        store.add_object(obj)
+    return repo, catalog.id.decode()
+
+
+def _oid_size(index: int) -> tuple[str, int]:
+    media = b"RIFF media %d" % index
+    return hashlib.sha256(media).hexdigest(), len(media)
+
+
+@pytest.mark.parametrize("count", [1, MANY], ids=["one-by-one", "batched"])
+@pytest.mark.parametrize("tz", [0, -(3 * 3600 + 30 * 60), 5 * 3600 + 45 * 60])
+def test_a_merge_reads_every_fragment_as_dulwich_does(tmp_path: Path, count: int, tz: int) -> None:
+    repo, catalog = _merge(tmp_path, count, None, tz)
+    repo.merge_catalog(catalog)
+    merged = {f.id: f for f in repo.fragments()}
+    assert len(merged) == count
+    fresh = Repo.open(repo.git_dir)  # no batched reads: one fragment at a time through dulwich
+    for fid, fragment in merged.items():
+        assert fresh.load_fragment(fid) == fragment
+    some = next(iter(merged.values()))
+    assert some.author == Person("Mallory Ünal", "m@example.org")
+    assert some.created.utcoffset().total_seconds() == tz  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("count", [1, MANY], ids=["one-by-one", "batched"])
+def test_a_pointer_written_another_valid_way_is_read_and_accepted(tmp_path: Path, count: int) -> None:
+    """Not hitrec's bytes (the lines in another order), so its blob id differs and it is read: it says
+    the same media, and the merge goes through."""
+    oid, size = _oid_size(count // 2)
+    reordered = f"version {LFS_SPEC}\nsize {size}\noid sha256:{oid}\n".encode()
+    assert Blob.from_string(reordered).id != pointer_blob_id(oid, size)
+    repo, catalog = _merge(tmp_path, count, reordered)
+    assert repo.merge_catalog(catalog) == catalog
+    assert len(repo.fragments()) == count
+
+
+@pytest.mark.parametrize("count", [1, MANY], ids=["one-by-one", "batched"])
+@pytest.mark.parametrize("problem", ["other-size", "other-oid", "not-a-pointer"])
+def test_a_pointer_that_disagrees_with_the_record_stops_the_merge(tmp_path: Path, count: int, problem: str) -> None:
+    oid, size = _oid_size(count // 2)
+    odd = {"other-size": format_pointer(oid, size + 1), "other-oid": format_pointer("0" * 64, size),
+           "not-a-pointer": b"RIFF the media itself"}[problem]
+    repo, catalog = _merge(tmp_path, count, odd)
+    with pytest.raises(CorruptRepoError, match=r"LFS pointer and fragment\.yaml disagree"):
+        repo.merge_catalog(catalog)
+    assert repo.catalog_head() is None and repo.fragments() == []
+
+
+def test_the_pointer_blob_id_is_gits(tmp_path: Path) -> None:
+    oid, size = _oid_size(3)
+    assert pointer_blob_id(oid, size) == Blob.from_string(format_pointer(oid, size)).id
+
+
+def test_the_light_views_read_what_dulwich_reads(project: Path) -> None:
+    """Commits (with several parents, a signature-like multi-line header, a negative zone) and trees of a
+    real repo, parsed both ways."""
+    repo = Repo.find()
+    a, = repo.record([FragmentSpec(make_wav(project / "a.wav", freq=200))])
+    b, = repo.record([FragmentSpec(make_wav(project / "b.wav", freq=300))])
+    c, = repo.record([FragmentSpec(make_wav(project / "c.wav", freq=400), parents=(a.id, b.id))])
+    store = repo.dulwich.object_store
+    signed = store[c.id.encode()].copy()
+    signed.gpgsig = b"-----BEGIN PGP SIGNATURE-----\n\nabc\n-----END PGP SIGNATURE-----"
+    signed.author_timezone = -(7 * 3600)
+    signed.message = b"title\n\nbody\n\n\nmore\n"
+    for commit in (store[a.id.encode()], store[c.id.encode()], signed):
+        view = parse_raw(commit.id, b"commit", commit.as_raw_string())
+        assert isinstance(view, RawCommit)
+        assert (view.tree, view.parents, view.author, view.author_time, view.author_timezone, view.message) == (
+            commit.tree, commit.parents, commit.author, commit.author_time, commit.author_timezone, commit.message)
+        tree = store[commit.tree]
+        tview = parse_raw(tree.id, b"tree", tree.as_raw_string())
+        assert isinstance(tview, RawTree)
+        assert tview.items() == tree.items() and all(tview[e.path] == tree[e.path] for e in tree.items())
+        assert b"fragment.yaml" in tview and b"nothing" not in tview
+
+
+@pytest.mark.parametrize("raw", [
+    b"",
+    b"parent " + b"a" * 40 + b"\n\nmsg",
+    b"tree " + b"a" * 39 + b"\nauthor A <a> 1 +0000\n\nmsg",
+    b"tree " + b"a" * 40 + b"\n\nno author",
+    b"tree " + b"a" * 40 + b"\nauthor A <a> 1 0000\n\nmsg",
+    b"tree " + b"a" * 40 + b"\nauthor A <a> x +0000\n\nmsg",
+    b"tree " + b"a" * 40 + b"\nauthor A <a> 1 +0000\nauthor B <b> 1 +0000\n\nmsg",
+])
+def test_a_malformed_commit_is_left_to_dulwich(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_raw(b"c" * 40, b"commit", raw)
+
+
+@pytest.mark.parametrize("raw", [
+    b"100644 name\0" + b"x" * 19,                       # an id cut short
+    b"100644 \0" + b"x" * 20,                           # no name
+    b"100644 a\0" + b"x" * 20 + b"100644 a\0" + b"y" * 20,  # the name twice
+    b"10064x a\0" + b"x" * 20,                          # not an octal mode
+    b"100644a" + b"x" * 20,                             # no name end
+])
+def test_a_malformed_tree_is_left_to_dulwich(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_raw(b"t" * 40, b"tree", raw)
+
+
+def test_a_tree_entry_mode_is_read_as_git_writes_it() -> None:
+    tree = Tree()
+    tree.add(b"dir", stat.S_IFDIR, b"a" * 40)
+    tree.add(b"file", 0o100644, b"b" * 40)
+    view = parse_raw(tree.id, b"tree", tree.as_raw_string())
+    assert isinstance(view, RawTree) and view.items() == tree.items()
+
+
+def test_batched_reads_answer_each_name_in_order_across_blocks(project: Path) -> None:
+    """Objects bigger than the read block, missing names between them, and many small ones."""
+    from hitrec.store.catfile import _BLOCK, read_objects
+
+    repo = Repo.find()
+    store = repo.dulwich.object_store
+    big = Blob.from_string(bytes(range(256)) * (2 * _BLOCK // 256 + 7))
+    small = [Blob.from_string(b"small %d\n" % i) for i in range(300)]
+    for blob in (big, *small):
+        store.add_object(blob)
+    names = [small[0].id, b"0" * 40, big.id, *[b.id for b in small[1:]], b"1" * 40, big.id]
+    answers = list(read_objects(repo.git_dir, names))
+    assert [a[0] for a in answers] == names
+    by_name = {b.id: b.data for b in (big, *small)}
+    for sha, kind, data in answers:
+        if sha in by_name:
+            assert kind == b"blob" and data == by_name[sha]
+        else:
+            assert kind is None and data == b""
+
+
+def test_the_index_keeps_each_fragment_as_its_json(project: Path) -> None:
+    import json
+
+    repo = Repo.find()
+    repo.record([FragmentSpec(make_wav(project / "é.wav"), title="Ünal's \"take\"", tags=("vo", "ü"))])
+    fragment, = repo.fragments()
+    doc, = repo.fragments_json()
+    assert doc == json.dumps(fragment.to_json(), ensure_ascii=False)
+    assert json.loads(doc)["media"] == fragment.media.to_json()
