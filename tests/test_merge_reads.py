@@ -204,3 +204,11 @@ def test_the_index_keeps_each_fragment_as_its_json(project: Path) -> None:
     doc, = repo.fragments_json()
     assert doc == json.dumps(fragment.to_json(), ensure_ascii=False)
     assert json.loads(doc)["media"] == fragment.media.to_json()
+
+
+def test_batched_reads_that_git_cannot_answer_raise_for_the_fallback(tmp_path: Path) -> None:
+    """git cat-file refusing (not a repository here): the caller is told, and reads through dulwich."""
+    from hitrec.store.catfile import CatFileError, read_objects
+
+    with pytest.raises(CatFileError, match="ended early"):
+        list(read_objects(tmp_path, [b"0" * 40]))

@@ -51,7 +51,9 @@ class MediaInfo:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MediaInfo:
-        return cls(**{k: v for k, v in data.items() if k in _MEDIA_FIELD_SET})
+        if data.keys() <= _MEDIA_FIELD_SET:
+            return cls(**data)
+        return cls(**{k: v for k, v in data.items() if k in _MEDIA_FIELD_SET})  # a newer hitrec's fields
 
 
 _MEDIA_FIELDS = tuple(MediaInfo.__dataclass_fields__)

@@ -98,6 +98,7 @@ class Repo:
         self.lock_path = self.git_dir / "hitrec.lock"
         self.index_stale = False  # the index on disk could not be used: reads go to an in-memory copy
         self._remembered: dict[bytes, Any] | None = None  # see remembering_objects()
+        self._between: tuple[tuple[str | None, str | None], tuple[str, ...]] | None = None
 
     # --- git objects -----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -367,7 +368,17 @@ class Repo:
         return read_commit(self.dulwich.object_store, catalog.encode()).tree
 
     def fragment_ids_between(self, new: str | None, old: str | None) -> list[str]:
-        """Fragments in catalog ``new`` and not in catalog ``old``, by comparing shard trees."""
+        """Fragments in catalog ``new`` and not in catalog ``old``, by comparing shard trees. Catalog
+        commits never change, so the answer is kept for the last pair asked (a pull asks twice: to find
+        the new media, then to merge)."""
+        key = (new, old)
+        if self._between is not None and self._between[0] == key:
+            return list(self._between[1])
+        out = self._fragment_ids_between(new, old)
+        self._between = (key, tuple(out))
+        return out
+
+    def _fragment_ids_between(self, new: str | None, old: str | None) -> list[str]:
         from hitrec.store.records import catalog_entries
 
         store = self.dulwich.object_store
