@@ -55,6 +55,9 @@ def serve(
     s3_url_ttl: int | None = typer.Option(None, "--s3-url-ttl", help="Seconds a presigned media address lives "
                                           "(default 300)."),
     workers: int = typer.Option(1, "--workers", min=1, help="Serve with this many processes (one socket)."),
+    repack_after: int = typer.Option(2000, "--repack-after", min=0, help="Pack a collaboration into one pack "
+                                     "with a bitmap (fast clones) once this many git objects lie outside it "
+                                     "(0: never)."),
     trusted_proxy: list[str] = typer.Option(
         [], "--trusted-proxy", help="Believe X-Forwarded-Proto/-For from this proxy address (repeatable; "
         "'*' any; 'none' no proxy). Default: loopback only."),
@@ -72,7 +75,7 @@ def serve(
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
                         format=f"%(asctime)s %(levelname)s %(name)s{pid}: %(message)s")
     config = HubConfig(root=root, public_read=public_read, max_object_size=_size(max_object_size),
-                       max_push_size=_size(max_push_size),
+                       max_push_size=_size(max_push_size), repack_after=repack_after,
                        media=resolve(root, media, s3_endpoint, s3_region, s3_url_ttl))
     if (tls_cert is None) != (tls_key is None):
         raise UsageError("HTTPS needs both --tls-cert and --tls-key.")

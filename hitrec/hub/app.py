@@ -40,6 +40,7 @@ from hitrec.errors import HubError, MissingMediaError, ObjectStoreError
 from hitrec.hub import actions, files, git, lfs, repos
 from hitrec.hub.gallery import Gallery, is_gallery_path
 from hitrec.hub.gallery.headers import with_security_headers
+from hitrec.hub.housekeeping import Housekeeper
 from hitrec.hub.media import DirectBatch, MediaConfig, problem_of
 from hitrec.hub.names import is_collaboration_name, is_oid
 from hitrec.hub.priority import Priority
@@ -76,6 +77,7 @@ class HubConfig:
     max_batch_objects: int = 1000  # git-lfs and hitrec send 100 at a time
     action_ttl: int = lfs.ACTION_TTL  # seconds a batch answer's addresses and action tokens stay valid
     realm: str = "hitrec hub"
+    repack_after: int = 2000  # git objects outside the bitmapped pack that start a gc (hub/housekeeping.py)
     media: MediaConfig = field(default_factory=MediaConfig)  # local lfs/ folders, or an S3 object store
 
 
@@ -163,6 +165,7 @@ class HubApp:
             log.warning("media store: %s (serving anyway; media requests fail until it answers)", problem)
         self.gallery = Gallery(self)
         self.priority = Priority()
+        self.housekeeper = Housekeeper(config.repack_after)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -411,6 +414,8 @@ class HubApp:
             spooled.close()
         if stderr.strip() and code != 0:
             log.warning("git %s for %s exited %d: %s", service, name, code, stderr.strip()[:2000])
+        if write and code == 0:
+            self.housekeeper.after_push(git_dir)
         if not request.status:
             raise Reply(500, f"git {service} failed; see the hub's log")
         await request.body(b"", more=False)
