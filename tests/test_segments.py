@@ -25,6 +25,8 @@ def frags(project: Path) -> dict[str, str]:
     found = {k: f.id for k, f in make_fragments(repo, project / "media").items()}
     for color in ("yellow", "purple", "orange", "cyan"):
         found[color] = record(repo, make_color_video(project / "media" / f"{color}.mp4", color, seconds=2.0)).id
+    for color in ("navy", "gray"):  # silent: changing one for the other changes the picture, not the sound
+        found[color] = record(repo, make_color_video(project / "media" / f"{color}.mp4", color, freq=None)).id
     return found
 
 
@@ -51,9 +53,13 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def cache_files(project: Path) -> list[Path]:
+def cache_files(project: Path, kinds: tuple[str, ...] = ("seg",)) -> list[Path]:
+    """The cache's entries of these kinds ("seg": picture segments, "snd": sounds)."""
     folder = project / ".hitrec" / "cache" / "segments"
-    return sorted(folder.glob("*.seg")) if folder.is_dir() else []
+    return sorted(p for kind in kinds for p in folder.glob(f"*.{kind}")) if folder.is_dir() else []
+
+
+BOTH = ("seg", "snd")
 
 
 def test_windows_come_from_the_timeline_and_never_cut_a_fade_or_a_cross_fade(project: Path,
@@ -101,7 +107,7 @@ def test_fresh_and_incremental_renders_are_byte_identical(project: Path, frags: 
     changed = cli("render", "b.yaml", "-o", "b-incremental.mp4", "--json").json()
     assert changed["segments"] == segments and changed["reused"] == segments - 1  # only the middle clip's
     assert cli("cache", "clear").exit_code == 0
-    assert cache_files(project) == []
+    assert cache_files(project, BOTH) == []
     fresh = cli("render", "b.yaml", "-o", "b-fresh.mp4", "--json").json()
     assert fresh["reused"] == 0
     assert sha(project / "b-incremental.mp4") == sha(project / "b-fresh.mp4")
@@ -144,24 +150,26 @@ def test_a_damaged_or_foreign_cache_entry_is_found_and_encoded_again(project: Pa
 
 def test_the_cache_keeps_to_its_size_limit_and_hitrec_cache_reports_it(project: Path, frags: dict[str, str],
                                                                         cli) -> None:  # type: ignore[no-untyped-def]
-    write_timeline(project / "a.yaml", cut_timeline(frags))
+    write_timeline(project / "a.yaml", cut_timeline(frags, middle="navy"))
     assert cli("render", "a.yaml", "-o", "a.mp4").exit_code == 0
     r = cli("cache", "--json")
     assert r.exit_code == 0
     shown = r.json()
-    assert shown["entries"] == len(cache_files(project)) >= 4
-    assert shown["size"] == sum(p.stat().st_size for p in cache_files(project))
+    assert shown["entries"] == len(cache_files(project, BOTH)) >= 5
+    assert shown["sounds"] == len(cache_files(project, ("snd",))) == 1  # the sound shares folder and limit
+    assert shown["segments"] == len(cache_files(project)) >= 4
+    assert shown["size"] == sum(p.stat().st_size for p in cache_files(project, BOTH))
     assert shown["limit"] == 2 << 30
-    assert "entries" in cli("cache").stdout
+    assert "entries (" in cli("cache").stdout and "1 sounds" in cli("cache").stdout
     # the least recently used go first once the limit is passed
-    entries = cache_files(project)
+    entries = cache_files(project, BOTH)
     for age, entry in enumerate(entries):
         os.utime(entry, (1_000_000 + age, 1_000_000 + age))
     limit = sum(p.stat().st_size for p in entries)
     assert cli("config", "cache.max-size", str(limit)).exit_code == 0
-    write_timeline(project / "b.yaml", cut_timeline(frags, middle="cyan"))
-    assert cli("render", "b.yaml", "-o", "b.mp4").exit_code == 0  # uses all but the blue segment, adds cyan's
-    left = cache_files(project)
+    write_timeline(project / "b.yaml", cut_timeline(frags, middle="gray"))
+    assert cli("render", "b.yaml", "-o", "b.mp4").exit_code == 0  # uses all but the navy segment, adds gray's
+    left = cache_files(project, BOTH)
     assert sum(p.stat().st_size for p in left) <= limit
     assert len(set(entries) - set(left)) >= 1
     assert all(p.stat().st_mtime > 2_000_000 for p in left)  # the one the render did not use went first
@@ -184,10 +192,91 @@ def test_a_draft_keeps_the_timing_and_sound_and_never_feeds_the_full_render(proj
     assert g[2] > 200
     full = cli("render", "a.yaml", "-o", "full.mp4", "--json").json()
     assert full["reused"] == 0 and full["draft"] is False  # no draft segment stands in for a full one
+    assert full["sound_reused"] is True  # but the sound is the same, encoded once: the draft's
     draft_sound, full_sound = decode_audio(project / "draft.mp4"), decode_audio(project / "full.mp4")
     assert len(draft_sound) == len(full_sound)
-    assert rms(draft_sound[2 * 48000:3 * 48000]) == pytest.approx(rms(full_sound[2 * 48000:3 * 48000]), rel=0.02)
+    assert (draft_sound == full_sound).all()
+    assert rms(draft_sound[2 * 48000:3 * 48000]) > 0.1
     # drafts are not recorded: remix offers no --draft; moviepy does not draft
     assert cli("remix", "a.yaml", "--draft").exit_code == 2
     bad = cli("render", "a.yaml", "--draft", "--engine", "moviepy", "-o", "m.mp4")
     assert bad.exit_code == 2 and "--draft renders with the ffmpeg engine" in bad.stderr
+
+
+def test_the_sound_is_cached_by_what_decides_it_and_a_warm_render_is_a_cold_one_byte_for_byte(
+        project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
+    def variant(name: str, middle: str = "navy", gain: float = 0.0) -> str:
+        data = cut_timeline(frags, middle=middle)
+        data["tracks"][2]["clips"][0]["gain"] = gain
+        write_timeline(project / f"{name}.yaml", data)
+        return f"{name}.yaml"
+
+    def render(timeline: str, out: str) -> dict:
+        r = cli("render", timeline, "-o", out, "--json")
+        assert r.exit_code == 0, r.output
+        assert r.stderr == ""
+        return r.json()
+
+    cold = render(variant("a"), "a-cold.mp4")
+    assert cold["sound_reused"] is False and len(cache_files(project, ("snd",))) == 1
+    warm = render("a.yaml", "a-warm.mp4")
+    assert warm["sound_reused"] is True and warm["reused"] == warm["segments"]
+    assert sha(project / "a-warm.mp4") == sha(project / "a-cold.mp4")
+    # only a (silent) video clip changed: its segment is encoded again, the sound is not
+    picture = render(variant("b", middle="gray"), "b-incremental.mp4")
+    assert picture["sound_reused"] is True and picture["reused"] == picture["segments"] - 1
+    # only a gain changed: every segment from the cache, the sound rendered again
+    louder = render(variant("c", gain=-6.0), "c-incremental.mp4")
+    assert louder["sound_reused"] is False and louder["reused"] == louder["segments"]
+    assert len(cache_files(project, ("snd",))) == 2
+    a_sound, c_sound = decode_audio(project / "a-cold.mp4"), decode_audio(project / "c-incremental.mp4")
+    span = slice(int(3.2 * 48000), int(3.8 * 48000))  # the tone alone (under the silent navy clip)
+    assert rms(c_sound[span]) == pytest.approx(rms(a_sound[span]) / 2, rel=0.05)
+    # from an empty cache, each is the same file
+    for name in ("a", "b", "c"):
+        assert cli("cache", "clear").exit_code == 0
+        fresh = render(f"{name}.yaml", f"{name}-fresh.mp4")
+        assert fresh["reused"] == 0 and fresh["sound_reused"] is False
+        made = "a-cold.mp4" if name == "a" else f"{name}-incremental.mp4"
+        assert sha(project / f"{name}-fresh.mp4") == sha(project / made)
+
+
+def test_a_damaged_or_foreign_sound_entry_is_found_and_rendered_again(project: Path, frags: dict[str, str],
+                                                                        cli) -> None:  # type: ignore[no-untyped-def]
+    write_timeline(project / "a.yaml", cut_timeline(frags))
+    assert cli("render", "a.yaml", "-o", "fresh.mp4").exit_code == 0
+    [entry] = cache_files(project, ("snd",))
+    good = entry.read_bytes()
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0xFF
+    for bad in (bytes(damaged), cache_files(project)[0].read_bytes()):  # damaged; a segment's bytes
+        entry.write_bytes(bad)
+        r = cli("render", "a.yaml", "-o", "again.mp4", "--json")
+        assert r.exit_code == 0, r.output
+        assert r.json()["sound_reused"] is False and r.json()["reused"] == r.json()["segments"]
+        assert r.stderr.count("warning:") == 1 and "damaged or not this sound's; rendering the sound again" in r.stderr
+        assert sha(project / "again.mp4") == sha(project / "fresh.mp4")
+        assert [p.read_bytes() for p in cache_files(project, ("snd",))] == [good]  # written again, soundly
+    third = cli("render", "a.yaml", "-o", "third.mp4", "--json")
+    assert third.json()["sound_reused"] is True and third.stderr == ""
+
+
+def test_a_normalised_sound_is_cached_by_its_target(project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
+    def variant(name: str, target: float) -> str:
+        data = cut_timeline(frags)
+        data["output"]["loudness"] = target
+        write_timeline(project / f"{name}.yaml", data)
+        return f"{name}.yaml"
+
+    cold = cli("render", variant("a", -16), "-o", "a-cold.mp4", "--json").json()
+    warm = cli("render", "a.yaml", "-o", "a-warm.mp4", "--json").json()
+    assert not cold["sound_reused"] and warm["sound_reused"]
+    assert sha(project / "a-warm.mp4") == sha(project / "a-cold.mp4")
+    other = cli("render", variant("b", -23), "-o", "b.mp4", "--json").json()
+    assert not other["sound_reused"] and other["reused"] == other["segments"]  # the target is in the sound's key
+    louder, quieter = decode_audio(project / "a-cold.mp4"), decode_audio(project / "b.mp4")
+    assert rms(louder) > 1.5 * rms(quieter)
+    assert cli("cache", "clear").exit_code == 0
+    assert cli("render", "b.yaml", "-o", "b-fresh.mp4").exit_code == 0
+    assert sha(project / "b-fresh.mp4") == sha(project / "b.mp4")
+

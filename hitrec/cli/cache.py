@@ -1,4 +1,4 @@
-"""Cache commands: `hitrec cache` (what the render's segment cache holds) and `hitrec cache clear`."""
+"""Cache commands: `hitrec cache` (what the render's cache of segments and sounds holds) and `hitrec cache clear`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from hitrec.cli.app import app
 from hitrec.cli.common import open_repo
 from hitrec.cli.output import console, escape, print_json
 
-cache_app = typer.Typer(help="The render's segment cache: `hitrec cache` shows it, `hitrec cache clear` empties it.",
+cache_app = typer.Typer(help="The render's cache of picture segments and sounds: `hitrec cache` shows it, "
+                        "`hitrec cache clear` empties it.",
                         invoke_without_command=True, no_args_is_help=False)
 app.add_typer(cache_app, name="cache")
 
@@ -25,7 +26,7 @@ def _size(n: int) -> str:
 
 @cache_app.callback()
 def show(ctx: typer.Context, json_: bool = JSON) -> None:
-    """Show the segment cache: entries, size and limit (config `cache.max-size`)."""
+    """Show the render cache (picture segments and sounds): entries, size and limit (config `cache.max-size`)."""
     if ctx.invoked_subcommand is not None:
         return
     from hitrec.ops.cache import cache
@@ -35,13 +36,14 @@ def show(ctx: typer.Context, json_: bool = JSON) -> None:
     if json_:
         print_json(result.to_json())
         return
-    console.print(f"segment cache {escape(result.folder)}: {result.entries} entries, {_size(result.size)} of "
-                  f"{_size(result.limit)} (cache.max-size)", soft_wrap=True)
+    console.print(f"render cache {escape(result.folder)}: {result.entries} entries ({result.entries - result.sounds} "
+                  f"segments, {result.sounds} sounds), {_size(result.size)} of {_size(result.limit)} "
+                  "(cache.max-size)", soft_wrap=True)
 
 
 @cache_app.command()
 def clear(json_: bool = JSON) -> None:
-    """Empty the segment cache (renders stay byte-identical; they only take longer once)."""
+    """Empty the render cache (renders stay byte-identical; they only take longer once)."""
     from hitrec.ops.cache import cache
 
     with open_repo() as repo:
@@ -49,4 +51,4 @@ def clear(json_: bool = JSON) -> None:
     if json_:
         print_json(result.to_json())
         return
-    console.print(f"cleared the segment cache: {result.entries} entries, {_size(result.size)}")
+    console.print(f"cleared the render cache: {result.entries} entries, {_size(result.size)}")

@@ -46,7 +46,10 @@ def render(
     if json_:
         print_json(result.to_json())
         return
-    reused = f"; {result.reused} of {result.segments} segments from the cache" if result.reused else ""
+    sound = " and the sound" if result.sound_reused else ""
+    reused = f"; {result.reused} of {result.segments} segments{sound} from the cache" if result.reused else ""
+    if result.sound_reused and not result.reused:
+        reused = "; the sound from the cache"
     what = "draft" if result.draft else result.plan.format
     console.print(f"rendered {_esc(result.output)} ({result.plan.length:.2f}s {what}, "
                   f"{len(result.plan.fragment_ids)} fragments{reused})", soft_wrap=True)

@@ -24,21 +24,24 @@ class RenderResult:
     draft: bool = False
     segments: int = 0  # picture segments in all (0: a sound-only piece, or the moviepy engine)
     reused: int = 0  # of them, taken from the segment cache
+    sound_reused: bool = False  # the encoded sound was taken from the cache
     warnings: list[str] = field(default_factory=list)  # cache entries found damaged (and encoded again)
 
     def to_json(self) -> dict[str, Any]:
         return {"output": str(self.output), "engine": self.engine, "length": round(self.plan.length, 6),
                 "format": self.plan.format, "fragments": list(self.plan.fragment_ids),
                 "captions": str(self.captions) if self.captions else None, "draft": self.draft,
-                "segments": self.segments, "reused": self.reused, "warnings": self.warnings}
+                "segments": self.segments, "reused": self.reused, "sound_reused": self.sound_reused,
+                "warnings": self.warnings}
 
 
 def render(repo: Repo, timeline_path: Path, out: Path, progress: ProgressFn | None = None,
            engine: str = "ffmpeg", captions: Path | None = None, draft: bool = False) -> RenderResult:
     """Render a timeline to ``out`` without recording anything; with ``captions`` (an .srt or .vtt path) its
     captions go to that file and into a subtitle stream instead of the picture; ``draft``: a quarter of the
-    picture's area and the fastest encoder settings, the same timing and sound. Picture segments come from
-    and go to the repo's segment cache (a render's bytes are the same either way)."""
+    picture's area, fast decoding and the fastest encoder settings, the same timing and sound. Picture
+    segments and the encoded sound come from and go to the repo's render cache (a render's bytes are the
+    same either way)."""
     from hitrec.credits.roll import fill_credits
     from hitrec.render.captions import check_sidecar, write_sidecar
     from hitrec.render.draft import draft_plan
@@ -64,4 +67,4 @@ def render(repo: Repo, timeline_path: Path, out: Path, progress: ProgressFn | No
             write_sidecar(plan, Path(captions))
     stats = options.stats
     return RenderResult(Path(out), plan, engine, Path(captions) if captions is not None else None, draft,
-                        stats.segments, stats.reused, stats.warnings)
+                        stats.segments, stats.reused, stats.sound_reused, stats.warnings)

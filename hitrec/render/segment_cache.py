@@ -1,8 +1,10 @@
-"""The cache of encoded picture segments a repo keeps (``.hitrec/cache/segments/``).
+"""The cache of encoded picture segments and rendered sounds a repo keeps (``.hitrec/cache/segments/``).
 
-An entry is one encoded window, named ``<key>.<check>.seg``: ``key`` is the segment's key (the SHA-256
-of everything that decides its bytes, :func:`hitrec.render.segmented.segment_key`) and ``check`` the
-first 32 hex digits of the SHA-256 of the key and the bytes together. An entry is written beside its
+An entry is one encoded window, named ``<key>.<check>.seg``, or one piece's encoded sound, named
+``<key>.<check>.snd``: ``key`` is the SHA-256 of everything that decides its bytes
+(:func:`hitrec.render.segmented.segment_key`, :func:`~hitrec.render.segmented.sound_key`) and ``check``
+the first 32 hex digits of the SHA-256 of the key and the bytes together. Both kinds share the folder,
+the size limit and the least-recently-used order. An entry is written beside its
 place as a locked ``.hitrec.part`` file and renamed into place, so a reader sees a whole entry or none;
 every read checks ``check`` again, so a damaged entry, or one copied under another key's name, is found,
 reported as a warning, removed and encoded again. Reading an entry marks it used (its mtime); past the
@@ -24,8 +26,10 @@ from hitrec.errors import UsageError
 from hitrec.render.scratch import part_file
 
 DEFAULT_MAX_SIZE = 2 << 30
-SUFFIX = ".seg"
-_NAME = re.compile(r"^([0-9a-f]{64})\.([0-9a-f]{32})\.seg$")
+SEGMENT, SOUND = "seg", "snd"  # the two kinds of entry (their file name's suffix)
+_NAME = re.compile(r"^([0-9a-f]{64})\.([0-9a-f]{32})\.(seg|snd)$")
+_REDONE = {SEGMENT: "not this segment's; encoding the segment again",
+           SOUND: "not this sound's; rendering the sound again"}
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
@@ -51,6 +55,7 @@ class CacheEntry:
     key: str
     size: int
     used: float
+    kind: str = SEGMENT  # SEGMENT or SOUND
 
 
 class SegmentCache:
@@ -75,16 +80,17 @@ class SegmentCache:
                     match = _NAME.match(item.name)
                     if match and item.is_file(follow_symlinks=False):
                         st = item.stat(follow_symlinks=False)
-                        found.append(CacheEntry(Path(item.path), match.group(1), st.st_size, st.st_mtime))
+                        found.append(CacheEntry(Path(item.path), match.group(1), st.st_size, st.st_mtime,
+                                                match.group(3)))
         except FileNotFoundError:
             return []
         return found
 
-    def get(self, key: str, dest: Path, warnings: list[str]) -> bool:
-        """Put the entry for ``key`` at ``dest`` (a hard link, else a copy) if it is there and sound; a
-        damaged or foreign entry is removed and reported in ``warnings``."""
+    def get(self, key: str, dest: Path, warnings: list[str], kind: str = SEGMENT) -> bool:
+        """Put the entry of ``kind`` for ``key`` at ``dest`` (a hard link, else a copy) if it is there and
+        sound; a damaged or foreign entry is removed and reported in ``warnings``."""
         try:
-            names = [n for n in os.listdir(self.folder) if n.startswith(key + ".") and n.endswith(SUFFIX)]
+            names = [n for n in os.listdir(self.folder) if n.startswith(key + ".") and n.endswith("." + kind)]
         except FileNotFoundError:
             return False
         for name in sorted(names):
@@ -95,8 +101,7 @@ class SegmentCache:
             except OSError:
                 continue
             if not ok:
-                warnings.append(f"cache entry {name[:16]}... is damaged or not this segment's; "
-                                "encoding the segment again")
+                warnings.append(f"cache entry {name[:16]}... is damaged or {_REDONE[kind]}")
                 with contextlib.suppress(OSError):
                     path.unlink()
                 continue
@@ -118,11 +123,11 @@ class SegmentCache:
             return True
         return False
 
-    def put(self, key: str, source: Path) -> None:
-        """Store ``source`` as the entry for ``key``; a cache that cannot be written is skipped."""
+    def put(self, key: str, source: Path, kind: str = SEGMENT) -> None:
+        """Store ``source`` as the entry of ``kind`` for ``key``; a cache that cannot be written is skipped."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            name = f"{key}.{_check(key, source)}{SUFFIX}"
+            name = f"{key}.{_check(key, source)}.{kind}"
             final = self.folder / name
             with part_file(final) as tmp:
                 shutil.copyfile(source, tmp)

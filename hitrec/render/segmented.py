@@ -46,10 +46,12 @@ from hitrec.render.ffmpeg_engine import (
 )
 from hitrec.render.plan import Plan
 from hitrec.render.scratch import scratch_dir
-from hitrec.render.segment_cache import SegmentCache
+from hitrec.render.segment_cache import SOUND, SegmentCache
 from hitrec.render.segments import Window, fps_of, slice_plan, windows
 
 ENGINE_VERSION = "segments-1"  # change it when anything that decides a segment's bytes changes outside the key
+SOUND_VERSION = "sound-1"  # the same for the encoded sound
+SOUND_MUXER = {"mp4": "mp4", "webm": "webm"}  # the sound is encoded into a file of its own, then stream-copied
 JOBS = 2  # segments encoded at once
 SEGMENT_MUXER = {"mp4": "mp4", "webm": "webm"}
 DRAFT_VIDEO_CODECS = {
@@ -66,6 +68,7 @@ class RenderStats:
     segments: int = 0
     reused: int = 0
     encoded: int = 0
+    sound_reused: bool = False  # the encoded sound came from the cache
     warnings: list[str] = field(default_factory=list)
 
 
@@ -75,6 +78,13 @@ class RenderOptions:
     draft: bool = False  # the fast encoder settings (the plan is made small by hitrec.render.draft)
     jobs: int = JOBS
     stats: RenderStats = field(default_factory=RenderStats)
+
+
+@dataclass
+class _Sound:
+    folder: Path  # its graph, its loudness pass
+    file: Path
+    key: str = ""
 
 
 @dataclass
@@ -109,29 +119,35 @@ def video_codec(fmt: str, draft: bool) -> list[str]:
 
 def render_segmented(plan: Plan, out: Path, progress: ProgressFn | None, options: RenderOptions) -> None:
     stats = options.stats
+    cache = options.cache
     if progress:
         progress(0, total=plan.length, description="rendering")
     with scratch_dir("render") as work:
         segments = [_prepare(plan, i, w, work, options.draft) for i, w in enumerate(windows(plan))]
+        sound = _prepare_sound(plan, work)
         stats.segments = len(segments)
         todo = []
         for seg in segments:
-            found = options.cache.get(seg.key, seg.file, stats.warnings) if options.cache else False
+            found = cache.get(seg.key, seg.file, stats.warnings) if cache else False
             if found:
                 stats.reused += 1
                 if progress:
                     progress(seg.seconds)
             else:
                 todo.append(seg)
-        run_parallel([(s.args, s.seconds) for s in todo], progress, options.jobs, writes=(work,))
+        stats.sound_reused = bool(cache and cache.get(sound.key, sound.file, stats.warnings, SOUND))
+        jobs = [] if stats.sound_reused else [(_sound_args(plan, sound), 0.0)]  # the longest job: first
+        run_parallel([*jobs, *((s.args, s.seconds) for s in todo)], progress, options.jobs, writes=(work,))
         stats.encoded = len(todo)
-        if options.cache is not None:
+        if cache is not None:
             for seg in todo:
-                options.cache.put(seg.key, seg.file)
-            options.cache.evict()
+                cache.put(seg.key, seg.file)
+            if not stats.sound_reused:
+                cache.put(sound.key, sound.file, SOUND)
+            cache.evict()
         listing = work / "segments.txt"
         listing.write_text("".join(_concat_line(s.file) for s in segments), encoding="utf-8")
-        run_parallel([(_mux_args(plan, listing, work, out), 0.0)], None, 1, writes=(out.parent, work))
+        run_parallel([(_mux_args(plan, listing, sound.file, work, out), 0.0)], None, 1, writes=(out.parent, work))
 
 
 def _prepare(plan: Plan, index: int, window: Window, work: Path, draft: bool) -> _Segment:
@@ -144,22 +160,46 @@ def _prepare(plan: Plan, index: int, window: Window, work: Path, draft: bool) ->
     args = [*inputs, "-/filter_complex", str(script), "-map", f"[{video_out}]", "-threads", str(ENCODER_THREADS),
             *video_codec(fmt, draft), *BITEXACT, "-an", "-f", SEGMENT_MUXER[fmt], "-y", str(file)]
     seg = _Segment(index, window, float(window.frames / fps_of(plan)), args, file)
-    seg.key = segment_key(plan, seg, folder)
+    seg.key = segment_key(plan, seg.args, folder)
     return seg
 
 
-def segment_key(plan: Plan, seg: _Segment, folder: Path) -> str:
-    """SHA-256 over everything that decides the segment's bytes (sources by media oid, not path)."""
+def segment_key(plan: Plan, args: list[str], folder: Path, kind: str = "segment") -> str:
+    """SHA-256 over everything that decides the bytes ffmpeg writes for ``args`` (sources by media oid, not
+    path; the files in ``folder`` it reads: filter scripts, texts it draws; the last argument, the output
+    file, left out); a sound's key is of another ``kind``."""
     names = {str(i.path): (f"media:{i.media.oid}" if i.media.oid else _file_identity(i.path))
              for i in plan.inputs.values()}
     h = hashlib.sha256()
-    h.update(f"hitrec {ENGINE_VERSION}\0{_ffmpeg_identity()}\0".encode())
-    for arg in seg.args[:-1]:  # the last argument is the output file
+    head = ENGINE_VERSION if kind == "segment" else f"sound {SOUND_VERSION}\0loudness={plan.output.loudness!r}"
+    h.update(f"hitrec {head}\0{_ffmpeg_identity()}\0".encode())
+    for arg in args[:-1]:  # the last argument is the output file
         h.update(names.get(arg, arg.replace(str(folder), "<segment>")).encode() + b"\0")
     for path in sorted(folder.iterdir()):  # the filter script and the text files it draws
         h.update(path.name.encode() + b"\0")
         h.update(path.read_bytes().replace(str(folder).encode(), b"<segment>") + b"\0")
     return h.hexdigest()
+
+
+def _prepare_sound(plan: Plan, work: Path) -> _Sound:
+    """The piece's sound, keyed by its graph as planned (before any loudness measurement: what is measured
+    follows from it and ``output.loudness``, which is in the key)."""
+    folder = work / "sound"
+    folder.mkdir()
+    sound = _Sound(folder, folder / f"sound.{SOUND_MUXER[plan.format]}")
+    sound.key = segment_key(plan, _sound_args(plan, sound, measure=False), folder, kind="sound")
+    return sound
+
+
+def _sound_args(plan: Plan, sound: _Sound, measure: bool = True) -> list[str]:
+    """The ffmpeg arguments that render and encode the whole sound into ``sound.file`` (with
+    ``output.loudness``, the mix is measured first, unless ``measure`` is False: the key's arguments)."""
+    measured = measure_sound(plan, sound.folder) if measure else None
+    inputs, script, _, audio_out = build_graph(plan, sound.folder, picture=False, script="sound.txt",
+                                               measured=measured)
+    fmt = plan.format
+    return [*inputs, "-/filter_complex", str(script), "-map", f"[{audio_out}]", *AUDIO_CODECS[fmt], *BITEXACT,
+            "-ar", str(plan.output.sample_rate), "-vn", "-f", SOUND_MUXER[fmt], "-y", str(sound.file)]
 
 
 def _file_identity(path: Path) -> str:
@@ -181,21 +221,16 @@ def _ffmpeg_identity() -> str:
     return _FFMPEG_ID[0]
 
 
-def _mux_args(plan: Plan, listing: Path, work: Path, out: Path) -> list[str]:
-    """Sound rendered whole from its own graph (inputs 0..n-1), the picture from the segment list (input n)."""
-    measured = measure_sound(plan, work)  # output.loudness: the mix is measured first, then normalised
-    inputs, script, _, audio_out = build_graph(plan, work, picture=False, script="sound.txt", measured=measured)
-    n = inputs.count("-i")
+def _mux_args(plan: Plan, listing: Path, sound: Path, work: Path, out: Path) -> list[str]:
+    """The picture from the segment list (input 0) and the encoded sound (input 1), both stream-copied."""
     fmt = plan.format
+    inputs = ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(sound)]
     subtitles: list[str] = []
-    if not plan.captions_burned and plan.clips("captions"):  # captions as a subtitle stream (input n + 1)
+    if not plan.captions_burned and plan.clips("captions"):  # captions as a subtitle stream (input 2)
         inputs += subtitle_input(plan, work)
-        subtitles = subtitle_map(plan, n)
-        n += 1
-    return [*inputs, "-f", "concat", "-safe", "0", "-i", str(listing), "-/filter_complex", str(script),
-            "-map", f"{n}:v:0", "-map", f"[{audio_out}]", *subtitles, "-c:v", "copy",
-            "-threads", str(ENCODER_THREADS), *AUDIO_CODECS[fmt], *MUX_FLAGS.get(fmt, []), *BITEXACT,
-            "-ar", str(plan.output.sample_rate), "-f", MUXERS[fmt], "-y", str(out)]
+        subtitles = subtitle_map(plan, 2)
+    return [*inputs, "-map", "0:v:0", "-map", "1:a:0", *subtitles, "-c:v", "copy", "-c:a", "copy",
+            *MUX_FLAGS.get(fmt, []), *BITEXACT, "-f", MUXERS[fmt], "-y", str(out)]
 
 
 # --------------------------------------------------------------------------- running ffmpegs side by side
