@@ -9,6 +9,7 @@ import itertools
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from render_support import decode_audio, decode_video, make_color_video, make_fragments, record, rms, write_timeline
 
@@ -192,11 +193,22 @@ def test_a_draft_keeps_the_timing_and_sound_and_never_feeds_the_full_render(proj
     assert g[2] > 200
     full = cli("render", "a.yaml", "-o", "full.mp4", "--json").json()
     assert full["reused"] == 0 and full["draft"] is False  # no draft segment stands in for a full one
-    assert full["sound_reused"] is True  # but the sound is the same, encoded once: the draft's
+    assert full["sound_reused"] is False  # the draft's sound is the same mix, encoded faster (MP3)
     draft_sound, full_sound = decode_audio(project / "draft.mp4"), decode_audio(project / "full.mp4")
     assert len(draft_sound) == len(full_sound)
-    assert (draft_sound == full_sound).all()
-    assert rms(draft_sound[2 * 48000:3 * 48000]) > 0.1
+    assert rms(draft_sound[2 * 48000:3 * 48000]) == pytest.approx(rms(full_sound[2 * 48000:3 * 48000]), rel=0.02)
+    # sample for sample in place: a tone at 0.75 s over a silent picture starts and ends at the same sample
+    write_timeline(project / "t.yaml", {"hitrec": 1, "output": {"size": [160, 90], "fps": 24}, "tracks": [
+        {"kind": "video", "clips": [{"fragment": frags["navy"][:8]}]},
+        {"kind": "audio", "clips": [{"fragment": frags["tone2"][:8], "at": 0.75}]}]})
+    for out, flags in (("t-draft.mp4", ["--draft"]), ("t-full.mp4", [])):
+        assert cli("render", "t.yaml", *flags, "-o", out).exit_code == 0
+    heard = [np.flatnonzero(np.abs(decode_audio(project / f)[:, 0]) > 0.05) for f in ("t-draft.mp4", "t-full.mp4")]
+    assert abs(int(heard[0][0]) - int(heard[1][0])) <= 2 and abs(int(heard[0][0]) - 36000) <= 48
+    assert abs(int(heard[0][-1]) - int(heard[1][-1])) <= 2 and abs(int(heard[0][-1]) - 84000) <= 48
+    again = cli("render", "a.yaml", "--draft", "-o", "draft2.mp4", "--json").json()
+    assert again["sound_reused"] is True and again["reused"] == again["segments"]
+    assert sha(project / "draft2.mp4") == sha(project / "draft.mp4")
     # drafts are not recorded: remix offers no --draft; moviepy does not draft
     assert cli("remix", "a.yaml", "--draft").exit_code == 2
     bad = cli("render", "a.yaml", "--draft", "--engine", "moviepy", "-o", "m.mp4")
@@ -280,3 +292,35 @@ def test_a_normalised_sound_is_cached_by_its_target(project: Path, frags: dict[s
     assert cli("render", "b.yaml", "-o", "b-fresh.mp4").exit_code == 0
     assert sha(project / "b-fresh.mp4") == sha(project / "b.mp4")
 
+
+def test_a_draft_decodes_and_scales_for_speed_and_the_full_render_does_not(project: Path,
+                                                                           frags: dict[str, str]) -> None:
+    from hitrec.render.draft import draft_plan
+    from hitrec.render.ffmpeg_engine import DRAFT_DECODE, DRAFT_SCALER
+    from hitrec.render.segmented import _prepare
+
+    write_timeline(project / "a.yaml", cut_timeline(frags))
+    with RepoResolver(Repo.find()) as resolver:
+        plan = plan_timeline(resolver, load_timeline(project / "a.yaml"))
+    for name, each, draft in (("full", plan, False), ("draft", draft_plan(plan), True)):
+        work = project / name
+        work.mkdir()
+        seg = _prepare(each, 0, windows(each)[0], work, draft)
+        graph = Path(seg.args[seg.args.index("-/filter_complex") + 1]).read_text()
+        before_input = seg.args[:seg.args.index("-i")]
+        assert (before_input[:len(DRAFT_DECODE)] == DRAFT_DECODE) is draft
+        assert (f"flags={DRAFT_SCALER}" in graph) is draft and ("flags=bicubic" in graph) is not draft
+
+
+def test_webm_renders_and_drafts_cache_their_opus_sound_too(project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]
+    write_timeline(project / "a.yaml", cut_timeline(frags))
+    for flags in ([], ["--draft"]):
+        cold = cli("render", "a.yaml", *flags, "-o", "cold.webm", "--json")
+        assert cold.exit_code == 0, cold.output
+        warm = cli("render", "a.yaml", *flags, "-o", "warm.webm", "--json").json()
+        assert cold.json()["sound_reused"] is bool(flags)  # the draft takes the full render's
+        assert warm["sound_reused"] and warm["reused"] == warm["segments"]
+        assert sha(project / "warm.webm") == sha(project / "cold.webm")
+        assert len(decode_audio(project / "warm.webm")) == round(7.5 * 48000)
+    # the webm draft's sound is the full render's (Opus either way): one sound entry for both
+    assert len(cache_files(project, ("snd",))) == 1

@@ -35,4 +35,4 @@ def draft_plan(plan: Plan) -> Plan:
                 changes["size"] = max(1, round(clip.size * SCALE))
             clips.append(replace(clip, **changes) if changes else clip)  # type: ignore[arg-type]
         tracks.append(PlannedTrack(track.index, track.kind, track.name, clips))
-    return replace(plan, output=output, tracks=tracks)
+    return replace(plan, output=output, tracks=tracks, draft=True)

@@ -58,6 +58,11 @@ AUDIO_CODECS = {
 }
 MUX_FLAGS = {"mp4": ["-movflags", "+faststart"]}
 CODECS = {fmt: [*VIDEO_CODECS.get(fmt, []), *AUDIO_CODECS[fmt], *MUX_FLAGS.get(fmt, [])] for fmt in AUDIO_CODECS}
+# A draft's video sources (hitrec.render.draft): one decoder thread (two segments and the sound run side by
+# side on a small machine, where a decoder's frame threads cost more than they bring), H.264's deblocking
+# skipped and its non-conforming speed-ups allowed; scaled with the cheapest scaler
+DRAFT_DECODE = ["-threads", "1", "-skip_loop_filter", "all", "-flags2", "+fast"]
+DRAFT_SCALER = "fast_bilinear"
 BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact",
             "-map_metadata", "-1", "-map_chapters", "-1"]
 
@@ -291,11 +296,11 @@ class _Graph:
     def add(self, line: str) -> None:
         self.lines.append(line)
 
-    def input_for(self, clip: PlannedClip) -> int:
+    def input_for(self, clip: PlannedClip, picture: bool = False) -> int:
         if id(clip) in self.input_of:
             return self.input_of[id(clip)]
         assert clip.input is not None
-        args: list[str] = []
+        args: list[str] = [*DRAFT_DECODE] if picture and self.plan.draft and clip.kind == "video" else []
         if clip.kind != "image":
             if clip.src_from > 0:
                 args += ["-ss", _dec(clip.src_from)]
@@ -418,7 +423,7 @@ class _Graph:
 
     def video_segment(self, clip: PlannedClip, frames: int, fmt: str) -> str:
         parts: list[str]
-        head = f"[{self.input_for(clip)}:v:0]" if clip.input is not None else ""
+        head = f"[{self.input_for(clip, picture=True)}:v:0]" if clip.input is not None else ""
         if clip.kind == "generator":
             parts = [generator_source(clip.color, clip.gradient, self.size, self.fps), f"fps={self.fps}", "setsar=1",
                      self.fit_filters(clip, fmt)]
@@ -454,18 +459,19 @@ class _Graph:
         """Fit the picture to the frame (or, for a picture in picture, to its box placed in the frame)."""
         w, h = self.size
         pad_color = "black" if fmt == "yuv420p" else "black@0"
+        scaler = DRAFT_SCALER if self.plan.draft else "bicubic"
         x, y = _place_expr(clip.position, "ow-iw", "oh-ih")
         bw, bh = box(self.size, clip.scale)
         place = f",pad={w}:{h}:{x}:{y}:color={pad_color}" if (bw, bh) != (w, h) else ""
         if clip.fit == "contain-blur":
             return contain_blur((bw, bh), fmt, self.label) + place
         if clip.fit == "stretch":
-            return f"scale={bw}:{bh}:flags=bicubic,setsar=1,format={fmt}{place}"
+            return f"scale={bw}:{bh}:flags={scaler},setsar=1,format={fmt}{place}"
         if clip.fit == "cover":
             cx, cy = _place_expr(clip.position, "iw-ow", "ih-oh") if not place else ("(iw-ow)/2", "(ih-oh)/2")
-            return (f"scale={bw}:{bh}:force_original_aspect_ratio=increase:flags=bicubic,"
+            return (f"scale={bw}:{bh}:force_original_aspect_ratio=increase:flags={scaler},"
                     f"crop={bw}:{bh}:{cx}:{cy},setsar=1,format={fmt}{place}")
-        return (f"scale={bw}:{bh}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags=bicubic,"
+        return (f"scale={bw}:{bh}:force_original_aspect_ratio=decrease:force_divisible_by=2:flags={scaler},"
                 f"setsar=1,format={fmt},pad={w}:{h}:{x}:{y}:color={pad_color}")
 
     def draw_text(self, track: PlannedTrack, current: str | None) -> str:

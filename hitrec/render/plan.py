@@ -206,6 +206,7 @@ class Plan:
     length: float
     inputs: dict[str, Input] = field(default_factory=dict)  # the fragments it renders, first use first
     captions_burned: bool = True  # False: captions go in a subtitle stream (render --captions), not the picture
+    draft: bool = False  # hitrec.render.draft: sources decoded and scaled for speed (DRAFT_DECODE, DRAFT_SCALER)
 
     @property
     def format(self) -> str:
