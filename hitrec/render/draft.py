@@ -1,9 +1,12 @@
-"""Draft renders: the same timing and sound, a quarter of the picture's area, the fastest encoder settings.
+"""Draft renders: the same timing and sound, a quarter of the picture's area, fast decoding and encoding.
 
 :func:`draft_plan` halves the output's width and height (kept even) and scales what is given in pixels
-(``[x, y]`` positions, text sizes) with it; the clips' times and the whole sound are untouched. The
-segments of a draft are encoded with :data:`hitrec.render.segmented.DRAFT_VIDEO_CODECS`, which are part of
-their cache key, so a draft never stands in for a full render's segment. Drafts are never recorded.
+(``[x, y]`` positions, text sizes) with it; the clips' times and the sound's graph are untouched. It marks
+the plan ``draft``: the engine then decodes video sources with
+:data:`hitrec.render.ffmpeg_engine.DRAFT_DECODE` and scales with ``DRAFT_SCALER``, the segments are
+encoded with :data:`hitrec.render.segmented.DRAFT_VIDEO_CODECS` and an mp4's sound with
+``DRAFT_AUDIO_CODECS`` (MP3), all part of the cache keys, so a draft never stands in for a full render's
+segment or sound. Drafts are never recorded.
 """
 
 from __future__ import annotations

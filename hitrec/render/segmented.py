@@ -9,10 +9,13 @@ that encodes them all write the same bytes by construction:
    encoder starts each one with a key frame, so nothing refers across windows); a window's **key** is
    the SHA-256 of everything that decides its bytes: the ffmpeg arguments with every source named by its
    media oid, the filter script, the text files it draws, the ffmpeg binary and :data:`ENGINE_VERSION`;
-3. a window found in the cache (:mod:`hitrec.render.segment_cache`) is reused, the others are encoded,
-   two at a time;
-4. one last ffmpeg joins the windows with the concat demuxer (stream copy), renders and encodes the
-   sound whole (it is cheap) and muxes both, bit-exact.
+3. the sound is rendered whole from the engine's sound graph into a file of its own; its key is the
+   SHA-256 of that graph as planned and its arguments (sources by media oid), the ``output.loudness``
+   target, the ffmpeg binary and :data:`SOUND_VERSION`, so nothing of the picture is in it;
+4. a window or the sound found in the cache (:mod:`hitrec.render.segment_cache`) is reused, the others
+   are encoded, two at a time (the sound first);
+5. one last ffmpeg joins the windows with the concat demuxer and the sound file, both by stream copy,
+   bit-exact: the same bytes whether they were encoded now or taken from the cache.
 """
 
 from __future__ import annotations
