@@ -324,3 +324,37 @@ def test_webm_renders_and_drafts_cache_their_opus_sound_too(project: Path, frags
         assert len(decode_audio(project / "warm.webm")) == round(7.5 * 48000)
     # the webm draft's sound is the full render's (Opus either way): one sound entry for both
     assert len(cache_files(project, ("snd",))) == 1
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webm"])
+def test_the_join_writes_the_bytes_the_one_pass_join_wrote(project: Path, frags: dict[str, str], cli,  # type: ignore[no-untyped-def]
+                                                           fmt: str) -> None:
+    """Remixes recorded when the join rendered and encoded the sound itself still verify: the join that
+    stream-copies the sound file writes the same file as that one-pass join (run here by hand)."""
+    from hitrec.render.ffmpeg_engine import AUDIO_CODECS, BITEXACT, MUX_FLAGS, MUXERS, build_graph, run_ffmpeg
+    from hitrec.render.segment_cache import SegmentCache
+    from hitrec.render.segmented import _concat_line, _prepare
+
+    data = cut_timeline(frags)
+    data["output"]["format"] = fmt
+    write_timeline(project / "a.yaml", data)
+    assert cli("render", "a.yaml", "-o", f"new.{fmt}").exit_code == 0
+    work = project / "old"
+    work.mkdir()
+    cache = SegmentCache(project / ".hitrec" / "cache" / "segments")
+    with RepoResolver(Repo.find()) as resolver:
+        plan = plan_timeline(resolver, load_timeline(project / "a.yaml"), project / f"x.{fmt}")
+        files = []
+        for i, window in enumerate(windows(plan)):
+            seg = _prepare(plan, i, window, work, False)
+            assert cache.get(seg.key, seg.file, [])
+            files.append(seg.file)
+        listing = work / "segments.txt"
+        listing.write_text("".join(_concat_line(f) for f in files), encoding="utf-8")
+        inputs, script, _, audio_out = build_graph(plan, work, picture=False, script="sound.txt")
+        n = inputs.count("-i")
+        run_ffmpeg([*inputs, "-f", "concat", "-safe", "0", "-i", str(listing), "-/filter_complex", str(script),
+                    "-map", f"{n}:v:0", "-map", f"[{audio_out}]", "-c:v", "copy", "-threads", "4", *AUDIO_CODECS[fmt],
+                    *MUX_FLAGS.get(fmt, []), *BITEXACT, "-ar", "48000", "-f", MUXERS[fmt], "-y",
+                    str(project / f"old.{fmt}")], plan.length)
+    assert sha(project / f"old.{fmt}") == sha(project / f"new.{fmt}")

@@ -239,8 +239,20 @@ def _mux_args(plan: Plan, listing: Path, sound: Path, work: Path, out: Path) -> 
     if not plan.captions_burned and plan.clips("captions"):  # captions as a subtitle stream (input 2)
         inputs += subtitle_input(plan, work)
         subtitles = subtitle_map(plan, 2)
-    return [*inputs, "-map", "0:v:0", "-map", "1:a:0", *subtitles, "-c:v", "copy", "-c:a", "copy",
+    return [*inputs, "-map", "0:v:0", "-map", "1:a:0", *subtitles, "-c:v", "copy", *_copied_sound(plan),
             *MUX_FLAGS.get(fmt, []), *BITEXACT, "-f", MUXERS[fmt], "-y", str(out)]
+
+
+def _copied_sound(plan: Plan) -> list[str]:
+    """The sound stream-copied, described to the muxer as its encoder would (the join used to encode it, and
+    remixes recorded then must still verify): the mp4 muxer writes the nominal bit rate (esds maxBitrate)
+    from ``-b:a``; webm's writes Opus's 20 ms frames as DefaultDuration and the encoder's name as a tag."""
+    codec = (DRAFT_AUDIO_CODECS if plan.draft else AUDIO_CODECS)[plan.format]
+    assert codec[0] == "-c:a"
+    args = ["-c:a", "copy", *codec[2:]]
+    if codec[1] == "libopus":
+        args += ["-frame_size", str(plan.output.sample_rate // 50), "-metadata:s:a:0", "encoder=Lavc libopus"]
+    return args
 
 
 # --------------------------------------------------------------------------- running ffmpegs side by side
