@@ -15,12 +15,14 @@ from media import make_wav
 from hitrec.errors import CorruptRepoError
 from hitrec.store import FragmentSpec, Repo
 from hitrec.store.format import LFS_SPEC, format_pointer, pointer_blob_id
+from hitrec.store.halves import MIN_ITEMS
 from hitrec.store.model import MediaInfo, Person
 from hitrec.store.raw_objects import RawCommit, RawTree, parse_raw
 from hitrec.store.records import build_catalog_commit, build_fragment, catalog_tree_with, fragment_yaml
 from hitrec.store.repo import PRELOAD_MIN
 
 MANY = PRELOAD_MIN + 6  # enough for the batched reads
+FORKED = MIN_ITEMS + 10  # enough for the checks to run on two CPUs (hitrec.store.halves)
 
 
 def _fragment_objects(index: int, *, pointer: bytes | None, tz: int) -> tuple[Commit, list[ShaFile], bytes]:
@@ -72,8 +74,8 @@ def _oid_size(index: int) -> tuple[str, int]:
     return hashlib.sha256(media).hexdigest(), len(media)
 
 
-@pytest.mark.parametrize("count", [1, MANY], ids=["one-by-one", "batched"])
-@pytest.mark.parametrize("tz", [0, -(3 * 3600 + 30 * 60), 5 * 3600 + 45 * 60])
+@pytest.mark.parametrize(("count", "tz"), [(1, 0), (MANY, 0), (1, -(3 * 3600 + 30 * 60)), (MANY, -(3 * 3600 + 30 * 60)),
+                                           (MANY, 5 * 3600 + 45 * 60), (FORKED, -3600)])
 def test_a_merge_reads_every_fragment_as_dulwich_does(tmp_path: Path, count: int, tz: int) -> None:
     repo, catalog = _merge(tmp_path, count, None, tz)
     repo.merge_catalog(catalog)
@@ -99,8 +101,9 @@ def test_a_pointer_written_another_valid_way_is_read_and_accepted(tmp_path: Path
     assert len(repo.fragments()) == count
 
 
-@pytest.mark.parametrize("count", [1, MANY], ids=["one-by-one", "batched"])
-@pytest.mark.parametrize("problem", ["other-size", "other-oid", "not-a-pointer"])
+@pytest.mark.parametrize(("count", "problem"), [(n, p) for n in (1, MANY) for p in ("other-size", "other-oid",
+                                                                                  "not-a-pointer")]
+                         + [(FORKED, "other-size")])
 def test_a_pointer_that_disagrees_with_the_record_stops_the_merge(tmp_path: Path, count: int, problem: str) -> None:
     oid, size = _oid_size(count // 2)
     odd = {"other-size": format_pointer(oid, size + 1), "other-oid": format_pointer("0" * 64, size),

@@ -16,7 +16,7 @@ KNOWN_KEYS = {
     "fragment.license": "the licence of new fragments (SPDX id, default CC-BY-4.0)",
     "credits.editor_share": "share of a remix kept by its editor (default 0.2)",
     "credits.derivative_share": "share of a derivative kept by its author (default 0.5)",
-    "cache.max-size": "size limit of the render's segment cache (default 2G; e.g. 500M)",
+    "cache.max-size": "size limit of the render cache, segments and sounds (default 2G; e.g. 500M)",
 }
 KEY_RE = re.compile(r"^[a-z][a-z0-9-]*(\.[^\s.]+)?\.[a-z][a-z0-9_-]*$", re.IGNORECASE)
 

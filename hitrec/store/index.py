@@ -49,6 +49,22 @@ COLUMNS = ("id, kind, title, author_name, author_email, created, tz, parents, ta
 
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False), set up once
+IndexRow = tuple[Any, ...]  # the fragments table's columns, COLUMNS then doc
+
+
+def fragment_row(f: Fragment) -> IndexRow:
+    """The index row of a fragment: its columns, then its JSON document."""
+    dumps = _DUMPS
+    offset = f.created.utcoffset()
+    media = dumps(f.media.to_json())
+    # the doc is json.dumps(f.to_json()): its media, always last, is the text just made
+    doc = f"{dumps(f.to_json(media=False))[:-1]}, \"media\": {media}}}"
+    return (f.id, f.kind, f.title, f.author.name, f.author.email, int(f.created.timestamp()),
+            int(offset.total_seconds()) if offset else 0, " ".join(f.parents),
+            dumps(list(f.tags)) if f.tags else "[]", f.license, f.project, f.media.oid, int(f.has_timeline),
+            media, doc)
+
+
 # sqlite's answers that mean "cannot write here now", not "this file is damaged"
 _UNAVAILABLE = {"SQLITE_FULL", "SQLITE_IOERR", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM"}
 
@@ -198,21 +214,11 @@ class Index:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES ('catalog', ?)", (sha or "",))
 
     def insert(self, fragments: Iterable[Fragment]) -> None:
-        rows: list[tuple[Any, ...]] = []
-        edges: list[tuple[str, str]] = []
-        dumps = _DUMPS
-        for f in fragments:
-            offset = f.created.utcoffset()
-            media = dumps(f.media.to_json())
-            # the doc is json.dumps(f.to_json()): its media, always last, is the text just made
-            doc = f"{dumps(f.to_json(media=False))[:-1]}, \"media\": {media}}}"
-            rows.append((
-                f.id, f.kind, f.title, f.author.name, f.author.email, int(f.created.timestamp()),
-                int(offset.total_seconds()) if offset else 0, " ".join(f.parents),
-                dumps(list(f.tags)) if f.tags else "[]", f.license, f.project, f.media.oid, int(f.has_timeline),
-                media, doc,
-            ))
-            edges.extend((f.id, p) for p in f.parents)
+        self.insert_rows([fragment_row(f) for f in fragments])
+
+    def insert_rows(self, rows: Sequence[IndexRow]) -> None:
+        """Rows made by ``fragment_row`` (possibly in another process: they are plain tuples)."""
+        edges = [(row[0], parent) for row in rows for parent in row[7].split()]
         with self._writing():
             self.db.executemany(f"INSERT OR REPLACE INTO fragments ({COLUMNS}, doc) VALUES "
                                 "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)

@@ -28,7 +28,7 @@ from hitrec.progress import ProgressFn
 from hitrec.store import config as config_mod
 from hitrec.store.durable import fsync_dir
 from hitrec.store.format import CATALOG_REF, FRAGMENT_YAML, TIMELINE_YAML, is_oid, read_ref
-from hitrec.store.index import Index, IndexDamaged, IndexUnavailable
+from hitrec.store.index import Index, IndexDamaged, IndexRow, IndexUnavailable
 from hitrec.store.local_media import LocalMediaStore
 from hitrec.store.lock import write_lock
 from hitrec.store.model import KINDS, Fragment, FragmentSpec, MediaInfo, Person, RecordResult
@@ -316,14 +316,15 @@ class Repo:
                 self._refresh_index(index)
         return index
 
-    def update_index(self, fragments: Sequence[Fragment], catalog: str) -> bool:
-        """Add just-recorded fragments to the index (the catalog ref has already moved to ``catalog``).
-        False when the index could not be written (a full disk): the fragments are recorded all the
-        same, and the index, a cache, catches up from git on the next read that can write it."""
+    def update_index(self, rows: Sequence[IndexRow], catalog: str) -> bool:
+        """Add the index rows (``index.fragment_row``) of just-recorded or merged fragments (the catalog
+        ref has already moved to ``catalog``). False when the index could not be written (a full disk):
+        the fragments are recorded all the same, and the index, a cache, catches up from git on the next
+        read that can write it."""
         index = self._index
         try:
             with index.transaction():
-                index.insert(fragments)
+                index.insert_rows(rows)
                 index.set_catalog(catalog)
         except IndexUnavailable:
             return False

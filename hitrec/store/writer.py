@@ -20,6 +20,8 @@ from hitrec.errors import CorruptRepoError, FragmentError
 from hitrec.progress import ProgressFn
 from hitrec.store.faults import crash_point
 from hitrec.store.format import CATALOG_MESSAGE_PREFIX, TIMELINE_YAML, is_catalog_tree
+from hitrec.store.halves import map_in_halves
+from hitrec.store.index import IndexRow, fragment_row
 from hitrec.store.model import Fragment, FragmentSpec, MediaInfo, Person, RecordResult
 from hitrec.store.records import (
     BuiltFragment,
@@ -113,7 +115,7 @@ def record_batch(repo: Repo, specs: Sequence[FragmentSpec], progress: ProgressFn
         repo.set_catalog_head(catalog.id.decode())
         crash_point("ref-updated")
         fragments = [b.fragment for b in built_fragments]
-        indexed = repo.update_index(fragments, catalog.id.decode())
+        indexed = repo.update_index([fragment_row(f) for f in fragments], catalog.id.decode())
         held = [(spec, e.fragment if isinstance(e, BuiltFragment) else e) for spec, e in existing]
         return RecordResult(fragments, held, catalog.id.decode(), index_stale=not indexed)
 
@@ -169,11 +171,14 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
             return ours
         new_ids = repo.fragment_ids_between(new_head, ours)
         # The ref only ever points at complete fragments: readable records whose media is here.
+        def check(ids: Sequence[str]) -> list[IndexRow]:
+            return [fragment_row(_checked_fragment(repo, i, require_media)) for i in ids]
+
         with repo.remembering_objects():
             repo.preload_fragments(new_ids, pointers=False)
-            fragments = [_checked_fragment(repo, i, require_media) for i in new_ids]
+            rows = map_in_halves(check, new_ids)  # on two CPUs for a big pull or clone
         repo.set_catalog_head(new_head)
-        repo.update_index(fragments, new_head)
+        repo.update_index(rows, new_head)
         return new_head
 
 
