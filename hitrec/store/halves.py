@@ -35,7 +35,8 @@ MIN_ITEMS = 1000  # below this a fork (a few ms for a process of ~100 MB) saves 
 
 def map_in_halves(work: Callable[[Sequence[T]], list[R]], items: Sequence[T]) -> list[R]:
     """``work(items)``, the second half computed in a forked child where that is safe and pays. The
-    results must pickle; ``work`` must not write files or print (the child's output is thrown away)."""
+    results must pickle; ``work`` may read (start git, say) but must not write files or print (the child's
+    output is thrown away)."""
     if not _can_fork(len(items)):
         return work(items)
     from hitrec.media.ffmpeg import die_with_parent  # the same SIGKILL-on-parent-death as ffmpeg's

@@ -172,11 +172,11 @@ def merge_catalog(repo: Repo, other: str, *, require_media: bool = True) -> str:
         new_ids = repo.fragment_ids_between(new_head, ours)
         # The ref only ever points at complete fragments: readable records whose media is here.
         def check(ids: Sequence[str]) -> list[IndexRow]:
+            repo.preload_fragments(ids, pointers=False)  # what a pull read already is remembered
             return [fragment_row(_checked_fragment(repo, i, require_media)) for i in ids]
 
         with repo.remembering_objects():
-            repo.preload_fragments(new_ids, pointers=False)
-            rows = map_in_halves(check, new_ids)  # on two CPUs for a big pull or clone
+            rows = map_in_halves(check, new_ids)  # on two CPUs for a big pull or clone, reads and all
         repo.set_catalog_head(new_head)
         repo.update_index(rows, new_head)
         return new_head
