@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,12 @@ def _isolate_process() -> Path:
 
 
 SESSION_HOME = _isolate_process()
+
+# A run started in the background of a shell without job control (`cmd &` in a script) inherits SIGINT
+# ignored, and so does every process it starts: then each Ctrl-C test "interrupts" a hitrec that never
+# sees the signal (seen here: seven tests failed that way). Python's own handler in the test process makes
+# every child start with the default disposition again (exec resets handlers; only "ignored" is inherited).
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 sys.path.insert(0, str(Path(__file__).parent))
 
