@@ -215,3 +215,18 @@ def test_batched_reads_that_git_cannot_answer_raise_for_the_fallback(tmp_path: P
 
     with pytest.raises(CatFileError, match="ended early"):
         list(read_objects(tmp_path, [b"0" * 40]))
+
+
+def test_batched_reads_left_early_end_at_once(tmp_path: Path) -> None:
+    """A reader that stops after the first answer (an error, Ctrl-C) while git still has names to read:
+    closing the reads must end git, not wait for the writing thread that git's full pipes hold up."""
+    import subprocess
+    import sys
+
+    Repo.init(tmp_path / "r")
+    code = ("import sys\nfrom pathlib import Path\nfrom hitrec.store.catfile import read_objects\n"
+            "reads = read_objects(Path(sys.argv[1]), [b'%040x' % i for i in range(200_000)])\n"
+            "next(reads)\nreads.close()\nprint('closed')\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r" / ".hitrec")], capture_output=True,
+                          timeout=20, check=False)
+    assert done.stdout == b"closed\n", done.stderr

@@ -12,6 +12,7 @@ fall back to dulwich.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import threading
@@ -45,9 +46,11 @@ def read_objects(git_dir: Path, shas: Sequence[bytes]) -> Iterator[tuple[bytes, 
             if name is None:
                 raise CatFileError("git cat-file ended early")
             yield sha, kind, data or b""
-    finally:
-        writer.join()
+    finally:  # git first: a reader that stopped early leaves git and so the writer blocked on full pipes
         _stop(proc)
+        writer.join()
+        with contextlib.suppress(OSError):
+            stdin.close()
 
 
 def _start(git_dir: Path) -> subprocess.Popen[bytes]:
