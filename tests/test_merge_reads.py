@@ -230,3 +230,30 @@ def test_batched_reads_left_early_end_at_once(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r" / ".hitrec")], capture_output=True,
                           timeout=20, check=False)
     assert done.stdout == b"closed\n", done.stderr
+
+
+_T, _P, _Q = b"a" * 40, b"b" * 40, b"c" * 40
+_WHO = b"A <a> 1 +0000"
+
+
+@pytest.mark.parametrize("raw", [
+    b"tree " + _T + b"\nparent " + _P + b"\nx y\nparent " + _Q + b"\nauthor " + _WHO + b"\n\nmsg",  # a late parent
+    b"tree " + _T + b"\ntree " + _T + b"\nparent " + _P + b"\nauthor " + _WHO + b"\n\nmsg",  # after a second tree
+    b"tree " + _T + b"\nauthor " + _WHO + b"\n B <b> 2 +0100\ncommitter " + _WHO + b"\n\nmsg",  # a continued author
+    b"tree " + _T + b"\n " + _P + b"\nauthor " + _WHO + b"\n\nmsg",  # a continued tree
+    b"tree " + _T + b"\nparent " + _P + b"\n x\nauthor " + _WHO + b"\n\nmsg",  # a continued parent
+    b"tree " + b"g" * 40 + b"\nauthor " + _WHO + b"\n\nmsg",  # not hex
+    b"tree " + _T + b"\nparent " + b"main:fragments/ab/" + b"c" * 22 + b"\nauthor " + _WHO + b"\n\nmsg",
+])
+def test_a_commit_dulwich_reads_otherwise_is_left_to_it(raw: bytes) -> None:
+    """The light view reads a commit as dulwich does, or refuses it (dulwich then reads it): parents only
+    right after the tree (git's rule too), headers continued on the next line, ids that are not hex (git
+    cat-file would take ``main:path`` for a revision)."""
+    try:
+        view = parse_raw(b"c" * 40, b"commit", raw)
+    except ValueError:
+        return
+    assert isinstance(view, RawCommit)
+    commit = Commit.from_raw_string(Commit.type_num, raw)
+    assert (view.tree, view.parents, view.author, view.author_time, view.author_timezone) == (
+        commit.tree, commit.parents, commit.author, commit.author_time, commit.author_timezone)

@@ -14,6 +14,7 @@ Documentation/gitformat-*); they rely on no dulwich internals. Anything they can
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from dulwich.objects import ObjectID, TreeEntry
@@ -40,21 +41,32 @@ class RawCommit:
             head, message = data.rstrip(b"\n"), b""
         lines = head.split(b"\n")
         first = lines[0]
-        if not first.startswith(b"tree ") or len(first) != 45:
+        if not first.startswith(b"tree ") or not _HEX_ID.fullmatch(first, 5):
             raise ValueError("a commit starts with its tree")
         self.id = sha
         self.tree = first[5:]
         parents = []
         author = None
+        last = b"tree"  # the header the line before belongs to
         for line in lines[1:]:
-            if line.startswith(b"parent "):
-                if len(line) != 47 or author is not None:
-                    raise ValueError("malformed parent line")
+            if line.startswith(b" "):  # continues the header before, as dulwich reads it
+                if last in _READ_HEADERS:
+                    raise ValueError("a header read here goes on over the next line")
+            elif line.startswith(b"parent "):
+                # parents are the lines right after the tree: dulwich and git skip any other
+                if last not in (b"tree", b"parent") or not _HEX_ID.fullmatch(line, 7):
+                    raise ValueError("malformed or misplaced parent line")
                 parents.append(line[7:])
+                last = b"parent"
             elif line.startswith(b"author "):
                 if author is not None:
                     raise ValueError("two author lines")
                 author = line[7:]
+                last = b"author"
+            elif line.startswith(b"tree ") or b" " not in line:
+                raise ValueError("a second tree, or a header without a value")
+            else:
+                last = b""
         if author is None:
             raise ValueError("a commit has an author")
         who, _, when = author.rpartition(b"> ")
@@ -100,6 +112,10 @@ class RawTree:
 
     def items(self) -> list[TreeEntry]:
         return [TreeEntry(name, mode, ObjectID(sha)) for name, (mode, sha) in self._entries.items()]
+
+
+_HEX_ID = re.compile(rb"[0-9a-f]{40}")  # not any name: git cat-file reads ``main:path`` as a revision
+_READ_HEADERS = (b"tree", b"parent", b"author")
 
 
 _KINDS: dict[bytes, type[RawCommit | RawTree | RawBlob]] = {b"commit": RawCommit, b"tree": RawTree, b"blob": RawBlob}
