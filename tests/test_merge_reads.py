@@ -257,3 +257,37 @@ def test_a_commit_dulwich_reads_otherwise_is_left_to_it(raw: bytes) -> None:
     commit = Commit.from_raw_string(Commit.type_num, raw)
     assert (view.tree, view.parents, view.author, view.author_time, view.author_timezone) == (
         commit.tree, commit.parents, commit.author, commit.author_time, commit.author_timezone)
+
+
+@pytest.mark.parametrize("count", [1, MANY], ids=["one-by-one", "batched"])
+def test_a_media_entry_that_is_not_a_file_is_read_and_refused(tmp_path: Path, count: int) -> None:
+    """The pointer's blob id alone vouches for a file: a submodule entry (git needs no object for it)
+    carrying the id of hitrec's pointer, with no such blob anywhere, must not pass as a checked pointer."""
+    repo, catalog = _merge(tmp_path, count, None)
+    store = repo.dulwich.object_store
+    head = store[catalog.encode()]
+    middle = head.parents[count // 2]
+    commit = store[middle]
+    tree = store[commit.tree]
+    oid, size = _oid_size(count // 2)
+    linked = Tree()
+    for entry in tree.items():
+        mode = 0o160000 if entry.path == f"m{count // 2}.wav".encode() else entry.mode
+        linked.add(entry.path, mode, entry.sha)
+    assert linked[f"m{count // 2}.wav".encode()][1] == pointer_blob_id(oid, size)
+    odd = commit.copy()
+    odd.tree = linked.id
+    store.add_object(linked)
+    store.add_object(odd)
+    trees = {(odd.id if p == middle else p).decode(): store[p].tree if p != middle else linked.id
+             for p in head.parents}
+    tree_id, objects = catalog_tree_with(store, None, trees)
+    other = build_catalog_commit(tree_id=tree_id, parents=[t.encode() for t in trees], author=Person("M", "m@e.org"),
+                                 when=1_700_000_000, tz=0, message="catalog\n")
+    for obj in [*objects, other]:
+        store.add_object(obj)
+    blob_id = pointer_blob_id(oid, size).decode()
+    (Path(store.path) / blob_id[:2] / blob_id[2:]).unlink()  # the pointer blob is nowhere
+    with pytest.raises(CorruptRepoError):
+        repo.merge_catalog(other.id.decode())
+    assert repo.catalog_head() is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from functools import cached_property, lru_cache
@@ -404,9 +405,10 @@ class Repo:
         writes for that media, which its blob id in the tree tells (``format.pointer_blob_id``)."""
         from hitrec.store.format import parse_pointer, pointer_blob_id
 
-        fragment, pointer_id = self._load_fragment(fragment_id)
+        fragment, (mode, pointer_id) = self._load_fragment(fragment_id)
         media = fragment.media
-        if pointer_id != pointer_blob_id(media.oid, media.size):
+        # the id vouches for the bytes of a file only: a submodule entry needs no object behind it
+        if not stat.S_ISREG(mode) or pointer_id != pointer_blob_id(media.oid, media.size):
             try:
                 pointer = self.git_object(pointer_id).data
                 matches = parse_pointer(pointer) == (media.oid, media.size)
@@ -416,8 +418,8 @@ class Repo:
                 raise CorruptRepoError(f"fragment {fragment_id[:12]}: its LFS pointer and fragment.yaml disagree")
         return fragment
 
-    def _load_fragment(self, fragment_id: str) -> tuple[Fragment, bytes]:
-        """The fragment and the git id of its media's LFS pointer file."""
+    def _load_fragment(self, fragment_id: str) -> tuple[Fragment, tuple[int, bytes]]:
+        """The fragment and the tree entry (mode, git id) of its media's LFS pointer file."""
         from hitrec.store.records import as_blob, parse_fragment_yaml, read_blob
 
         store = self.dulwich.object_store
@@ -436,7 +438,7 @@ class Repo:
         media["kind"] = record.get("kind")
         _check_record(record, media, where)
         try:
-            _, pointer_id = tree[media["filename"].encode()]
+            pointer_entry = tree[media["filename"].encode()]
         except KeyError as exc:
             raise CorruptRepoError(f"{where}: its media file {media['filename']!r} is not in its tree") from exc
         tz = _zone(commit.author_timezone)
@@ -453,7 +455,7 @@ class Repo:
             media=MediaInfo.from_json(media),
             has_timeline=_TIMELINE_YAML in tree,
         )
-        return fragment, pointer_id
+        return fragment, pointer_entry
 
     def resolve(self, ref: str) -> str:
         """The full id of a fragment named by its id or a unique prefix of 4+ hex characters."""
