@@ -110,3 +110,20 @@ def test_nesting_deeper_than_json_allows_does_not_crash() -> None:
         assert isinstance(inner, list) and len(inner) == 1
         inner = inner[0]
     assert inner == []
+
+
+@pytest.mark.parametrize("nest", ["[", "{a: ", "- ", "? "])
+def test_a_deeply_nested_record_is_refused_not_a_crash(nest: str) -> None:
+    """fragment.yaml comes from anyone through a hub: 100,000 nested collections took libyaml (the
+    C loader) through the C stack (a segfault of every client that pulls it, and of the hub's gallery)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom hitrec.errors import CorruptRepoError\n"
+            "from hitrec.store.records import parse_fragment_yaml\n"
+            "text = 'hitrec-fragment: 1\\nmedia:\\n  k:\\n    ' + sys.argv[1] * 100_000 + 'x\\n'\n"
+            "try:\n    parse_fragment_yaml(text.encode(), 'fragment x')\nexcept CorruptRepoError as exc:\n"
+            "    print('refused:', exc)\n")
+    done = subprocess.run([sys.executable, "-c", code, nest], capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, (done.returncode, done.stderr[-500:])
+    assert done.stdout.startswith(b"refused: fragment x")

@@ -188,13 +188,21 @@ def _read_own_yaml(text: str) -> dict[str, Any]:
     return root
 
 
+_NESTING = (b"[", b"{", b"-", b"?")  # flow collections, block sequence entries, complex keys
+_NESTING_LIMIT = 5000  # libyaml crashed at 30,000 nested, not at 10,000; a record has a few
+
+
 def parse_fragment_yaml(data: bytes, where: str) -> dict[str, Any]:
     try:
         record = _read_own_yaml(data.decode("utf-8"))
     except (_NotOurs, UnicodeDecodeError):
+        # Each of these characters opens at most one collection: 100,000 nested ones took libyaml
+        # through the C stack (a segfault), ~1,000 the pure-Python loader past Python's recursion limit.
+        if sum(data.count(c) for c in _NESTING) > _NESTING_LIMIT:
+            raise CorruptRepoError(f"{where}: fragment.yaml nests too deep to read") from None
         try:
             record = yaml.load(data, Loader=_Loader)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, RecursionError) as exc:
             raise CorruptRepoError(f"{where}: fragment.yaml is not valid YAML") from exc
     if not isinstance(record, dict) or not isinstance(record.get("media"), dict):
         raise CorruptRepoError(f"{where}: fragment.yaml lacks its media section")
