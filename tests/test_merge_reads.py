@@ -291,3 +291,24 @@ def test_a_media_entry_that_is_not_a_file_is_read_and_refused(tmp_path: Path, co
     with pytest.raises(CorruptRepoError):
         repo.merge_catalog(other.id.decode())
     assert repo.catalog_head() is None
+
+
+def test_a_big_object_is_read_in_linear_time(tmp_path: Path) -> None:
+    """A fetched tree may hold any file, and the batched reads read each: gluing every pipe read of a
+    big object onto what was read before took 43 s for 100 MB (quadratic); reading the rest at once, 0.3 s."""
+    import subprocess
+    import time
+
+    from hitrec.store.catfile import read_objects
+
+    git_dir = tmp_path / "big.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(git_dir)], check=True)
+    data = hashlib.sha256(b"seed").digest() * (64 * 1024 * 1024 // 32)
+    (tmp_path / "big").write_bytes(data)
+    sha = subprocess.run(["git", "--git-dir", str(git_dir), "-c", "core.compression=0", "hash-object", "-w",
+                          str(tmp_path / "big")], check=True, capture_output=True).stdout.strip()
+    start = time.monotonic()
+    (name, kind, read), = list(read_objects(git_dir, [sha]))
+    took = time.monotonic() - start
+    assert (name, kind) == (sha, b"blob") and read == data
+    assert took < 6, f"{took:.1f} s for 64 MB"

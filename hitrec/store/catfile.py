@@ -98,11 +98,12 @@ def _answers(proc: subprocess.Popen[bytes]) -> Iterator[tuple[bytes, bytes | Non
         if len(header) != 3:
             raise CatFileError(f"unexpected git cat-file answer {header!r}")
         size = int(header[2])
-        while len(buffer) - pos < size + 1:
-            block = stdout.read1(_BLOCK)  # type: ignore[attr-defined]
-            if not block:
+        missing = size + 1 - (len(buffer) - pos)
+        if missing > 0:  # the rest of this answer in one read: block by block was quadratic in its size
+            rest = stdout.read(missing)
+            if len(rest) < missing:
                 raise CatFileError("git cat-file ended within an answer")
-            buffer, pos = buffer[pos:] + block, 0
+            buffer, pos = buffer[pos:] + rest, 0
         yield header[0], header[1], buffer[pos:pos + size]
         pos += size + 1
 
