@@ -312,3 +312,28 @@ def test_a_big_object_is_read_in_linear_time(tmp_path: Path) -> None:
     took = time.monotonic() - start
     assert (name, kind) == (sha, b"blob") and read == data
     assert took < 6, f"{took:.1f} s for 64 MB"
+
+
+@pytest.mark.parametrize("count", [1, MANY], ids=["one-by-one", "batched"])
+@pytest.mark.parametrize("kind", ["blob", "tree"])
+def test_a_catalog_entry_that_is_not_a_commit_stops_the_merge(tmp_path: Path, count: int, kind: str) -> None:
+    """A catalog may name any object (git does not look behind its entries): a blob or tree there was an
+    AttributeError out of the merge, not the CorruptRepoError that says what is wrong."""
+    repo, catalog = _merge(tmp_path, count, None)
+    store = repo.dulwich.object_store
+    head = store[catalog.encode()]
+    odd: ShaFile = Blob.from_string(b"not a commit")
+    if kind == "tree":
+        odd = Tree()
+        odd.add(b"x", 0o100644, Blob.from_string(b"x").id)
+    store.add_object(odd)
+    trees = {p.decode(): store[p].tree for p in head.parents}
+    trees[odd.id.decode()] = next(iter(trees.values()))
+    tree_id, objects = catalog_tree_with(store, None, trees)
+    other = build_catalog_commit(tree_id=tree_id, parents=[], author=Person("M", "m@e.org"), when=1_700_000_000,
+                                 tz=0, message="catalog\n")
+    for obj in [*objects, other]:
+        store.add_object(obj)
+    with pytest.raises(CorruptRepoError, match=f"is a {kind} where a commit belongs"):
+        repo.merge_catalog(other.id.decode())
+    assert repo.catalog_head() is None

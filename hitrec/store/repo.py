@@ -48,6 +48,15 @@ def _zone(offset_seconds: int) -> timezone:
     return timezone(timedelta(seconds=offset_seconds))
 
 
+def _of_kind(obj: Any, kind: bytes, sha: bytes) -> Any:
+    """``obj`` (dulwich's, or a batched read's view) if it is a ``kind``: a catalog may name any object."""
+    found = getattr(obj, "type_name", b"?")
+    if found != kind:
+        raise CorruptRepoError(f"git object {sha.decode()[:12]} is a {found.decode()} where a {kind.decode()} "
+                               "belongs; run `hitrec fsck`")
+    return obj
+
+
 REPO_DIR = ".hitrec"
 INDEX_FILE = "index.sqlite"
 LOUDNESS_CACHE = "loudness.json"  # media oid -> integrated LUFS (hitrec show), a cache
@@ -424,8 +433,8 @@ class Repo:
 
         store = self.dulwich.object_store
         try:
-            commit = self.git_object(fragment_id.encode())
-            tree = self.git_object(commit.tree)
+            commit = _of_kind(self.git_object(fragment_id.encode()), b"commit", fragment_id.encode())
+            tree = _of_kind(self.git_object(commit.tree), b"tree", commit.tree)
             _, yaml_id = tree[_FRAGMENT_YAML]
             blob = as_blob(self.git_object(yaml_id), yaml_id) if self._remembered is not None \
                 else read_blob(store, yaml_id)
