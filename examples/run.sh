@@ -34,7 +34,9 @@ for who in maya:maya@example.org sam:sam@example.org jo:jo@example.org; do
   printf -v "TOKEN_$name" '%s' "$token"
   echo "hub user $name <${who#*:}>"
 done
-hitrec hub serve --root "$hub" --host 127.0.0.1 --port 0 >"$work/hub.log" 2>&1 &
+# the hub itself in the background, not the `hitrec` function: $! would be a subshell, and killing it
+# at the end would leave the hub running
+"$py" -m hitrec hub serve --root "$hub" --host 127.0.0.1 --port 0 >"$work/hub.log" 2>&1 &
 hub_pid=$!
 trap 'kill "$hub_pid" 2>/dev/null; wait "$hub_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do

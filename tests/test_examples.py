@@ -40,3 +40,19 @@ def test_the_example_collaboration_runs_end_to_end(tmp_path: Path) -> None:
     assert sum(Fraction(c["share"]) for c in credits["contributors"]) == 1
     assert (work / "trailer.mp4").stat().st_size > 10_000
     assert not list(work.glob("*/.hitrec/lfs/tmp/*"))  # nothing half-written anywhere
+    assert _processes_naming(str(work / "hub")) == []  # the script stopped its hub
+
+
+def _processes_naming(text: str) -> list[int]:
+    """Live processes whose command line names ``text`` (a hub left running by the script, say)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(int(proc.name))
+    return found
