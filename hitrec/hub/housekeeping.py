@@ -98,11 +98,6 @@ class Housekeeper:
         self._running[git_dir] = task
         task.add_done_callback(lambda _: self._running.pop(git_dir, None))
 
-    async def wait(self) -> None:
-        """Until the gcs this process started have ended (tests; a hub that stops does not wait)."""
-        while self._running:
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
-
     async def _maybe_gc(self, git_dir: Path) -> None:
         try:
             if not await asyncio.to_thread(wants_gc, git_dir, self.repack_after):

@@ -30,7 +30,6 @@ from hitrec.store.format import (
     format_pointer,
 )
 from hitrec.store.model import FRAGMENT_FORMAT, MediaInfo, Person
-from hitrec.store.raw_objects import RawBlob
 
 RESERVED_NAMES = SIDE_FILES
 FRAGMENT_TRAILER = "hitrec-fragment: 1"
@@ -269,19 +268,25 @@ def read_blob(store: Any, sha: bytes) -> Blob:
     return _typed(store[sha], Blob, sha)
 
 
-def as_blob(obj: ShaFile | RawBlob, sha: bytes) -> Blob | RawBlob:
-    """``obj`` (read by ``sha``) if it is a blob (dulwich's, or a batched read's view), else the
-    CorruptRepoError ``read_blob`` gives."""
-    if isinstance(obj, RawBlob):
-        return obj
-    return _typed(obj, Blob, sha)
+def of_kind(obj: Any, kind: bytes, sha: bytes) -> Any:
+    """``obj`` (read by ``sha``: dulwich's object, or a batched read's view of hitrec.store.raw_objects)
+    if it is a ``kind`` object (``b"commit"``, ``b"tree"``, ``b"blob"``), else the CorruptRepoError of
+    ``read_commit`` and friends: a catalog or a tree may name any object."""
+    if getattr(obj, "type_name", None) != kind:
+        raise _wrong_kind(obj, kind, sha)
+    return obj
 
 
 def _typed(obj: Any, kind: type[_Obj], sha: bytes) -> _Obj:
     if not isinstance(obj, kind):
-        raise CorruptRepoError(f"git object {sha.decode()[:12]} is a {obj.type_name.decode()} where a "
-                               f"{kind.type_name.decode()} belongs; run `hitrec fsck`")
+        raise _wrong_kind(obj, kind.type_name, sha)
     return obj
+
+
+def _wrong_kind(obj: Any, kind: bytes, sha: bytes) -> CorruptRepoError:
+    found = getattr(obj, "type_name", b"?")
+    return CorruptRepoError(f"git object {sha.decode()[:12]} is a {found.decode()} where a {kind.decode()} "
+                            "belongs; run `hitrec fsck`")
 
 
 def catalog_entries(store: Any, root_tree_id: bytes | None) -> dict[bytes, Tree]:

@@ -48,15 +48,6 @@ def _zone(offset_seconds: int) -> timezone:
     return timezone(timedelta(seconds=offset_seconds))
 
 
-def _of_kind(obj: Any, kind: bytes, sha: bytes) -> Any:
-    """``obj`` (dulwich's, or a batched read's view) if it is a ``kind``: a catalog may name any object."""
-    found = getattr(obj, "type_name", b"?")
-    if found != kind:
-        raise CorruptRepoError(f"git object {sha.decode()[:12]} is a {found.decode()} where a {kind.decode()} "
-                               "belongs; run `hitrec fsck`")
-    return obj
-
-
 REPO_DIR = ".hitrec"
 INDEX_FILE = "index.sqlite"
 LOUDNESS_CACHE = "loudness.json"  # media oid -> integrated LUFS (hitrec show), a cache
@@ -429,15 +420,13 @@ class Repo:
 
     def _load_fragment(self, fragment_id: str) -> tuple[Fragment, tuple[int, bytes]]:
         """The fragment and the tree entry (mode, git id) of its media's LFS pointer file."""
-        from hitrec.store.records import as_blob, parse_fragment_yaml, read_blob
+        from hitrec.store.records import of_kind, parse_fragment_yaml
 
-        store = self.dulwich.object_store
         try:
-            commit = _of_kind(self.git_object(fragment_id.encode()), b"commit", fragment_id.encode())
-            tree = _of_kind(self.git_object(commit.tree), b"tree", commit.tree)
+            commit = of_kind(self.git_object(fragment_id.encode()), b"commit", fragment_id.encode())
+            tree = of_kind(self.git_object(commit.tree), b"tree", commit.tree)
             _, yaml_id = tree[_FRAGMENT_YAML]
-            blob = as_blob(self.git_object(yaml_id), yaml_id) if self._remembered is not None \
-                else read_blob(store, yaml_id)
+            blob = of_kind(self.git_object(yaml_id), b"blob", yaml_id)
             record = parse_fragment_yaml(blob.data, f"fragment {fragment_id[:12]}")
         except KeyError as exc:
             raise CorruptRepoError(f"fragment {fragment_id[:12]} is missing from the git objects; "
