@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hub_process import HubProcess
+from hub_process import HubProcess, wait_for
 from sync_helpers import client_repo, hub_fragment_ids, record, user_env
 
 from hitrec.hub import repos
@@ -36,15 +36,6 @@ def _lock_is_free(git_dir: Path) -> bool:
     return True
 
 
-def _wait_for(predicate, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
-
-
 @pytest.fixture
 def packing_hub(tmp_path: Path):  # type: ignore[no-untyped-def]
     with HubProcess(tmp_path / "hub", extra_args=["--repack-after", "40"]) as hub:
@@ -58,8 +49,8 @@ def test_a_push_over_the_threshold_leaves_one_bitmapped_pack(packing_hub, tmp_pa
     ids = record(repo, tmp_path / "in", 30)  # ~120 objects
     _hitrec("push", cwd=repo.root, env=env)
     git_dir = hub.root / "film.git"
-    assert _wait_for(lambda: len(_bitmaps(git_dir)) == 1), "no bitmap after the push"
-    assert _wait_for(lambda: _lock_is_free(git_dir))  # the gc has ended
+    assert wait_for(lambda: len(_bitmaps(git_dir)) == 1, timeout=60), "no bitmap after the push"
+    assert wait_for(lambda: _lock_is_free(git_dir), timeout=60)  # the gc has ended
     outside, inside = objects_outside_bitmap(git_dir)
     assert outside == 0 and inside >= 4 * 30
     assert not [p for p in (git_dir / "objects" / "pack").iterdir() if p.name.startswith(".tmp-")]
@@ -96,7 +87,7 @@ def test_what_a_killed_gc_left_is_cleared_by_the_next(packing_hub, tmp_path: Pat
     debris.write_bytes(b"half a pack")
     record(repo, tmp_path / "in2", 30, prefix="g")
     _hitrec("push", cwd=repo.root, env=env)
-    assert _wait_for(lambda: len(_bitmaps(git_dir)) == 1 and not debris.exists())
+    assert wait_for(lambda: len(_bitmaps(git_dir)) == 1 and not debris.exists(), timeout=60)
 
 
 def test_the_threshold_counts_loose_objects_and_packs_outside_the_bitmap(tmp_path: Path) -> None:

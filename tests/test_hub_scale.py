@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from hub_git import commit_file, git, lfs_work_tree
-from hub_process import HubProcess
+from hub_process import HubProcess, wait_for
 from nginx_front import NginxFront, front_conf
 from scale_load import clone_ids, collect, made_by_url, prepare_clients, start_clients
 from seaweed import Seaweed
@@ -50,15 +50,6 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
 
 
 @pytest.fixture(scope="module")
